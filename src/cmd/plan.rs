@@ -1,0 +1,48 @@
+//! `otelplan plan STACK`: print the chosen topology, why, and the data-flow edges.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::cmd::Exit;
+use crate::model::keywords::TopologyId;
+use crate::plan::Plan;
+use crate::report;
+
+/// The text `plan` prints.
+pub(crate) fn describe(plan: &Plan) -> String {
+    let mut out =
+        format!("topology: {} ({})\nwhy: {}\n", plan.choice.id.letter(), plan.topology.title, plan.choice.reason);
+    let _ = writeln!(out, "collectors:");
+    if plan.roles.is_empty() {
+        let _ = writeln!(out, "  (none)");
+    }
+    for role in &plan.roles {
+        let _ =
+            writeln!(out, "  {} ({} replica{})", role.name, role.replicas, if role.replicas == 1 { "" } else { "s" });
+    }
+    let _ = writeln!(out, "edges:");
+    for e in plan.edges() {
+        let port = e.port.map(|p| format!(" :{p}")).unwrap_or_default();
+        let _ = writeln!(out, "  {} -> {}  {} via {}{port}", e.from, e.to, e.signal.as_str(), e.protocol);
+    }
+    out
+}
+
+/// Run `plan`.
+pub(crate) fn run(path: &Path, topology: Option<TopologyId>) -> anyhow::Result<Exit> {
+    let source = match crate::load_source(path) {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    match crate::analyse(&source, topology)? {
+        Ok((plan, warnings)) => {
+            report::diagnostics(&source, &warnings);
+            print!("{}", describe(&plan));
+            Ok(0)
+        }
+        Err(diags) => {
+            report::diagnostics(&source, &diags);
+            Ok(2)
+        }
+    }
+}

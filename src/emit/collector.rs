@@ -1,0 +1,344 @@
+//! Emit stage: one OpenTelemetry Collector config per role, built as data and serialised, for
+//! one deployment flavour and the stack's collector version.
+
+use serde_yaml::Value;
+
+use crate::emit::component_names::type_name;
+use crate::emit::yaml::{document, map, n, s, strings};
+use crate::model::env_ref::EnvRef;
+use crate::plan::collector::{
+    CollectorRole, ComponentId, ComponentKind, ContainerLogSource, Delivery, EsAuth, Exporter, ExporterSpec,
+    HeaderValue, Processor, ProcessorSpec, Receiver, ReceiverSpec, HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT,
+    STORAGE_DIR,
+};
+use crate::plan::{Addr, Flavor, Plan};
+
+/// The label the compose overlay puts on datastores whose container logs are collected; the
+/// json-file log driver copies it into each line's `attrs`.
+pub(crate) const SERVICE_LABEL: &str = "io.otelplan.service";
+
+/// Escape a literal for the collector, which expands `${…}` and reads `$$` as `$`.
+fn lit(text: &str) -> Value {
+    s(text.replace('$', "$$"))
+}
+
+fn secret(env: &EnvRef) -> Value {
+    s(env.collector())
+}
+
+fn header(value: &HeaderValue) -> Value {
+    match value {
+        HeaderValue::Literal(t) => lit(t),
+        HeaderValue::Secret { prefix, env } => s(format!("{}{}", prefix.replace('$', "$$"), env.collector())),
+    }
+}
+
+struct Ctx<'a> {
+    plan: &'a Plan,
+    flavor: Flavor,
+}
+
+impl Ctx<'_> {
+    fn id(&self, id: &ComponentId) -> String {
+        let t = type_name(id.kind, self.plan.collector_version);
+        match &id.name {
+            Some(name) => format!("{t}/{name}"),
+            None => t.to_string(),
+        }
+    }
+
+    fn extension(&self, kind: ComponentKind) -> String {
+        self.id(&ComponentId::bare(kind))
+    }
+
+    fn host_port(&self, a: &Addr) -> Value {
+        lit(&a.host_port(self.flavor, &self.plan.namespaces))
+    }
+
+    fn url(&self, a: &Addr) -> Value {
+        lit(&a.url(self.flavor, &self.plan.namespaces))
+    }
+}
+
+/// The config of `role` in `flavor`.
+pub(crate) fn render(plan: &Plan, role: &CollectorRole, flavor: Flavor) -> anyhow::Result<String> {
+    let cx = Ctx { plan, flavor };
+    let mut extensions = vec![(
+        cx.extension(ComponentKind::HealthCheckExtension),
+        map([("endpoint", s(format!("0.0.0.0:{HEALTH_PORT}")))]),
+    )];
+    if role.file_storage {
+        extensions.push((
+            cx.extension(ComponentKind::FileStorageExtension),
+            map([("directory", s(STORAGE_DIR)), ("create_directory", Value::Bool(true))]),
+        ));
+    }
+    let extension_ids: Vec<String> = extensions.iter().map(|(k, _)| k.clone()).collect();
+    let config = map([
+        ("extensions", map(extensions)),
+        ("receivers", map(role.receivers.iter().map(|r| (cx.id(&r.id), receiver(&cx, r))))),
+        ("processors", map(role.processors.iter().map(|p| (cx.id(&p.id), processor(p))))),
+        ("exporters", map(role.exporters.iter().map(|e| (cx.id(&e.id), exporter(&cx, e))))),
+        (
+            "service",
+            map([
+                ("extensions", strings(extension_ids)),
+                (
+                    "pipelines",
+                    map(role.pipelines.iter().map(|p| {
+                        let key = match &p.name {
+                            Some(name) => format!("{}/{name}", p.signal.as_str()),
+                            None => p.signal.as_str().to_string(),
+                        };
+                        let ids = |list: &[ComponentId]| strings(list.iter().map(|i| cx.id(i)));
+                        (
+                            key,
+                            map([
+                                ("receivers", ids(&p.receivers)),
+                                ("processors", ids(&p.processors)),
+                                ("exporters", ids(&p.exporters)),
+                            ]),
+                        )
+                    })),
+                ),
+            ]),
+        ),
+    ]);
+    document(&config)
+}
+
+fn receiver(cx: &Ctx<'_>, r: &Receiver) -> Value {
+    let mut v = match &r.spec {
+        ReceiverSpec::Otlp => map([(
+            "protocols",
+            map([
+                ("grpc", map([("endpoint", s(format!("0.0.0.0:{OTLP_GRPC_PORT}")))])),
+                ("http", map([("endpoint", s(format!("0.0.0.0:{OTLP_HTTP_PORT}")))])),
+            ]),
+        )]),
+        ReceiverSpec::Postgresql { endpoint, databases, username, password } => {
+            let mut entries =
+                vec![("endpoint", cx.host_port(endpoint)), ("username", lit(username)), ("password", secret(password))];
+            if !databases.is_empty() {
+                entries.push(("databases", Value::Sequence(databases.iter().map(|d| lit(d)).collect())));
+            }
+            // Plain TCP, as most in-cluster PostgreSQL servers run; the receiver's default
+            // would require TLS.
+            entries.push(("tls", map([("insecure", Value::Bool(true))])));
+            map(entries)
+        }
+        ReceiverSpec::Redis { endpoint, username, password } => {
+            let mut entries = vec![("endpoint", cx.host_port(endpoint))];
+            if let Some(u) = username {
+                entries.push(("username", lit(u)));
+            }
+            if let Some(p) = password {
+                entries.push(("password", secret(p)));
+            }
+            map(entries)
+        }
+        ReceiverSpec::Elasticsearch { endpoint, auth } => {
+            let mut entries = vec![("endpoint", cx.url(endpoint))];
+            match auth {
+                EsAuth::Basic { user, password } => {
+                    entries.push(("username", lit(user)));
+                    entries.push(("password", secret(password)));
+                }
+                EsAuth::ApiKey(_) | EsAuth::None => {}
+            }
+            map(entries)
+        }
+        ReceiverSpec::KafkaMetrics { brokers } => map([
+            ("brokers", Value::Sequence(brokers.iter().map(|b| cx.host_port(b)).collect())),
+            ("scrapers", strings(["brokers", "topics", "consumers"])),
+        ]),
+        ReceiverSpec::LogFiles { include } => map([
+            ("include", Value::Sequence(include.iter().map(|g| lit(g)).collect())),
+            ("start_at", s("beginning")),
+            ("include_file_path", Value::Bool(true)),
+        ]),
+        ReceiverSpec::ContainerLogs { datastores } => container_logs(cx, datastores),
+    };
+    if r.checkpoints {
+        if let Value::Mapping(m) = &mut v {
+            m.insert(s("storage"), s(cx.extension(ComponentKind::FileStorageExtension)));
+        }
+    }
+    v
+}
+
+/// The node agent's `file_log` receiver: compose reads Docker's json-file logs and keeps lines
+/// of containers labelled by the overlay; Kubernetes reads `/var/log/pods` of the datastores'
+/// pods. Either way each kept line gets its datastore's `service.name`.
+fn container_logs(cx: &Ctx<'_>, sources: &[ContainerLogSource]) -> Value {
+    let ns = &cx.plan.namespaces.app;
+    let (include, mut operators): (Vec<String>, Vec<Value>) = match cx.flavor {
+        Flavor::Compose => (
+            vec!["/var/lib/docker/containers/*/*-json.log".to_string()],
+            vec![map([
+                ("type", s("json_parser")),
+                (
+                    "timestamp",
+                    map([
+                        ("parse_from", s("attributes.time")),
+                        ("layout_type", s("gotime")),
+                        ("layout", s("2006-01-02T15:04:05.999999999Z07:00")),
+                    ]),
+                ),
+            ])],
+        ),
+        Flavor::Kubernetes => (
+            sources
+                .iter()
+                .map(|src| format!("/var/log/pods/{ns}_{}-*_*/{}/*.log", src.workload, src.container))
+                .collect(),
+            vec![map([("type", s("container")), ("id", s("container"))])],
+        ),
+    };
+    let route_expr = |src: &ContainerLogSource| {
+        match cx.flavor {
+        Flavor::Compose => {
+            format!("attributes.attrs != nil and attributes.attrs[\"{SERVICE_LABEL}\"] == \"{}\"", src.service)
+        }
+        Flavor::Kubernetes => format!(
+            "resource[\"k8s.namespace.name\"] == \"{ns}\" and resource[\"k8s.container.name\"] == \"{}\" and resource[\"k8s.pod.name\"] startsWith \"{}-\"",
+            src.container, src.workload
+        ),
+    }
+    };
+    let routes: Vec<Value> = sources
+        .iter()
+        .map(|src| map([("expr", lit(&route_expr(src))), ("output", s(format!("service-{}", src.service)))]))
+        .collect();
+    operators.push(map([("type", s("router")), ("id", s("route")), ("routes", Value::Sequence(routes))]));
+    for src in sources {
+        operators.push(map([
+            ("type", s("add")),
+            ("id", s(format!("service-{}", src.service))),
+            ("field", s("resource[\"service.name\"]")),
+            ("value", lit(&src.service)),
+            ("output", s("tidy")),
+        ]));
+    }
+    match cx.flavor {
+        Flavor::Compose => {
+            operators.push(map([
+                ("type", s("move")),
+                ("id", s("tidy")),
+                ("from", s("attributes.log")),
+                ("to", s("body")),
+            ]));
+            operators.push(map([("type", s("remove")), ("field", s("attributes.attrs"))]));
+            operators.push(map([("type", s("remove")), ("field", s("attributes.time"))]));
+        }
+        Flavor::Kubernetes => {
+            operators.push(map([("type", s("noop")), ("id", s("tidy"))]));
+        }
+    }
+    map([
+        ("include", Value::Sequence(include.iter().map(|g| lit(g)).collect())),
+        ("start_at", s("beginning")),
+        ("include_file_path", Value::Bool(true)),
+        ("operators", Value::Sequence(operators)),
+    ])
+}
+
+fn processor(p: &Processor) -> Value {
+    match &p.spec {
+        ProcessorSpec::MemoryLimiter { limit_mib, spike_limit_mib } => {
+            map([("check_interval", s("1s")), ("limit_mib", n(*limit_mib)), ("spike_limit_mib", n(*spike_limit_mib))])
+        }
+        ProcessorSpec::InsertResource(attrs) => map([(
+            "attributes",
+            Value::Sequence(
+                attrs
+                    .iter()
+                    .map(|(k, v)| map([("key", s(k.clone())), ("value", lit(v)), ("action", s("insert"))]))
+                    .collect(),
+            ),
+        )]),
+    }
+}
+
+fn headers(list: &[(String, HeaderValue)]) -> Option<Value> {
+    (!list.is_empty()).then(|| map(list.iter().map(|(k, v)| (k.clone(), header(v)))))
+}
+
+/// exporterhelper queue (batching in the queue, on disk when persistent) and retries; with a
+/// persistent queue retries never give up, so an outage only fills the disk queue.
+fn delivery(cx: &Ctx<'_>, d: Delivery) -> [(&'static str, Value); 2] {
+    let mut queue = vec![("enabled", Value::Bool(true)), ("batch", map::<&str>([]))];
+    if d.persistent {
+        queue.push(("storage", s(cx.extension(ComponentKind::FileStorageExtension))));
+    }
+    let elapsed = if d.persistent { "0s" } else { "300s" };
+    [
+        ("sending_queue", map(queue)),
+        (
+            "retry_on_failure",
+            map([
+                ("enabled", Value::Bool(true)),
+                ("initial_interval", s("5s")),
+                ("max_interval", s("30s")),
+                ("max_elapsed_time", s(elapsed)),
+            ]),
+        ),
+    ]
+}
+
+fn exporter(cx: &Ctx<'_>, e: &Exporter) -> Value {
+    match &e.spec {
+        ExporterSpec::OtlpGrpc { endpoint, headers: h } => {
+            let mut entries = vec![("endpoint", cx.host_port(endpoint))];
+            if !endpoint.is_tls() {
+                entries.push(("tls", map([("insecure", Value::Bool(true))])));
+            }
+            if let Some(h) = headers(h) {
+                entries.push(("headers", h));
+            }
+            entries.extend(delivery(cx, e.delivery));
+            map(entries)
+        }
+        ExporterSpec::OtlpHttp { endpoint, headers: h } => {
+            let mut entries = vec![("endpoint", cx.url(endpoint))];
+            if let Some(h) = headers(h) {
+                entries.push(("headers", h));
+            }
+            entries.extend(delivery(cx, e.delivery));
+            map(entries)
+        }
+        ExporterSpec::Elasticsearch { endpoint, auth } => elasticsearch_exporter(cx, endpoint, auth, e.delivery),
+    }
+}
+
+/// The elasticsearch exporter: `OTel` mapping by default (`mapping` left unset), its own
+/// batching in its default sending queue, and its own `retry` block. Its default of 2 retries
+/// would drop data during a long outage; with a persistent queue it retries for about a day
+/// (1440 tries, at most a minute apart), otherwise for about five minutes, like exporterhelper.
+fn elasticsearch_exporter(cx: &Ctx<'_>, endpoint: &Addr, auth: &EsAuth, d: Delivery) -> Value {
+    let mut entries = vec![("endpoint", cx.url(endpoint))];
+    match auth {
+        EsAuth::Basic { user, password } => {
+            entries.push(("user", lit(user)));
+            entries.push(("password", secret(password)));
+        }
+        EsAuth::ApiKey(key) => entries.push(("api_key", secret(key))),
+        EsAuth::None => {}
+    }
+    let (retries, max_interval) = if d.persistent { (1440u64, "1m") } else { (12, "30s") };
+    entries.push((
+        "retry",
+        map([
+            ("enabled", Value::Bool(true)),
+            ("max_retries", n(retries)),
+            ("initial_interval", s("1s")),
+            ("max_interval", s(max_interval)),
+            ("retry_on_status", Value::Sequence([429u64, 500, 502, 503, 504].into_iter().map(n).collect())),
+        ]),
+    ));
+    if d.persistent {
+        let storage = s(cx.extension(ComponentKind::FileStorageExtension));
+        entries.push(("sending_queue", map([("enabled", Value::Bool(true)), ("storage", storage)])));
+    }
+    map(entries)
+}

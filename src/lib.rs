@@ -1,0 +1,112 @@
+//! otelplan: plan and render OpenTelemetry deployments for the DKP stack.
+//!
+//! The pipeline is one-way: load (`source`) → parse (`model`) → validate (`validate`) →
+//! plan (`plan`) → emit (`emit`) → write (`output`); `cmd/*` wires the stages together.
+#![forbid(unsafe_code)]
+
+pub(crate) mod cli;
+pub(crate) mod cmd;
+pub mod diagnostic;
+pub(crate) mod emit;
+pub(crate) mod model;
+pub(crate) mod output;
+pub(crate) mod plan;
+pub(crate) mod report;
+pub mod source;
+pub mod span;
+pub(crate) mod topology;
+pub(crate) mod validate;
+
+use clap::Parser;
+
+use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::model::keywords::TopologyId;
+use crate::plan::Plan;
+use crate::source::Source;
+use crate::validate::ValidStack;
+
+pub use crate::emit::OutputTree;
+
+/// `--version`: otelplan's version, the pinned collector and the stack format version.
+pub const VERSION_LINE: &str = concat!(env!("CARGO_PKG_VERSION"), " (collector-contrib 0.159.0, stack format 1)");
+
+/// Run the command line; returns the process exit code.
+pub fn run() -> i32 {
+    let cli = cli::Cli::parse();
+    match cmd::dispatch(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            report::failure(&e);
+            2
+        }
+    }
+}
+
+/// Load a stack file, reporting a problem with the file itself (exit code 2).
+pub(crate) fn load_source(path: &std::path::Path) -> Result<Source, cmd::Exit> {
+    Source::load(path).map_err(|d| {
+        report::diagnostics(&Source::from_text(path, ""), &[d]);
+        2
+    })
+}
+
+/// Parse and validate: the valid stack and its warnings, or every problem.
+pub(crate) fn check(source: &Source) -> Result<(ValidStack, Vec<Diagnostic>), Vec<Diagnostic>> {
+    let (stack, mut diags) = model::parse(source).map_err(Diagnostics::into_sorted)?;
+    match validate::validate(stack) {
+        Ok((valid, more)) => {
+            diags.extend(more);
+            Ok((valid, diags.into_sorted()))
+        }
+        Err(more) => {
+            diags.extend(more);
+            Err(diags.into_sorted())
+        }
+    }
+}
+
+/// The plan and its warnings, or the input's problems.
+pub(crate) type Analysis = Result<(Plan, Vec<Diagnostic>), Vec<Diagnostic>>;
+
+/// Parse, validate, choose and plan. The outer error is an operational failure; the inner
+/// one the input's problems.
+pub(crate) fn analyse(source: &Source, topology: Option<TopologyId>) -> anyhow::Result<Analysis> {
+    let (valid, mut warnings) = match check(source) {
+        Ok(pair) => pair,
+        Err(diags) => return Ok(Err(diags)),
+    };
+    let choice = match plan::choose::choose(&valid, topology) {
+        Ok(c) => c,
+        Err(diags) => return Ok(Err(diags.into_sorted())),
+    };
+    let plan = plan::build::plan(&valid, choice)?;
+    if let Some(apm) = &plan.apm_server {
+        if apm.auth == plan::ApmAuth::Open {
+            let span = valid
+                .stack
+                .backends
+                .as_ref()
+                .and_then(|b| b.apm_server.as_ref())
+                .and_then(|a| a.common.endpoint.as_ref())
+                .map(|e| e.span);
+            let message =
+                "APM Server has no `secret_token` or `api_key`: it will accept telemetry from anyone who can reach it";
+            let d = span.map_or_else(|| Diagnostic::file_error(message), |s| Diagnostic::warning(s, message));
+            warnings.push(
+                Diagnostic { severity: Severity::Warning, ..d }
+                    .hint("set `backends.apm_server.secret_token: ${ELASTIC_APM_SECRET_TOKEN}`"),
+            );
+        }
+    }
+    Ok(Ok((plan, warnings)))
+}
+
+/// Render a stack file's text in memory (no files read or written): the API that tests,
+/// benchmarks and fuzz targets share. `topology` overrides the file's choice.
+pub fn render(text: &str, topology: Option<&str>) -> Result<OutputTree, Vec<Diagnostic>> {
+    let source = Source::from_text("stack.yaml", text);
+    let flag = topology.and_then(|t| TopologyId::ALL.into_iter().find(|x| x.letter().eq_ignore_ascii_case(t)));
+    let internal = |e: anyhow::Error| vec![Diagnostic::file_error(format!("{e:#} (this is a bug in otelplan)"))];
+    let (plan, _) = analyse(&source, flag).map_err(internal)??;
+    emit::emit(&plan).map_err(internal)
+}

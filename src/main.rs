@@ -1,0 +1,5 @@
+//! The `otelplan` binary: parse the command line, run, exit with its code.
+
+fn main() {
+    std::process::exit(otelplan::run());
+}

@@ -1,0 +1,202 @@
+//! The keyword-valued fields of the stack format: topology, priorities, targets, signals,
+//! instrumentations and the like (parse stage).
+
+use std::borrow::Cow;
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::Serialize;
+
+use crate::model::reader::Keyword;
+
+/// One of the four architectures of the design report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub(crate) enum TopologyId {
+    /// All telemetry to a collector gateway, then to APM Server.
+    A,
+    /// Apps straight to APM Server.
+    B,
+    /// A specialised backend per signal (Jaeger, Prometheus, Loki).
+    C,
+    /// Collector gateway with the `elasticsearch` exporter, no APM Server.
+    D,
+}
+
+impl TopologyId {
+    /// All four, in order.
+    pub(crate) const ALL: [TopologyId; 4] = [TopologyId::A, TopologyId::B, TopologyId::C, TopologyId::D];
+
+    /// `A` … `D`.
+    pub(crate) fn letter(self) -> &'static str {
+        match self {
+            TopologyId::A => "A",
+            TopologyId::B => "B",
+            TopologyId::C => "C",
+            TopologyId::D => "D",
+        }
+    }
+}
+
+/// The `topology` field: a fixed architecture or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TopologyChoice {
+    /// Choose from `priorities`.
+    Auto,
+    /// This one.
+    Fixed(TopologyId),
+}
+
+impl Keyword for TopologyChoice {
+    const ALL: &'static [(&'static str, Self)] = &[
+        ("A", TopologyChoice::Fixed(TopologyId::A)),
+        ("B", TopologyChoice::Fixed(TopologyId::B)),
+        ("C", TopologyChoice::Fixed(TopologyId::C)),
+        ("D", TopologyChoice::Fixed(TopologyId::D)),
+        ("auto", TopologyChoice::Auto),
+    ];
+    const CASE_INSENSITIVE: bool = true;
+}
+
+impl JsonSchema for TopologyChoice {
+    fn schema_name() -> Cow<'static, str> {
+        "TopologyChoice".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "pattern": "^([AaBbCcDd]|[Aa][Uu][Tt][Oo])$",
+            "default": "auto",
+            "description": "`A`, `B`, `C`, `D` (either case) or `auto`: choose from `priorities` among the topologies whose backends the file describes."
+        })
+    }
+}
+
+macro_rules! keyword_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, JsonSchema)]
+        pub(crate) enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl Keyword for $name {
+            const ALL: &'static [(&'static str, Self)] = &[$(($text, $name::$variant)),+];
+        }
+
+        #[allow(dead_code, reason = "not every keyword is printed back")]
+        impl $name {
+            /// The keyword as written in the stack file.
+            pub(crate) fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+    };
+}
+
+keyword_enum! {
+    /// What the team cares about most, in order; `topology: auto` ranks by these.
+    Priority {
+        /// Components with a long supported future upstream.
+        LongTermSupport = "long-term-support",
+        /// Easy to move to another backend.
+        Portability = "portability",
+        /// Keeps working, and loses nothing, when one part fails.
+        Resilience = "resilience",
+        /// Fewest moving parts to run.
+        Simplicity = "simplicity",
+        /// Traces, metrics and logs correlated in one place.
+        Correlation = "correlation",
+        /// Smallest attack surface, fewest credentials spread around.
+        Security = "security",
+    }
+}
+
+keyword_enum! {
+    /// A deployment target whose files otelplan writes.
+    Target {
+        /// docker-compose files.
+        Compose = "compose",
+        /// Kubernetes manifests (kustomize).
+        Kubernetes = "kubernetes",
+    }
+}
+
+keyword_enum! {
+    /// A telemetry signal.
+    Signal {
+        /// Distributed traces (red in diagrams).
+        Traces = "traces",
+        /// Metrics (blue).
+        Metrics = "metrics",
+        /// Logs (green).
+        Logs = "logs",
+    }
+}
+
+impl Signal {
+    /// All three, in pipeline order.
+    pub(crate) const ALL: [Signal; 3] = [Signal::Traces, Signal::Metrics, Signal::Logs];
+}
+
+keyword_enum! {
+    /// A client library of a Django service that gets instrumented.
+    Instrumentation {
+        /// PostgreSQL through `psycopg2`.
+        Psycopg2 = "psycopg2",
+        /// PostgreSQL through `psycopg` 3.
+        Psycopg = "psycopg",
+        /// Redis through redis-py.
+        Redis = "redis",
+        /// Elasticsearch through elasticsearch-py (traces natively from 8.13).
+        Elasticsearch = "elasticsearch",
+        /// Kafka through kafka-python.
+        KafkaPython = "kafka-python",
+        /// Kafka through confluent-kafka.
+        ConfluentKafka = "confluent-kafka",
+    }
+}
+
+keyword_enum! {
+    /// How a Kafka cluster's metrics are collected.
+    KafkaMetrics {
+        /// The collector's `kafka_metrics` receiver scrapes the brokers.
+        Receiver = "receiver",
+        /// The OpenTelemetry Java agent in the broker JVM exports OTLP.
+        Jmx = "jmx",
+    }
+}
+
+keyword_enum! {
+    /// The kind of an existing Kubernetes workload that otelplan patches.
+    WorkloadKind {
+        /// `apps/v1` Deployment.
+        Deployment = "Deployment",
+        /// `apps/v1` StatefulSet.
+        StatefulSet = "StatefulSet",
+        /// `apps/v1` DaemonSet.
+        DaemonSet = "DaemonSet",
+    }
+}
+
+keyword_enum! {
+    /// The kind of a service of the stack.
+    ServiceKind {
+        /// A Python (Django) service, instrumented with the OpenTelemetry SDK.
+        Django = "django",
+        /// A PostgreSQL server.
+        Postgres = "postgres",
+        /// A Redis server.
+        Redis = "redis",
+        /// An Elasticsearch cluster of the application (not the telemetry store).
+        Elasticsearch = "elasticsearch",
+        /// A Kafka cluster.
+        Kafka = "kafka",
+    }
+}
+
+keyword_enum! {
+    /// `logs: stdout`.
+    StdoutKeyword {
+        /// Container logs, read by the node-level agent.
+        Stdout = "stdout",
+    }
+}

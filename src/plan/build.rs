@@ -1,0 +1,689 @@
+//! Plan stage, main step: build the data-flow graph and the collector roles for the chosen
+//! topology. Nodes and edges are collected in sorted maps and added to the graph in id order.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::model::endpoint::Scheme;
+use crate::model::keywords::{Instrumentation, KafkaMetrics, ServiceKind, Signal, Target, WorkloadKind};
+use crate::model::service::{Logs, Service};
+use crate::plan::address::{Addr, Flavor, Namespaces, Scope};
+use crate::plan::app::AppPlan;
+use crate::plan::choose::Choice;
+use crate::plan::collector::{
+    CollectorRole, ComponentId, ComponentKind as K, ContainerLogSource, Delivery, EsAuth, Exporter, ExporterSpec,
+    HeaderValue, Pipeline, Processor, ProcessorSpec, Receiver, ReceiverSpec, OTLP_GRPC_PORT, OTLP_HTTP_PORT,
+};
+use crate::plan::edge::{PlanEdge, Protocol};
+use crate::plan::node::{NodeId, NodeKind, PlanNode, RoleKind};
+use crate::plan::{ApmAuth, ApmServerPlan, Plan};
+use crate::topology::{BackendKind, Destination, Topology};
+use crate::validate::ValidStack;
+
+/// The Elasticsearch HTTP port, for edges into a store written without one.
+const APM_PORT: u16 = 8200;
+
+fn service_id(name: &str) -> NodeId {
+    NodeId(format!("service/{name}"))
+}
+
+fn role_id(role: &RoleKind) -> NodeId {
+    NodeId(format!("collector/{}", role.short()))
+}
+
+fn backend_id(kind: BackendKind) -> NodeId {
+    NodeId(format!("backend/{}", kind.key()))
+}
+
+/// Memory for a role's container: the gateway gets `collector.memory_limit_mib`; the node
+/// agent half of it, the scraper and file agents a quarter (they handle one datastore's data),
+/// never under 64 MiB nor over the configured limit.
+pub(crate) fn role_memory(role: &RoleKind, limit: u32) -> u32 {
+    let share = match role {
+        RoleKind::Gateway => limit,
+        RoleKind::NodeAgent => limit / 2,
+        RoleKind::Scraper | RoleKind::FileAgent(_) => limit / 4,
+    };
+    share.max(64).min(limit)
+}
+
+/// `memory_limiter` settings for a container limit: the limit at 80%, a spike margin of a
+/// quarter of that (20% of the container), leaving room for the Go runtime.
+pub(crate) fn memory_limiter(container_mib: u32) -> ProcessorSpec {
+    let limit_mib = container_mib * 4 / 5;
+    ProcessorSpec::MemoryLimiter { limit_mib, spike_limit_mib: limit_mib / 4 }
+}
+
+/// Build the plan for `valid` in the chosen topology.
+pub(crate) fn plan(valid: &ValidStack, choice: Choice) -> anyhow::Result<Plan> {
+    let topology = Topology::load(choice.id)?;
+    let mut b = Builder::new(valid, &topology)?;
+    b.add_backends();
+    let apps = b.add_apps();
+    let mut roles = b.add_datastores();
+    if topology.has_gateway() && b.reaches_gateway() {
+        roles.insert(0, b.gateway_role());
+    }
+    b.add_intake_edges();
+    let graph = b.graph();
+    let apm_server = b.apm_server_plan();
+    Ok(Plan {
+        stack_name: valid.stack.name.value.clone(),
+        environment: valid.environment.clone(),
+        topology,
+        choice,
+        collector_version: valid.collector.version,
+        primary: primary_flavor(valid),
+        targets: valid.targets.clone(),
+        namespaces: Namespaces { app: valid.app_namespace.clone(), observability: valid.namespace.clone() },
+        graph,
+        roles,
+        apm_server,
+        apps,
+    })
+}
+
+/// Configuration at the top of the tree carries compose's values, or Kubernetes's for a stack
+/// that targets Kubernetes only.
+fn primary_flavor(valid: &ValidStack) -> Flavor {
+    if valid.targets.len() == 1 && valid.targets.contains(&Target::Kubernetes) {
+        Flavor::Kubernetes
+    } else {
+        Flavor::Compose
+    }
+}
+
+struct Sink {
+    addr: Addr,
+    deployed: bool,
+    headers: Vec<(String, HeaderValue)>,
+    auth: EsAuth,
+}
+
+struct Builder<'a> {
+    valid: &'a ValidStack,
+    topology: &'a Topology,
+    sinks: BTreeMap<BackendKind, Sink>,
+    nodes: BTreeMap<NodeId, PlanNode>,
+    edges: BTreeSet<(NodeId, NodeId, PlanEdge)>,
+}
+
+impl<'a> Builder<'a> {
+    fn new(valid: &'a ValidStack, topology: &'a Topology) -> anyhow::Result<Self> {
+        let mut sinks = BTreeMap::new();
+        let b = valid.backends();
+        for kind in topology.needs() {
+            let (common, headers, auth) = match kind {
+                BackendKind::Elasticsearch => {
+                    let es = b.elasticsearch.as_ref();
+                    let auth = es.map_or(EsAuth::None, |es| match (&es.api_key, &es.username, &es.password) {
+                        (Some(k), _, _) => EsAuth::ApiKey(k.value.clone()),
+                        (None, Some(u), Some(p)) => EsAuth::Basic { user: u.value.clone(), password: p.value.clone() },
+                        _ => EsAuth::None,
+                    });
+                    (es.map(|x| &x.common), Vec::new(), auth)
+                }
+                BackendKind::ApmServer => {
+                    let apm = b.apm_server.as_ref();
+                    let headers = apm.and_then(apm_header).into_iter().collect();
+                    (apm.map(|x| &x.common), headers, EsAuth::None)
+                }
+                BackendKind::Jaeger => (b.jaeger.as_ref().map(|x| &x.common), Vec::new(), EsAuth::None),
+                BackendKind::Prometheus => (b.prometheus.as_ref().map(|x| &x.common), Vec::new(), EsAuth::None),
+                BackendKind::Loki => {
+                    let loki = b.loki.as_ref();
+                    let headers = loki
+                        .and_then(|l| l.tenant.as_ref())
+                        .map(|t| ("X-Scope-OrgID".to_string(), HeaderValue::Literal(t.value.clone())))
+                        .into_iter()
+                        .collect();
+                    (loki.map(|x| &x.common), headers, EsAuth::None)
+                }
+            };
+            let common = common.ok_or_else(|| {
+                anyhow::anyhow!("backend `{}` is missing after the choice (this is a bug in otelplan)", kind.key())
+            })?;
+            let endpoint = common.endpoint.as_ref().ok_or_else(|| {
+                anyhow::anyhow!("backend `{}` has no endpoint after the choice (this is a bug in otelplan)", kind.key())
+            })?;
+            sinks.insert(
+                kind,
+                Sink {
+                    addr: Addr::from_endpoint(&endpoint.value, Scope::Observability),
+                    deployed: common.deployed(),
+                    headers,
+                    auth,
+                },
+            );
+        }
+        Ok(Builder { valid, topology, sinks, nodes: BTreeMap::new(), edges: BTreeSet::new() })
+    }
+
+    fn name(&self) -> &str {
+        &self.valid.stack.name.value
+    }
+
+    fn role_name(&self, role: &RoleKind) -> String {
+        format!("{}-{}", self.name(), role.short())
+    }
+
+    fn add_node(&mut self, id: NodeId, name: String, kind: NodeKind, replicas: u32) {
+        self.nodes.insert(id.clone(), PlanNode { id, name, kind, replicas });
+    }
+
+    fn edge(&mut self, from: &NodeId, to: &NodeId, signal: Signal, protocol: Protocol, port: Option<u16>) {
+        self.edges.insert((from.clone(), to.clone(), PlanEdge { signal, protocol, port }));
+    }
+
+    fn add_backends(&mut self) {
+        let stores: BTreeSet<BackendKind> = self.topology.intakes.values().copied().collect();
+        let intakes: BTreeSet<BackendKind> = self.topology.intakes.keys().copied().collect();
+        let nodes: Vec<(BackendKind, String, bool)> =
+            self.sinks.iter().map(|(k, s)| (*k, s.addr.host.clone(), s.deployed)).collect();
+        for (kind, host, deployed) in nodes {
+            let store = stores.contains(&kind) || !intakes.contains(&kind);
+            self.add_node(backend_id(kind), host, NodeKind::Backend { kind, deployed, store }, 1);
+        }
+    }
+
+    /// Where apps (and the Kafka Java agent) send OTLP/HTTP: node, base URL, port.
+    fn app_entry(&self) -> (NodeId, Addr) {
+        match self.topology.apps_send_to {
+            Destination::ApmServer | Destination::Sinks => {
+                let addr = self.sinks.get(&BackendKind::ApmServer).map_or_else(
+                    || Addr::internal("apm-server", APM_PORT, Some(Scheme::Http)),
+                    |s| s.addr.clone().with_default_scheme(Scheme::Http),
+                );
+                (backend_id(BackendKind::ApmServer), addr)
+            }
+            Destination::Gateway => {
+                let name = self.role_name(&RoleKind::Gateway);
+                (role_id(&RoleKind::Gateway), Addr::internal(&name, OTLP_HTTP_PORT, Some(Scheme::Http)))
+            }
+        }
+    }
+
+    fn add_apps(&mut self) -> Vec<AppPlan> {
+        let (entry, addr) = self.app_entry();
+        let auth = match self.topology.apps_send_to {
+            Destination::Gateway => None,
+            _ => self.valid.backends().apm_server.as_ref().and_then(apm_credential),
+        };
+        let kinds: BTreeSet<ServiceKind> = self.valid.stack.services.value.values().map(|s| s.value.kind()).collect();
+        let mut apps = Vec::new();
+        for (name, service) in &self.valid.stack.services.value {
+            let Service::Django(django) = &service.value else { continue };
+            let replicas = django.replicas.as_ref().map_or(1, |r| u32::try_from(r.value).unwrap_or(u32::MAX));
+            let signals: Vec<Signal> = django.signals.as_ref().map_or_else(
+                || Signal::ALL.to_vec(),
+                |s| Signal::ALL.into_iter().filter(|x| s.value.iter().any(|y| y.value == *x)).collect(),
+            );
+            let instrumentations = django
+                .instrumentations
+                .as_ref()
+                .map_or_else(|| default_instrumentations(&kinds), |list| list.value.iter().map(|i| i.value).collect());
+            let id = service_id(name);
+            self.add_node(id.clone(), name.clone(), NodeKind::App, replicas);
+            for s in &signals {
+                self.edge(&id, &entry, *s, Protocol::OtlpHttp, Some(addr.port));
+            }
+            apps.push(AppPlan {
+                service: name.clone(),
+                replicas,
+                signals,
+                instrumentations,
+                endpoint: addr.clone(),
+                auth: auth.clone(),
+                workload: workload(name, &service.value, WorkloadKind::Deployment),
+            });
+        }
+        apps
+    }
+
+    fn add_datastores(&mut self) -> Vec<CollectorRole> {
+        let mut scraper_receivers: Vec<(String, Receiver)> = Vec::new();
+        let mut agents = Vec::new();
+        let mut container_sources = Vec::new();
+        let (entry, entry_addr) = self.app_entry();
+        let services: Vec<(String, Service)> =
+            self.valid.stack.services.value.iter().map(|(n, s)| (n.clone(), s.value.clone())).collect();
+        for (name, service) in &services {
+            if matches!(service, Service::Django(_)) {
+                continue;
+            }
+            let id = service_id(name);
+            self.add_node(id.clone(), name.clone(), NodeKind::Datastore { kind: service.kind() }, 1);
+            if let Some((receiver, protocol, port)) = scrape(name, service) {
+                self.edge(&id, &role_id(&RoleKind::Scraper), Signal::Metrics, protocol, Some(port));
+                scraper_receivers.push((name.clone(), receiver));
+            }
+            if let Service::Kafka(k) = service {
+                if k.metrics.as_ref().is_some_and(|m| m.value == KafkaMetrics::Jmx) {
+                    self.edge(&id, &entry, Signal::Metrics, Protocol::OtlpHttp, Some(entry_addr.port));
+                }
+            }
+            match service.logs().map(|l| &l.value) {
+                Some(Logs::Files(glob)) => {
+                    let role = RoleKind::FileAgent(name.clone());
+                    self.edge(&id, &role_id(&role), Signal::Logs, Protocol::LogFiles, None);
+                    agents.push((name.clone(), glob.value.clone()));
+                }
+                Some(Logs::Stdout) => {
+                    self.edge(&id, &role_id(&RoleKind::NodeAgent), Signal::Logs, Protocol::ContainerLogs, None);
+                    let (_, workload, container) = workload(name, service, WorkloadKind::StatefulSet);
+                    container_sources.push(ContainerLogSource { service: name.clone(), workload, container });
+                }
+                None => {}
+            }
+        }
+        let mut roles = Vec::new();
+        if !scraper_receivers.is_empty() {
+            roles.push(self.scraper_role(scraper_receivers));
+        }
+        for (ds, glob) in agents {
+            roles.push(self.file_agent_role(&ds, glob));
+        }
+        if !container_sources.is_empty() {
+            roles.push(self.node_agent_role(container_sources));
+        }
+        roles
+    }
+
+    fn new_role(&mut self, role: RoleKind) -> CollectorRole {
+        let name = self.role_name(&role);
+        let memory = role_memory(&role, self.valid.collector.memory_limit_mib);
+        let replicas = if role == RoleKind::Gateway { self.valid.collector.gateway_replicas } else { 1 };
+        self.add_node(role_id(&role), name.clone(), NodeKind::Collector { role: role.clone() }, replicas);
+        CollectorRole {
+            role,
+            name,
+            replicas,
+            memory_limit_mib: memory,
+            receivers: Vec::new(),
+            processors: vec![Processor {
+                id: ComponentId::bare(K::MemoryLimiterProcessor),
+                spec: memory_limiter(memory),
+            }],
+            exporters: Vec::new(),
+            file_storage: self.valid.collector.persistent_queue,
+            pipelines: Vec::new(),
+            secrets: Vec::new(),
+        }
+    }
+
+    fn delivery(&self) -> Delivery {
+        Delivery { persistent: self.valid.collector.persistent_queue }
+    }
+
+    /// The exporter a datastore collector uses for `signal`, and the node it reaches.
+    fn next_hop(&self, signal: Signal) -> (Exporter, NodeId, Protocol, Option<u16>) {
+        if self.topology.collectors_send_to == Destination::Gateway {
+            let name = self.role_name(&RoleKind::Gateway);
+            let exporter = Exporter {
+                id: ComponentId::named(K::OtlpGrpcExporter, "gateway"),
+                spec: ExporterSpec::OtlpGrpc {
+                    endpoint: Addr::internal(&name, OTLP_GRPC_PORT, None),
+                    headers: Vec::new(),
+                },
+                delivery: self.delivery(),
+            };
+            return (exporter, role_id(&RoleKind::Gateway), Protocol::OtlpGrpc, Some(OTLP_GRPC_PORT));
+        }
+        self.sink_exporter(self.sink_of(signal))
+    }
+
+    fn sink_of(&self, signal: Signal) -> BackendKind {
+        self.topology.sinks.get(&signal).copied().unwrap_or(BackendKind::Elasticsearch)
+    }
+
+    /// The exporter that writes to `kind`, its node, protocol and port.
+    fn sink_exporter(&self, kind: BackendKind) -> (Exporter, NodeId, Protocol, Option<u16>) {
+        let empty = Sink {
+            addr: Addr::internal(kind.key(), 0, None),
+            deployed: false,
+            headers: Vec::new(),
+            auth: EsAuth::None,
+        };
+        let sink = self.sinks.get(&kind).unwrap_or(&empty);
+        let addr = sink.addr.clone();
+        let port = Some(addr.port);
+        let (id, spec, protocol) = match kind {
+            BackendKind::ApmServer => (
+                ComponentId::named(K::OtlpGrpcExporter, "apm_server"),
+                ExporterSpec::OtlpGrpc { endpoint: addr, headers: sink.headers.clone() },
+                Protocol::OtlpGrpc,
+            ),
+            BackendKind::Jaeger if addr.port == OTLP_HTTP_PORT => (
+                ComponentId::named(K::OtlpHttpExporter, "jaeger"),
+                ExporterSpec::OtlpHttp { endpoint: addr, headers: Vec::new() },
+                Protocol::OtlpHttp,
+            ),
+            BackendKind::Jaeger => (
+                ComponentId::named(K::OtlpGrpcExporter, "jaeger"),
+                ExporterSpec::OtlpGrpc { endpoint: addr, headers: Vec::new() },
+                Protocol::OtlpGrpc,
+            ),
+            BackendKind::Prometheus => {
+                let mut a = addr;
+                a.path.push_str("/api/v1/otlp");
+                (
+                    ComponentId::named(K::OtlpHttpExporter, "prometheus"),
+                    ExporterSpec::OtlpHttp { endpoint: a, headers: Vec::new() },
+                    Protocol::OtlpHttp,
+                )
+            }
+            BackendKind::Loki => {
+                let mut a = addr;
+                a.path.push_str("/otlp");
+                (
+                    ComponentId::named(K::OtlpHttpExporter, "loki"),
+                    ExporterSpec::OtlpHttp { endpoint: a, headers: sink.headers.clone() },
+                    Protocol::OtlpHttp,
+                )
+            }
+            BackendKind::Elasticsearch => (
+                ComponentId::bare(K::ElasticsearchExporter),
+                ExporterSpec::Elasticsearch { endpoint: addr, auth: sink.auth.clone() },
+                Protocol::ElasticsearchHttp,
+            ),
+        };
+        (Exporter { id, spec, delivery: self.delivery() }, backend_id(kind), protocol, port)
+    }
+
+    /// Add `pipeline`'s exporter for `signal` from `role`, recording the edge.
+    fn route(
+        &mut self,
+        role: &mut CollectorRole,
+        signal: Signal,
+        exporter: (Exporter, NodeId, Protocol, Option<u16>),
+    ) -> ComponentId {
+        let (exporter, target, protocol, port) = exporter;
+        self.edge(&role_id(&role.role), &target, signal, protocol, port);
+        let id = exporter.id.clone();
+        if !role.exporters.iter().any(|e| e.id == id) {
+            role.exporters.push(exporter);
+        }
+        id
+    }
+
+    fn datastore_resource(&self, ds: &str) -> Processor {
+        Processor {
+            id: ComponentId::named(K::ResourceProcessor, ds),
+            spec: ProcessorSpec::InsertResource(vec![
+                ("service.name".into(), ds.to_string()),
+                ("deployment.environment.name".into(), self.valid.environment.clone()),
+            ]),
+        }
+    }
+
+    fn environment_resource(&self) -> Processor {
+        Processor {
+            id: ComponentId::named(K::ResourceProcessor, "environment"),
+            spec: ProcessorSpec::InsertResource(vec![(
+                "deployment.environment.name".into(),
+                self.valid.environment.clone(),
+            )]),
+        }
+    }
+
+    /// One pipeline `signal/ds` from `receiver` through the datastore's resource processor.
+    fn datastore_pipeline(&mut self, role: &mut CollectorRole, signal: Signal, ds: &str, receiver: Receiver) {
+        let resource = self.datastore_resource(ds);
+        let hop = self.next_hop(signal);
+        let exporter = self.route(role, signal, hop);
+        role.pipelines.push(Pipeline {
+            signal,
+            name: Some(ds.to_string()),
+            receivers: vec![receiver.id.clone()],
+            processors: vec![ComponentId::bare(K::MemoryLimiterProcessor), resource.id.clone()],
+            exporters: vec![exporter],
+        });
+        role.receivers.push(receiver);
+        role.processors.push(resource);
+    }
+
+    fn scraper_role(&mut self, receivers: Vec<(String, Receiver)>) -> CollectorRole {
+        let mut role = self.new_role(RoleKind::Scraper);
+        for (ds, receiver) in receivers {
+            self.datastore_pipeline(&mut role, Signal::Metrics, &ds, receiver);
+        }
+        finish(role)
+    }
+
+    fn file_agent_role(&mut self, ds: &str, glob: String) -> CollectorRole {
+        let mut role = self.new_role(RoleKind::FileAgent(ds.to_string()));
+        role.file_storage = true;
+        let receiver = Receiver {
+            id: ComponentId::named(K::FileLogReceiver, ds),
+            spec: ReceiverSpec::LogFiles { include: vec![glob] },
+            checkpoints: true,
+        };
+        self.datastore_pipeline(&mut role, Signal::Logs, ds, receiver);
+        finish(role)
+    }
+
+    fn node_agent_role(&mut self, sources: Vec<ContainerLogSource>) -> CollectorRole {
+        let mut role = self.new_role(RoleKind::NodeAgent);
+        role.file_storage = true;
+        let receiver = Receiver {
+            id: ComponentId::named(K::FileLogReceiver, "containers"),
+            spec: ReceiverSpec::ContainerLogs { datastores: sources },
+            checkpoints: true,
+        };
+        let resource = self.environment_resource();
+        let hop = self.next_hop(Signal::Logs);
+        let exporter = self.route(&mut role, Signal::Logs, hop);
+        role.pipelines.push(Pipeline {
+            signal: Signal::Logs,
+            name: None,
+            receivers: vec![receiver.id.clone()],
+            processors: vec![ComponentId::bare(K::MemoryLimiterProcessor), resource.id.clone()],
+            exporters: vec![exporter],
+        });
+        role.receivers.push(receiver);
+        role.processors.push(resource);
+        finish(role)
+    }
+
+    /// Whether anything sends to the gateway (a stack whose only datastore is not observed
+    /// has nothing to route, and then no gateway).
+    fn reaches_gateway(&self) -> bool {
+        let me = role_id(&RoleKind::Gateway);
+        self.edges.iter().any(|(_, to, _)| *to == me)
+    }
+
+    /// The gateway: one pipeline per signal that reaches it.
+    fn gateway_role(&mut self) -> CollectorRole {
+        let mut role = self.new_role(RoleKind::Gateway);
+        let me = role_id(&RoleKind::Gateway);
+        let incoming: BTreeSet<Signal> =
+            self.edges.iter().filter(|(_, to, _)| *to == me).map(|(_, _, e)| e.signal).collect();
+        let otlp = Receiver { id: ComponentId::bare(K::OtlpReceiver), spec: ReceiverSpec::Otlp, checkpoints: false };
+        let resource = self.environment_resource();
+        for signal in Signal::ALL.into_iter().filter(|s| incoming.contains(s)) {
+            let sink = self.sink_exporter(self.sink_of(signal));
+            let exporter = self.route(&mut role, signal, sink);
+            role.pipelines.push(Pipeline {
+                signal,
+                name: None,
+                receivers: vec![otlp.id.clone()],
+                processors: vec![ComponentId::bare(K::MemoryLimiterProcessor), resource.id.clone()],
+                exporters: vec![exporter],
+            });
+        }
+        role.receivers.push(otlp);
+        role.processors.push(resource);
+        finish(role)
+    }
+
+    /// Intakes forward every signal they receive to their store.
+    fn add_intake_edges(&mut self) {
+        for (intake, store) in self.topology.intakes.clone() {
+            let from = backend_id(intake);
+            let signals: BTreeSet<Signal> =
+                self.edges.iter().filter(|(_, to, _)| *to == from).map(|(_, _, e)| e.signal).collect();
+            let port = self.sinks.get(&store).map(|s| s.addr.port);
+            for s in signals {
+                self.edge(&from, &backend_id(store), s, Protocol::ElasticsearchHttp, port);
+            }
+        }
+    }
+
+    fn apm_server_plan(&self) -> Option<ApmServerPlan> {
+        let apm = self.sinks.get(&BackendKind::ApmServer)?;
+        let es = self.sinks.get(&BackendKind::Elasticsearch)?;
+        let b = self.valid.backends();
+        let auth = match b.apm_server.as_ref().map(|a| (&a.secret_token, &a.api_key)) {
+            Some((Some(t), _)) => ApmAuth::SecretToken(t.value.clone()),
+            Some((None, Some(k))) => ApmAuth::ApiKey(k.value.clone()),
+            _ => ApmAuth::Open,
+        };
+        Some(ApmServerPlan {
+            addr: apm.addr.clone(),
+            auth,
+            elasticsearch: es.addr.clone().with_default_scheme(Scheme::Http),
+            elasticsearch_auth: es.auth.clone(),
+        })
+    }
+
+    /// The graph, nodes and edges added in id order (so indices are stable).
+    fn graph(&self) -> DiGraph<PlanNode, PlanEdge> {
+        let mut g = DiGraph::with_capacity(self.nodes.len(), self.edges.len());
+        let mut index: BTreeMap<&NodeId, NodeIndex> = BTreeMap::new();
+        for (id, node) in &self.nodes {
+            index.insert(id, g.add_node(node.clone()));
+        }
+        for (from, to, edge) in &self.edges {
+            if let (Some(a), Some(b)) = (index.get(from), index.get(to)) {
+                g.add_edge(*a, *b, *edge);
+            }
+        }
+        g
+    }
+}
+
+/// Sort a role's secrets once it is complete.
+fn finish(mut role: CollectorRole) -> CollectorRole {
+    let mut secrets = BTreeSet::new();
+    for r in &role.receivers {
+        match &r.spec {
+            ReceiverSpec::Postgresql { password: p, .. }
+            | ReceiverSpec::Redis { password: Some(p), .. }
+            | ReceiverSpec::Elasticsearch { auth: EsAuth::Basic { password: p, .. } | EsAuth::ApiKey(p), .. } => {
+                secrets.insert(p.clone());
+            }
+            _ => {}
+        }
+    }
+    for e in &role.exporters {
+        match &e.spec {
+            ExporterSpec::OtlpGrpc { headers, .. } | ExporterSpec::OtlpHttp { headers, .. } => {
+                for (_, v) in headers {
+                    if let HeaderValue::Secret { env, .. } = v {
+                        secrets.insert(env.clone());
+                    }
+                }
+            }
+            ExporterSpec::Elasticsearch { auth: EsAuth::Basic { password: p, .. } | EsAuth::ApiKey(p), .. } => {
+                secrets.insert(p.clone());
+            }
+            ExporterSpec::Elasticsearch { .. } => {}
+        }
+    }
+    role.secrets = secrets.into_iter().collect();
+    role
+}
+
+fn apm_credential(apm: &crate::model::backend::ApmServerBackend) -> Option<(String, crate::model::env_ref::EnvRef)> {
+    match (&apm.secret_token, &apm.api_key) {
+        (Some(t), _) => Some(("Bearer".to_string(), t.value.clone())),
+        (None, Some(k)) => Some(("ApiKey".to_string(), k.value.clone())),
+        _ => None,
+    }
+}
+
+fn apm_header(apm: &crate::model::backend::ApmServerBackend) -> Option<(String, HeaderValue)> {
+    apm_credential(apm)
+        .map(|(scheme, env)| ("Authorization".to_string(), HeaderValue::Secret { prefix: format!("{scheme} "), env }))
+}
+
+/// One instrumentation per datastore kind in the stack (the spec's default).
+fn default_instrumentations(kinds: &BTreeSet<ServiceKind>) -> Vec<Instrumentation> {
+    let mut out = Vec::new();
+    for k in kinds {
+        match k {
+            ServiceKind::Postgres => out.push(Instrumentation::Psycopg),
+            ServiceKind::Redis => out.push(Instrumentation::Redis),
+            ServiceKind::Elasticsearch => out.push(Instrumentation::Elasticsearch),
+            ServiceKind::Kafka => out.push(Instrumentation::KafkaPython),
+            ServiceKind::Django => {}
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The Kubernetes workload of a service: kind, name, container (spec defaults).
+fn workload(name: &str, service: &Service, default_kind: WorkloadKind) -> (WorkloadKind, String, String) {
+    let w = service.workload();
+    let kind = w.and_then(|w| w.kind.as_ref()).map_or(default_kind, |k| k.value);
+    let wname = w.and_then(|w| w.name.as_ref()).map_or_else(|| name.to_string(), |n| n.value.clone());
+    let container = w.and_then(|w| w.container.as_ref()).map_or_else(|| name.to_string(), |n| n.value.clone());
+    (kind, wname, container)
+}
+
+/// The scraper receiver of a datastore, with the edge's protocol and port; `None` when its
+/// metrics are not scraped (Kafka with `jmx`, `PostgreSQL` without a monitoring user).
+fn scrape(ds: &str, service: &Service) -> Option<(Receiver, Protocol, u16)> {
+    let receiver = |kind, spec| Receiver { id: ComponentId::named(kind, ds), spec, checkpoints: false };
+    match service {
+        Service::Django(_) => None,
+        Service::Postgres(p) => {
+            let (Some(user), Some(pw)) = (&p.username, &p.password) else { return None };
+            let addr = Addr::from_endpoint(&p.endpoint.value, Scope::App);
+            let port = addr.port;
+            let databases =
+                p.databases.as_ref().map_or_else(Vec::new, |d| d.value.iter().map(|x| x.value.clone()).collect());
+            let spec = ReceiverSpec::Postgresql {
+                endpoint: addr,
+                databases,
+                username: user.value.clone(),
+                password: pw.value.clone(),
+            };
+            Some((receiver(K::PostgresqlReceiver, spec), Protocol::Postgresql, port))
+        }
+        Service::Redis(r) => {
+            let addr = Addr::from_endpoint(&r.endpoint.value, Scope::App);
+            let port = addr.port;
+            let spec = ReceiverSpec::Redis {
+                endpoint: addr,
+                username: r.username.as_ref().map(|u| u.value.clone()),
+                password: r.password.as_ref().map(|p| p.value.clone()),
+            };
+            Some((receiver(K::RedisReceiver, spec), Protocol::Redis, port))
+        }
+        Service::Elasticsearch(e) => {
+            let addr = Addr::from_endpoint(&e.endpoint.value, Scope::App).with_default_scheme(Scheme::Http);
+            let port = addr.port;
+            let auth = match (&e.username, &e.password) {
+                (Some(u), Some(p)) => EsAuth::Basic { user: u.value.clone(), password: p.value.clone() },
+                _ => EsAuth::None,
+            };
+            Some((
+                receiver(K::ElasticsearchReceiver, ReceiverSpec::Elasticsearch { endpoint: addr, auth }),
+                Protocol::ElasticsearchHttp,
+                port,
+            ))
+        }
+        Service::Kafka(k) => {
+            if k.metrics.as_ref().is_some_and(|m| m.value == KafkaMetrics::Jmx) {
+                return None;
+            }
+            let brokers: Vec<Addr> =
+                k.brokers.value.iter().map(|b| Addr::from_endpoint(&b.value, Scope::App)).collect();
+            let port = brokers.first().map_or(9092, |b| b.port);
+            Some((receiver(K::KafkaMetricsReceiver, ReceiverSpec::KafkaMetrics { brokers }), Protocol::Kafka, port))
+        }
+    }
+}

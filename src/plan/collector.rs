@@ -1,0 +1,286 @@
+//! The plan of one collector role: its receivers, processors, exporters, extensions and
+//! pipelines, as intent. The collector emitter turns it into a config for a flavour and version.
+
+use serde::Serialize;
+
+use crate::model::env_ref::EnvRef;
+use crate::model::keywords::Signal;
+use crate::plan::address::Addr;
+use crate::plan::node::RoleKind;
+
+/// Where a collector keeps its on-disk state (persistent queue, log checkpoints).
+pub(crate) const STORAGE_DIR: &str = "/var/lib/otelcol/file_storage";
+/// The `health_check` extension's port.
+pub(crate) const HEALTH_PORT: u16 = 13133;
+/// OTLP/gRPC port of a collector.
+pub(crate) const OTLP_GRPC_PORT: u16 = 4317;
+/// OTLP/HTTP port of a collector.
+pub(crate) const OTLP_HTTP_PORT: u16 = 4318;
+
+/// A header value: literal text, or a prefix followed by a secret from the environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) enum HeaderValue {
+    /// Written as is (escaped for the collector).
+    Literal(String),
+    /// `prefix` then the secret, e.g. `Bearer ` + `${env:TOKEN}`.
+    Secret {
+        /// Text before the secret.
+        prefix: String,
+        /// The secret's variable.
+        env: EnvRef,
+    },
+}
+
+/// Elasticsearch credentials for an exporter or receiver.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) enum EsAuth {
+    /// No credentials (a cluster without security).
+    None,
+    /// User and password.
+    Basic {
+        /// User name.
+        user: String,
+        /// Password variable.
+        password: EnvRef,
+    },
+    /// An encoded API key.
+    ApiKey(EnvRef),
+}
+
+/// What a receiver does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) enum ReceiverSpec {
+    /// OTLP on 4317 (gRPC) and 4318 (HTTP).
+    Otlp,
+    /// The postgresql receiver.
+    Postgresql {
+        /// Server address.
+        endpoint: Addr,
+        /// Databases; empty: all.
+        databases: Vec<String>,
+        /// Monitoring user.
+        username: String,
+        /// Its password.
+        password: EnvRef,
+    },
+    /// The redis receiver.
+    Redis {
+        /// Server address.
+        endpoint: Addr,
+        /// ACL user.
+        username: Option<String>,
+        /// Password.
+        password: Option<EnvRef>,
+    },
+    /// The elasticsearch receiver.
+    Elasticsearch {
+        /// Cluster URL.
+        endpoint: Addr,
+        /// Credentials.
+        auth: EsAuth,
+    },
+    /// The `kafka_metrics` receiver.
+    KafkaMetrics {
+        /// Brokers.
+        brokers: Vec<Addr>,
+    },
+    /// The `file_log` receiver on a datastore's own log files.
+    LogFiles {
+        /// Globs to tail.
+        include: Vec<String>,
+    },
+    /// The `file_log` receiver on the node's container logs, keeping only the listed datastores.
+    ContainerLogs {
+        /// Datastores whose container logs are collected: (service name, workload or container name).
+        datastores: Vec<ContainerLogSource>,
+    },
+}
+
+/// A datastore whose container logs the node agent keeps.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct ContainerLogSource {
+    /// The service's name in the stack (becomes `service.name`).
+    pub(crate) service: String,
+    /// Kubernetes workload name (pod name prefix).
+    pub(crate) workload: String,
+    /// Kubernetes container name.
+    pub(crate) container: String,
+}
+
+/// What a processor does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) enum ProcessorSpec {
+    /// `memory_limiter` with these limits.
+    MemoryLimiter {
+        /// Hard limit in MiB.
+        limit_mib: u32,
+        /// Spike margin in MiB.
+        spike_limit_mib: u32,
+    },
+    /// Resource attributes inserted (never overwriting what senders set).
+    InsertResource(Vec<(String, String)>),
+}
+
+/// Which exporter component serves an exporter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) enum ExporterSpec {
+    /// `otlp_grpc` to `host:port`.
+    OtlpGrpc {
+        /// Target.
+        endpoint: Addr,
+        /// Headers sent with every request.
+        headers: Vec<(String, HeaderValue)>,
+    },
+    /// `otlp_http` to a base URL (the exporter appends `/v1/<signal>`).
+    OtlpHttp {
+        /// Base URL.
+        endpoint: Addr,
+        /// Headers sent with every request.
+        headers: Vec<(String, HeaderValue)>,
+    },
+    /// The `elasticsearch` exporter.
+    Elasticsearch {
+        /// Cluster URL.
+        endpoint: Addr,
+        /// Credentials.
+        auth: EsAuth,
+    },
+}
+
+/// A component id: `type` or `type/name`, where the type is a stable otelplan name that the
+/// emitter maps to the collector version's component name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub(crate) struct ComponentId {
+    /// Component kind, see `emit::component_names`.
+    pub(crate) kind: ComponentKind,
+    /// Instance name after `/`, if any.
+    pub(crate) name: Option<String>,
+}
+
+/// Component types otelplan uses (each maps to a version-dependent type name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub(crate) enum ComponentKind {
+    /// receiver `otlp`.
+    OtlpReceiver,
+    /// receiver `postgresql`.
+    PostgresqlReceiver,
+    /// receiver `redis`.
+    RedisReceiver,
+    /// receiver `elasticsearch`.
+    ElasticsearchReceiver,
+    /// receiver `kafka_metrics`.
+    KafkaMetricsReceiver,
+    /// receiver `file_log`.
+    FileLogReceiver,
+    /// processor `memory_limiter`.
+    MemoryLimiterProcessor,
+    /// processor `resource`.
+    ResourceProcessor,
+    /// exporter `otlp_grpc`.
+    OtlpGrpcExporter,
+    /// exporter `otlp_http`.
+    OtlpHttpExporter,
+    /// exporter `elasticsearch`.
+    ElasticsearchExporter,
+    /// extension `health_check`.
+    HealthCheckExtension,
+    /// extension `file_storage`.
+    FileStorageExtension,
+}
+
+impl ComponentId {
+    /// `kind` without an instance name.
+    pub(crate) fn bare(kind: ComponentKind) -> Self {
+        ComponentId { kind, name: None }
+    }
+
+    /// `kind/name`.
+    pub(crate) fn named(kind: ComponentKind, name: &str) -> Self {
+        ComponentId { kind, name: Some(name.to_string()) }
+    }
+}
+
+/// A receiver instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Receiver {
+    /// Its id.
+    pub(crate) id: ComponentId,
+    /// What it does.
+    pub(crate) spec: ReceiverSpec,
+    /// Whether it keeps its read positions in the role's file storage.
+    pub(crate) checkpoints: bool,
+}
+
+/// A processor instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Processor {
+    /// Its id.
+    pub(crate) id: ComponentId,
+    /// What it does.
+    pub(crate) spec: ProcessorSpec,
+}
+
+/// Retry and queue behaviour of an exporter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct Delivery {
+    /// Queue on disk in the role's file storage.
+    pub(crate) persistent: bool,
+}
+
+/// An exporter instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Exporter {
+    /// Its id.
+    pub(crate) id: ComponentId,
+    /// What it does.
+    pub(crate) spec: ExporterSpec,
+    /// Queue and retry.
+    pub(crate) delivery: Delivery,
+}
+
+/// A pipeline: `signal[/name]` with its components in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Pipeline {
+    /// Signal.
+    pub(crate) signal: Signal,
+    /// Instance name (a datastore's), if any.
+    pub(crate) name: Option<String>,
+    /// Receivers.
+    pub(crate) receivers: Vec<ComponentId>,
+    /// Processors, in order (`memory_limiter` first).
+    pub(crate) processors: Vec<ComponentId>,
+    /// Exporters.
+    pub(crate) exporters: Vec<ComponentId>,
+}
+
+/// One collector role and everything in its config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct CollectorRole {
+    /// Which role.
+    pub(crate) role: RoleKind,
+    /// The service/workload name (`<stack>-gateway`).
+    pub(crate) name: String,
+    /// Replicas (Kubernetes: the gateway's minimum).
+    pub(crate) replicas: u32,
+    /// Memory limit of its container, MiB.
+    pub(crate) memory_limit_mib: u32,
+    /// Receivers.
+    pub(crate) receivers: Vec<Receiver>,
+    /// Processors.
+    pub(crate) processors: Vec<Processor>,
+    /// Exporters.
+    pub(crate) exporters: Vec<Exporter>,
+    /// Whether it has a `file_storage` extension (queue or checkpoints).
+    pub(crate) file_storage: bool,
+    /// Pipelines.
+    pub(crate) pipelines: Vec<Pipeline>,
+    /// Environment variables its config reads (secrets), sorted.
+    pub(crate) secrets: Vec<EnvRef>,
+}
+
+impl CollectorRole {
+    /// The file name of its config: `gateway.yaml`, `agent-db.yaml`, …
+    pub(crate) fn file_name(&self) -> String {
+        format!("{}.yaml", self.role.short())
+    }
+}

@@ -1,0 +1,116 @@
+//! Plan stage: from a `ValidStack` to the data-flow graph and every decision the emitters
+//! translate — which collectors exist, their pipelines, endpoints, names and settings.
+
+pub(crate) mod address;
+pub(crate) mod app;
+pub(crate) mod build;
+pub(crate) mod choose;
+pub(crate) mod collector;
+pub(crate) mod edge;
+pub(crate) mod node;
+
+use std::collections::BTreeSet;
+
+use petgraph::graph::DiGraph;
+use petgraph::visit::EdgeRef;
+
+use crate::model::env_ref::EnvRef;
+use crate::model::keywords::{Signal, Target};
+use crate::model::version::CollectorVersion;
+use crate::topology::Topology;
+
+pub(crate) use address::{Addr, Flavor, Namespaces};
+pub(crate) use app::AppPlan;
+pub(crate) use choose::Choice;
+pub(crate) use collector::{CollectorRole, EsAuth};
+pub(crate) use edge::{PlanEdge, Protocol};
+pub(crate) use node::PlanNode;
+
+/// How APM Server authenticates agents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ApmAuth {
+    /// Anyone may send (a warning is printed).
+    Open,
+    /// `Authorization: Bearer <token>`.
+    SecretToken(EnvRef),
+    /// `Authorization: ApiKey <key>`, checked against Elasticsearch.
+    ApiKey(EnvRef),
+}
+
+/// APM Server's configuration (A and B).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApmServerPlan {
+    /// Its address (agents and collectors send here).
+    pub(crate) addr: Addr,
+    /// Agent authentication.
+    pub(crate) auth: ApmAuth,
+    /// The Elasticsearch it writes to.
+    pub(crate) elasticsearch: Addr,
+    /// Credentials for Elasticsearch.
+    pub(crate) elasticsearch_auth: EsAuth,
+}
+
+/// Everything the emitters need, decided.
+#[derive(Debug, Clone)]
+pub(crate) struct Plan {
+    /// The stack's `name`.
+    #[allow(dead_code, reason = "read by the deployment targets")]
+    pub(crate) stack_name: String,
+    /// The stack's `environment`.
+    pub(crate) environment: String,
+    /// The chosen topology.
+    pub(crate) topology: Topology,
+    /// How and why it was chosen.
+    pub(crate) choice: Choice,
+    /// The collector version configs are written for.
+    pub(crate) collector_version: CollectorVersion,
+    /// The flavour of the configuration files at the top of the tree.
+    pub(crate) primary: Flavor,
+    /// Deployment targets to write.
+    #[allow(dead_code, reason = "read by the deployment targets")]
+    pub(crate) targets: BTreeSet<Target>,
+    /// Namespaces short hosts resolve into on Kubernetes.
+    pub(crate) namespaces: Namespaces,
+    /// The data-flow graph, built in sorted-id order.
+    pub(crate) graph: DiGraph<PlanNode, PlanEdge>,
+    /// Collector roles, in a stable order (gateway, scraper, agents, node agent).
+    pub(crate) roles: Vec<CollectorRole>,
+    /// APM Server, when the topology uses it.
+    pub(crate) apm_server: Option<ApmServerPlan>,
+    /// Django services.
+    pub(crate) apps: Vec<AppPlan>,
+}
+
+/// One edge, by node names, for listings.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub(crate) struct EdgeView {
+    /// Sending node's name.
+    pub(crate) from: String,
+    /// Receiving node's name.
+    pub(crate) to: String,
+    /// Signal.
+    pub(crate) signal: Signal,
+    /// Protocol.
+    pub(crate) protocol: Protocol,
+    /// Port, if any.
+    pub(crate) port: Option<u16>,
+}
+
+impl Plan {
+    /// Every edge, sorted by sender, receiver and signal.
+    pub(crate) fn edges(&self) -> Vec<EdgeView> {
+        let mut out: Vec<EdgeView> = self
+            .graph
+            .edge_references()
+            .map(|e| EdgeView {
+                from: self.graph[e.source()].name.clone(),
+                to: self.graph[e.target()].name.clone(),
+                signal: e.weight().signal,
+                protocol: e.weight().protocol,
+                port: e.weight().port,
+            })
+            .collect();
+        out.sort();
+        out
+    }
+}

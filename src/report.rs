@@ -1,0 +1,89 @@
+//! Terminal output of diagnostics and failures: `error: message`, `--> path:line:col`, the
+//! source line with a caret under the span, one `hint:` line per hint. The only code that
+//! knows about colour.
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
+
+use crate::diagnostic::{Diagnostic, Severity};
+use crate::source::Source;
+
+/// Whether stderr gets colour: a terminal, and `NO_COLOR` unset.
+pub(crate) fn use_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn paint(text: &str, code: &str, color: bool) -> String {
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+/// Format one diagnostic against its source.
+pub(crate) fn format_diagnostic(d: &Diagnostic, path: &str, text: Option<&str>, color: bool) -> String {
+    let (label, code) = match d.severity {
+        Severity::Error => ("error", "1;31"),
+        Severity::Warning => ("warning", "1;33"),
+    };
+    let mut out = format!("{}: {}\n", paint(label, code, color), d.message);
+    match d.span {
+        Some(span) => {
+            let _ = writeln!(out, "  --> {path}:{}:{}", span.line, span.col);
+            if let Some(line) = text.and_then(|t| t.lines().nth(span.line.saturating_sub(1))) {
+                let number = span.line.to_string();
+                let pad = " ".repeat(number.len());
+                let shown: String = line.chars().map(|c| if c == '\t' { ' ' } else { c }).collect();
+                let caret_len = span.len.max(1).min(shown.chars().count().saturating_sub(span.col - 1).max(1));
+                let carets = paint(&"^".repeat(caret_len), code, color);
+                let _ = writeln!(out, "{pad} |\n{number} | {shown}\n{pad} | {}{carets}", " ".repeat(span.col - 1));
+            }
+        }
+        None => {
+            let _ = writeln!(out, "  --> {path}");
+        }
+    }
+    for hint in &d.hints {
+        let _ = writeln!(out, "{}: {hint}", paint("hint", "1;36", color));
+    }
+    out
+}
+
+/// Print diagnostics of `source` to stderr, errors and warnings in position order.
+pub(crate) fn diagnostics(source: &Source, items: &[Diagnostic]) {
+    let color = use_color();
+    let path = source.path.display().to_string();
+    let mut err = std::io::stderr().lock();
+    for d in items {
+        let _ = write!(err, "{}", format_diagnostic(d, &path, Some(&source.text), color));
+    }
+    let errors = items.iter().filter(|d| d.severity == Severity::Error).count();
+    if errors > 0 {
+        let noun = if errors == 1 { "error" } else { "errors" };
+        let _ = writeln!(err, "{}: {path} has {errors} {noun}; nothing was written", paint("error", "1;31", color));
+    }
+}
+
+/// Print an operational failure with its whole cause chain, one cause per line.
+pub(crate) fn failure(error: &anyhow::Error) {
+    let color = use_color();
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{}: {error}", paint("error", "1;31", color));
+    for cause in error.chain().skip(1) {
+        let _ = writeln!(err, "  caused by: {cause}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::span::Span;
+
+    #[test]
+    fn points_at_the_span() {
+        let d = Diagnostic::error(Span::new(2, 3, 4), "bad thing").hint("fix it");
+        let out = format_diagnostic(&d, "s.yaml", Some("a: 1\n  abcd: 2\n"), false);
+        assert_eq!(out, "error: bad thing\n  --> s.yaml:2:3\n  |\n2 |   abcd: 2\n  |   ^^^^\nhint: fix it\n");
+    }
+}

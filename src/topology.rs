@@ -1,0 +1,215 @@
+//! Topologies as data: `topologies/a.yaml` … `d.yaml`, embedded in the binary and read by the
+//! planner (where apps send each signal, which backend serves it, pros and cons).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::keywords::{Priority, Signal, TopologyId};
+
+/// A telemetry backend kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum BackendKind {
+    /// Elastic APM Server (an intake, in front of Elasticsearch).
+    ApmServer,
+    /// Elasticsearch (a store).
+    Elasticsearch,
+    /// Jaeger (trace store).
+    Jaeger,
+    /// Prometheus (metric store).
+    Prometheus,
+    /// Loki (log store).
+    Loki,
+}
+
+impl BackendKind {
+    /// The key in the stack file's `backends`.
+    pub(crate) fn key(self) -> &'static str {
+        match self {
+            BackendKind::ApmServer => "apm_server",
+            BackendKind::Elasticsearch => "elasticsearch",
+            BackendKind::Jaeger => "jaeger",
+            BackendKind::Prometheus => "prometheus",
+            BackendKind::Loki => "loki",
+        }
+    }
+
+    /// A typical endpoint, for hints.
+    pub(crate) fn example_endpoint(self) -> &'static str {
+        match self {
+            BackendKind::ApmServer => "http://apm-server:8200",
+            BackendKind::Elasticsearch => "http://elasticsearch:9200",
+            BackendKind::Jaeger => "http://jaeger:4317",
+            BackendKind::Prometheus => "http://prometheus:9090",
+            BackendKind::Loki => "http://loki:3100",
+        }
+    }
+}
+
+/// Where a kind of sender sends its telemetry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Destination {
+    /// The gateway collector.
+    Gateway,
+    /// APM Server directly.
+    ApmServer,
+    /// Each signal's sink directly.
+    Sinks,
+}
+
+/// How well a topology serves one priority.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Rating {
+    /// 1 (weak) to 3 (strong).
+    pub(crate) score: u8,
+    /// Why, in one line.
+    pub(crate) why: String,
+}
+
+/// One architecture, as described in `topologies/*.yaml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Topology {
+    /// `A` … `D`.
+    pub(crate) id: TopologyId,
+    /// A short title.
+    pub(crate) title: String,
+    /// One paragraph on how data flows.
+    pub(crate) summary: String,
+    /// Where Django services send OTLP.
+    pub(crate) apps_send_to: Destination,
+    /// Where datastore collectors (scraper, agents) send OTLP.
+    pub(crate) collectors_send_to: Destination,
+    /// The backend that receives each signal from the last collector (or from the apps).
+    pub(crate) sinks: BTreeMap<Signal, BackendKind>,
+    /// Intakes and the store each one writes to.
+    pub(crate) intakes: BTreeMap<BackendKind, BackendKind>,
+    /// Ratings per priority.
+    pub(crate) ratings: BTreeMap<Priority, Rating>,
+    /// Advantages, in our words.
+    pub(crate) pros: Vec<String>,
+    /// Drawbacks, in our words.
+    pub(crate) cons: Vec<String>,
+}
+
+impl<'de> Deserialize<'de> for TopologyId {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(de)?;
+        TopologyId::ALL
+            .into_iter()
+            .find(|t| t.letter() == s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown topology `{s}`")))
+    }
+}
+
+impl<'de> Deserialize<'de> for Priority {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        use crate::model::reader::Keyword;
+        let s = String::deserialize(de)?;
+        Priority::ALL
+            .iter()
+            .find(|(k, _)| *k == s)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown priority `{s}`")))
+    }
+}
+
+impl<'de> Deserialize<'de> for Signal {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(de)?;
+        Signal::ALL
+            .into_iter()
+            .find(|x| x.as_str() == s)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown signal `{s}`")))
+    }
+}
+
+const SOURCES: [(TopologyId, &str); 4] = [
+    (TopologyId::A, include_str!("../topologies/a.yaml")),
+    (TopologyId::B, include_str!("../topologies/b.yaml")),
+    (TopologyId::C, include_str!("../topologies/c.yaml")),
+    (TopologyId::D, include_str!("../topologies/d.yaml")),
+];
+
+impl Topology {
+    /// Load the embedded description of `id`.
+    pub(crate) fn load(id: TopologyId) -> anyhow::Result<Topology> {
+        let text =
+            SOURCES.iter().find(|(t, _)| *t == id).map(|(_, s)| *s).ok_or_else(|| {
+                anyhow::anyhow!("no description of topology {} (this is a bug in otelplan)", id.letter())
+            })?;
+        let topology: Topology = serde_yaml::from_str(text).map_err(|e| {
+            anyhow::anyhow!(
+                "topologies/{}.yaml is invalid: {e} (this is a bug in otelplan)",
+                id.letter().to_ascii_lowercase()
+            )
+        })?;
+        anyhow::ensure!(
+            topology.id == id,
+            "topologies/{}.yaml describes {} (this is a bug in otelplan)",
+            id.letter(),
+            topology.id.letter()
+        );
+        Ok(topology)
+    }
+
+    /// Every backend this topology needs: the sinks and the stores behind intakes.
+    pub(crate) fn needs(&self) -> Vec<BackendKind> {
+        let mut out: Vec<BackendKind> = self.sinks.values().copied().collect();
+        out.extend(self.intakes.values().copied());
+        if self.apps_send_to == Destination::ApmServer {
+            out.push(BackendKind::ApmServer);
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Whether the topology has a gateway collector.
+    pub(crate) fn has_gateway(&self) -> bool {
+        self.apps_send_to == Destination::Gateway || self.collectors_send_to == Destination::Gateway
+    }
+
+    /// The score for a priority (0 when unrated).
+    pub(crate) fn score(&self, p: Priority) -> u8 {
+        self.ratings.get(&p).map_or(0, |r| r.score)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_topology_loads_and_rates_every_priority() {
+        use crate::model::reader::Keyword;
+        for id in TopologyId::ALL {
+            let t = Topology::load(id).unwrap();
+            assert_eq!(t.sinks.len(), 3, "{id:?} names a sink per signal");
+            assert_eq!(t.ratings.len(), Priority::ALL.len(), "{id:?} rates every priority");
+            assert!(t.ratings.values().all(|r| (1..=3).contains(&r.score)));
+            assert!(!t.pros.is_empty() && !t.cons.is_empty());
+        }
+    }
+
+    #[test]
+    fn needs_follow_the_report() {
+        let needs = |id| Topology::load(id).unwrap().needs();
+        assert_eq!(needs(TopologyId::A), vec![BackendKind::ApmServer, BackendKind::Elasticsearch]);
+        assert_eq!(needs(TopologyId::B), vec![BackendKind::ApmServer, BackendKind::Elasticsearch]);
+        assert_eq!(needs(TopologyId::C), vec![BackendKind::Jaeger, BackendKind::Prometheus, BackendKind::Loki]);
+        assert_eq!(needs(TopologyId::D), vec![BackendKind::Elasticsearch]);
+    }
+
+    #[test]
+    fn d_never_claims_the_exporter_is_deprecated() {
+        let d = Topology::load(TopologyId::D).unwrap();
+        for con in &d.cons {
+            assert!(!con.to_lowercase().contains("deprecated"), "{con}");
+        }
+        assert!(d.cons.iter().any(|c| c.contains("elasticapm")));
+    }
+}

@@ -1,0 +1,288 @@
+//! Validate stage: the rules that span fields (credentials that go together, deployed
+//! sandboxes, name clashes), and the defaults resolved. Only this module builds a `ValidStack`.
+
+use std::collections::BTreeSet;
+
+use crate::diagnostic::{Diagnostic, Diagnostics};
+use crate::model::backend::{BackendCommon, Backends};
+use crate::model::endpoint::Scheme;
+use crate::model::keywords::{Priority, Target, TopologyChoice};
+use crate::model::service::Service;
+use crate::model::version::CollectorVersion;
+use crate::model::Stack;
+use crate::span::{Span, Spanned};
+
+/// Resolved collector settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CollectorDefaults {
+    /// collector-contrib version to write configs for.
+    pub(crate) version: CollectorVersion,
+    /// Kubernetes gateway replicas.
+    pub(crate) gateway_replicas: u32,
+    /// Container memory limit in MiB.
+    pub(crate) memory_limit_mib: u32,
+    /// Exporters queue on disk.
+    pub(crate) persistent_queue: bool,
+}
+
+/// A stack that passed every rule, with its defaults resolved. Only `validate` makes one.
+#[derive(Debug, Clone)]
+pub(crate) struct ValidStack {
+    /// The stack as written.
+    pub(crate) stack: Stack,
+    /// `environment`, default `production`.
+    pub(crate) environment: String,
+    /// `topology`, default `auto`, with its span when written.
+    pub(crate) topology: (TopologyChoice, Option<Span>),
+    /// `priorities`, default `[long-term-support, simplicity]`.
+    pub(crate) priorities: Vec<Priority>,
+    /// `targets`, default both.
+    pub(crate) targets: BTreeSet<Target>,
+    /// Collector settings.
+    pub(crate) collector: CollectorDefaults,
+    /// `kubernetes.namespace`, default `observability`.
+    pub(crate) namespace: String,
+    /// `kubernetes.app_namespace`, default `default`.
+    pub(crate) app_namespace: String,
+    _sealed: (),
+}
+
+impl ValidStack {
+    /// The backends section (empty when absent).
+    pub(crate) fn backends(&self) -> Backends {
+        self.stack.backends.clone().unwrap_or_default()
+    }
+}
+
+/// Check the cross-field rules of `stack` and resolve its defaults.
+pub(crate) fn validate(stack: Stack) -> Result<(ValidStack, Diagnostics), Diagnostics> {
+    let mut d = Diagnostics::default();
+    if let Some(b) = &stack.backends {
+        check_backends(b, &stack, &mut d);
+    }
+    for (name, service) in &stack.services.value {
+        check_service(name, service, &mut d);
+    }
+    if d.has_errors() {
+        return Err(d);
+    }
+    let c = stack.collector.clone().unwrap_or_default();
+    let k = stack.kubernetes.clone().unwrap_or_default();
+    let valid = ValidStack {
+        environment: stack.environment.as_ref().map_or_else(|| "production".to_string(), |e| e.value.clone()),
+        topology: stack.topology.as_ref().map_or((TopologyChoice::Auto, None), |t| (t.value, Some(t.span))),
+        priorities: stack.priorities.as_ref().map_or_else(
+            || vec![Priority::LongTermSupport, Priority::Simplicity],
+            |p| p.value.iter().map(|x| x.value).collect(),
+        ),
+        targets: stack.targets.as_ref().map_or_else(
+            || [Target::Compose, Target::Kubernetes].into_iter().collect(),
+            |t| t.value.iter().map(|x| x.value).collect(),
+        ),
+        collector: CollectorDefaults {
+            version: c.version.map_or(CollectorVersion::PINNED, |v| v.value),
+            gateway_replicas: c.gateway_replicas.map_or(2, |v| u32::try_from(v.value).unwrap_or(u32::MAX)),
+            memory_limit_mib: c.memory_limit_mib.map_or(512, |v| u32::try_from(v.value).unwrap_or(u32::MAX)),
+            persistent_queue: c.persistent_queue.is_none_or(|v| v.value),
+        },
+        namespace: k.namespace.map_or_else(|| "observability".to_string(), |n| n.value),
+        app_namespace: k.app_namespace.map_or_else(|| "default".to_string(), |n| n.value),
+        stack,
+        _sealed: (),
+    };
+    Ok((valid, d))
+}
+
+fn pair_rule<A, B>(
+    first: Option<&Spanned<A>>,
+    second: Option<&Spanned<B>>,
+    owner: &str,
+    names: (&str, &str),
+    d: &mut Diagnostics,
+) {
+    match (first, second) {
+        (Some(a), None) => d.push(
+            Diagnostic::error(a.span, format!("`{owner}.{}` is given without `{owner}.{}`", names.0, names.1))
+                .hint(format!("give both `{}` and `{}`, or neither", names.0, names.1)),
+        ),
+        (None, Some(b)) => d.push(
+            Diagnostic::error(b.span, format!("`{owner}.{}` is given without `{owner}.{}`", names.1, names.0))
+                .hint(format!("give both `{}` and `{}`, or neither", names.0, names.1)),
+        ),
+        _ => {}
+    }
+}
+
+fn check_backends(b: &Backends, stack: &Stack, d: &mut Diagnostics) {
+    if let Some(es) = &b.elasticsearch {
+        let owner = "backends.elasticsearch";
+        pair_rule(es.username.as_ref(), es.password.as_ref(), owner, ("username", "password"), d);
+        if let Some(key) = es.api_key.as_ref().filter(|_| es.username.is_some() || es.password.is_some()) {
+            d.push(
+                Diagnostic::error(key.span, format!("`{owner}` has both `api_key` and `username`/`password`"))
+                    .hint("give one credential: the encoded `api_key`, or `username` + `password`"),
+            );
+        }
+        if es.common.deployed() {
+            check_deployed_elasticsearch(es, owner, d);
+        }
+    }
+    if let Some(apm) = &b.apm_server {
+        if let (Some(token), Some(_)) = (&apm.secret_token, &apm.api_key) {
+            d.push(
+                Diagnostic::error(token.span, "`backends.apm_server` has both `secret_token` and `api_key`")
+                    .hint("give one agent credential"),
+            );
+        }
+    }
+    if let Some(ep) = b.jaeger.as_ref().and_then(|j| j.common.endpoint.as_ref()) {
+        if !matches!(ep.value.port, 4317 | 4318) {
+            d.push(
+                Diagnostic::error(ep.span, format!("`backends.jaeger.endpoint` uses port {}, expected Jaeger's OTLP port 4317 (gRPC) or 4318 (HTTP)", ep.value.port))
+                    .hint("the port decides the protocol: for example `http://jaeger:4317`"),
+            );
+        }
+    }
+    check_deployed_hosts(b, stack, d);
+}
+
+fn check_deployed_elasticsearch(es: &crate::model::backend::ElasticsearchBackend, owner: &str, d: &mut Diagnostics) {
+    let span = es.common.deploy.as_ref().map_or_else(Span::default, |s| s.span);
+    if let Some(key) = &es.api_key {
+        d.push(
+            Diagnostic::error(
+                key.span,
+                format!("a deployed `{owner}` cannot use `api_key`: no key exists before the cluster does"),
+            )
+            .hint("use `username: elastic` and `password: ${ELASTIC_PASSWORD}`"),
+        );
+    }
+    match &es.username {
+        Some(u) if u.value != "elastic" => d.push(
+            Diagnostic::error(
+                u.span,
+                format!("a deployed `{owner}` is reached as its `elastic` user, found `{}`", u.value),
+            )
+            .hint("write `username: elastic`; the sandbox's `elastic` password is `password`"),
+        ),
+        None if es.api_key.is_none() => d.push(
+            Diagnostic::error(span, format!("a deployed `{owner}` needs `username: elastic` and `password`"))
+                .hint("the sandbox runs with security on; its `elastic` user gets `password`"),
+        ),
+        _ => {}
+    }
+    if let Some(ep) = &es.common.endpoint {
+        if ep.value.scheme != Some(Scheme::Http) {
+            d.push(
+                Diagnostic::error(
+                    ep.span,
+                    format!("a deployed `{owner}` serves plain HTTP, so its endpoint must be an `http://` URL"),
+                )
+                .hint(format!(
+                    "for example `http://{}:{}`",
+                    ep.value.host.as_url_host(),
+                    ep.value.port
+                )),
+            );
+        }
+    }
+}
+
+fn deployed_list(b: &Backends) -> Vec<(&'static str, &BackendCommon)> {
+    let mut out: Vec<(&'static str, &BackendCommon)> = Vec::new();
+    if let Some(x) = &b.elasticsearch {
+        out.push(("elasticsearch", &x.common));
+    }
+    if let Some(x) = &b.apm_server {
+        out.push(("apm_server", &x.common));
+    }
+    if let Some(x) = &b.jaeger {
+        out.push(("jaeger", &x.common));
+    }
+    if let Some(x) = &b.prometheus {
+        out.push(("prometheus", &x.common));
+    }
+    if let Some(x) = &b.loki {
+        out.push(("loki", &x.common));
+    }
+    out.retain(|(_, c)| c.deployed());
+    out
+}
+
+fn check_deployed_hosts(b: &Backends, stack: &Stack, d: &mut Diagnostics) {
+    let mut seen: Vec<(&str, &str)> = Vec::new();
+    for (name, common) in deployed_list(b) {
+        let Some(ep) = &common.endpoint else {
+            let span = common.deploy.as_ref().map_or_else(Span::default, |s| s.span);
+            d.push(
+                Diagnostic::error(span, format!("`backends.{name}` is deployed but has no `endpoint`"))
+                    .hint("a deployed backend runs under its endpoint's host name: give the endpoint"),
+            );
+            continue;
+        };
+        let host = ep.value.host.text();
+        if !ep.value.host.is_short() {
+            d.push(
+                Diagnostic::error(ep.span, format!("`backends.{name}` is deployed, so its endpoint's host must be a short name (no dots, not an address), found `{host}`"))
+                    .hint("a deployed backend runs under its endpoint's host name inside the deployment"),
+            );
+            continue;
+        }
+        if stack.services.value.contains_key(host) {
+            d.push(
+                Diagnostic::error(ep.span, format!("`backends.{name}` is deployed as `{host}`, the name of a service"))
+                    .hint("give the backend another host name in its endpoint"),
+            );
+        }
+        if let Some((other, _)) = seen.iter().find(|(_, h)| *h == host) {
+            d.push(
+                Diagnostic::error(
+                    ep.span,
+                    format!("`backends.{name}` and `backends.{other}` are both deployed as `{host}`"),
+                )
+                .hint("each deployed backend needs its own host name"),
+            );
+        }
+        seen.push((name, host));
+    }
+}
+
+fn check_service(name: &str, service: &Spanned<Service>, d: &mut Diagnostics) {
+    let owner = format!("services.{name}");
+    match &service.value {
+        Service::Django(s) => {
+            if let Some(sig) = s.signals.as_ref().filter(|s| s.value.is_empty()) {
+                d.push(
+                    Diagnostic::error(sig.span, format!("`{owner}.signals` is empty"))
+                        .hint("list at least one of `traces`, `metrics`, `logs`, or omit it for all three"),
+                );
+            }
+        }
+        Service::Postgres(s) => {
+            pair_rule(s.username.as_ref(), s.password.as_ref(), &owner, ("username", "password"), d);
+            if s.username.is_none() && s.password.is_none() {
+                d.push(
+                    Diagnostic::warning(
+                        service.span,
+                        format!("`{owner}` has no monitoring user, so its metrics are not collected"),
+                    )
+                    .hint(
+                        "the postgresql receiver needs `username` and `password` of a user with the `pg_monitor` role",
+                    ),
+                );
+            }
+        }
+        Service::Elasticsearch(s) => {
+            pair_rule(s.username.as_ref(), s.password.as_ref(), &owner, ("username", "password"), d);
+        }
+        Service::Redis(s) => {
+            if let (Some(u), None) = (&s.username, &s.password) {
+                d.push(
+                    Diagnostic::error(u.span, format!("`{owner}.username` is given without `{owner}.password`"))
+                        .hint("an ACL user authenticates with a password"),
+                );
+            }
+        }
+        Service::Kafka(_) => {}
+    }
+}
