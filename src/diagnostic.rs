@@ -112,7 +112,7 @@ pub fn suggest<'a>(found: &str, candidates: impl IntoIterator<Item = &'a str>) -
     candidates
         .into_iter()
         .map(|c| (edit_distance(&found_lower, c), c))
-        .filter(|(d, c)| *d <= (c.len().max(found.len()) / 3).max(1))
+        .filter(|(d, c)| c.len() >= 3 && *d <= (c.len().max(found.len()) / 3).max(1))
         .min()
         .map(|(_, c)| c)
 }
@@ -132,6 +132,7 @@ mod tests {
         assert_eq!(suggest("topolgy", ["topology", "targets"]), Some("topology"));
         assert_eq!(suggest("zzzzzz", ["replicas", "kind"]), None);
         assert_eq!(suggest("Django", ["django", "redis"]), Some("django"));
+        assert_eq!(suggest("E", ["A", "B", "auto"]), None);
     }
 
     #[test]

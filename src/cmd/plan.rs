@@ -12,6 +12,7 @@ use crate::report;
 pub(crate) fn describe(plan: &Plan) -> String {
     let mut out =
         format!("topology: {} ({})\nwhy: {}\n", plan.choice.id.letter(), plan.topology.title, plan.choice.reason);
+    let _ = writeln!(out, "collector-contrib: {}", plan.collector_version);
     let _ = writeln!(out, "collectors:");
     if plan.roles.is_empty() {
         let _ = writeln!(out, "  (none)");

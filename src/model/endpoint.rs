@@ -165,10 +165,13 @@ impl Endpoint {
     /// Read an endpoint node; `url_only`/`host_port_only` restrict the accepted form.
     pub(crate) fn read(node: &Node, path: &str, form: Form, d: &mut Diagnostics) -> Option<Spanned<Endpoint>> {
         let Value::Scalar { text, .. } = &node.value else {
-            d.push(Diagnostic::error(
-                node.span,
-                format!("`{path}` must be an endpoint string, found {}", node.kind_name()),
-            ));
+            d.push(
+                Diagnostic::error(
+                    node.span,
+                    format!("`{path}` must be an endpoint string, found {}", node.kind_name()),
+                )
+                .hint("write it as one string, for example `db:5432` or `http://elasticsearch:9200`"),
+            );
             return None;
         };
         let hint = match form {

@@ -47,13 +47,16 @@ impl EnvRef {
         let text = match &node.value {
             Value::Scalar { text, .. } if !node.is_null() => text,
             _ => {
-                d.push(Diagnostic::error(
-                    node.span,
-                    format!(
-                        "`{path}` must be an environment reference such as `${{SECRET_NAME}}`, found {}",
-                        node.kind_name()
-                    ),
-                ));
+                d.push(
+                    Diagnostic::error(
+                        node.span,
+                        format!(
+                            "`{path}` must be an environment reference such as `${{SECRET_NAME}}`, found {}",
+                            node.kind_name()
+                        ),
+                    )
+                    .hint("write `${NAME}` with the name of the variable holding the secret"),
+                );
                 return None;
             }
         };

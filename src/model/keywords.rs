@@ -192,11 +192,3 @@ keyword_enum! {
         Kafka = "kafka",
     }
 }
-
-keyword_enum! {
-    /// `logs: stdout`.
-    StdoutKeyword {
-        /// Container logs, read by the node-level agent.
-        Stdout = "stdout",
-    }
-}

@@ -33,9 +33,15 @@ pub(crate) fn load(text: &str) -> Result<(Node, Diagnostics), Diagnostics> {
             Ok(pair) => pair,
             Err(e) => {
                 let m = e.marker();
+                let line = text.lines().nth(m.line().saturating_sub(1)).unwrap_or("");
+                let hint = if line.contains("${") && line.contains(['{', '[']) {
+                    "inside `{ }` or `[ ]`, quote environment references: `password: \"${NAME}\"`"
+                } else {
+                    "check the indentation and quoting around this position"
+                };
                 diags.push(
                     Diagnostic::error(Span::new(m.line(), m.col() + 1, 1), format!("invalid YAML: {}", e.info()))
-                        .hint("check the indentation and quoting around this position"),
+                        .hint(hint),
                 );
                 return Err(diags);
             }
@@ -66,7 +72,7 @@ pub(crate) fn load(text: &str) -> Result<(Node, Diagnostics), Diagnostics> {
                     diags.push(
                         Diagnostic::error(
                             here,
-                            format!("YAML tags (`{}{}`) are not supported", tag.handle, tag.suffix),
+                            format!("YAML tags (`{}`) are not supported", show_tag(&tag.handle, &tag.suffix)),
                         )
                         .hint("remove the tag; quote the value if it must be a string"),
                     );
@@ -116,6 +122,15 @@ pub(crate) fn load(text: &str) -> Result<(Node, Diagnostics), Diagnostics> {
             Diagnostic::file_error("the stack file is empty").hint("start from `otelplan init` or `examples/dkp.yaml`"),
         );
         Err(diags)
+    }
+}
+
+/// A tag as the user wrote it: the core schema's `!!` shorthand where it applies.
+fn show_tag(handle: &str, suffix: &str) -> String {
+    if handle == "tag:yaml.org,2002:" {
+        format!("!!{suffix}")
+    } else {
+        format!("{handle}{suffix}")
     }
 }
 

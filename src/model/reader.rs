@@ -25,7 +25,14 @@ pub(crate) fn join(path: &str, key: &str) -> String {
 }
 
 fn expected(node: &Node, path: &str, what: &str) -> Diagnostic {
-    Diagnostic::error(node.span, format!("`{path}` must be {what}, found {}", node.kind_name()))
+    let key = path.rsplit('.').next().unwrap_or(path);
+    let hint = match what {
+        "a mapping" => format!("write the fields of `{key}` indented under it, or as `{{ field: value }}`"),
+        "a list" => format!("write `{key}: [a, b]`, or one `- item` per line"),
+        "a string" => "write a single value; quote it if it holds `:`, `#`, `[` or `{`".to_string(),
+        _ => format!("write `{key}:` followed by {what}"),
+    };
+    Diagnostic::error(node.span, format!("`{path}` must be {what}, found {}", node.kind_name())).hint(hint)
 }
 
 impl<'n> MapView<'n> {
@@ -38,7 +45,10 @@ impl<'n> MapView<'n> {
         };
         for (key, _) in entries {
             let Value::Scalar { text, .. } = &key.value else {
-                d.push(Diagnostic::error(key.span, format!("keys in `{}` must be plain names", display_path(path))));
+                d.push(
+                    Diagnostic::error(key.span, format!("keys in `{}` must be plain names", display_path(path)))
+                        .hint("write each key as a plain name followed by `:`"),
+                );
                 continue;
             };
             if !known.is_empty() && !known.contains(&text.as_str()) {
@@ -62,12 +72,23 @@ impl<'n> MapView<'n> {
             .filter(|v| !v.is_null())
     }
 
+    /// The span of the entry `key` (its key), when present.
+    pub(crate) fn key_span(&self, key: &str) -> Option<Span> {
+        self.entries
+            .iter()
+            .find(|(k, _)| matches!(&k.value, Value::Scalar { text, .. } if text == key))
+            .map(|(k, _)| k.span)
+    }
+
     /// The value of a required `key`; its absence is reported at the mapping.
     pub(crate) fn required(&self, key: &str, d: &mut Diagnostics) -> Option<&'n Node> {
         let value = self.get(key);
         if value.is_none() {
             let owner = if self.path.is_empty() { "the stack file".to_string() } else { format!("`{}`", self.path) };
-            d.push(Diagnostic::error(self.span, format!("{owner} is missing the required field `{key}`")));
+            d.push(
+                Diagnostic::error(self.span, format!("{owner} is missing the required field `{key}`"))
+                    .hint(format!("add `{key}:`; `otelplan schema` prints every field")),
+            );
         }
         value
     }
@@ -130,7 +151,10 @@ pub(crate) fn string(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Spa
 pub(crate) fn short_text(node: &Node, path: &str, max: usize, d: &mut Diagnostics) -> Option<Spanned<String>> {
     let s = string(node, path, d)?;
     if s.value.is_empty() || s.value.chars().count() > max {
-        d.push(Diagnostic::error(node.span, format!("`{path}` must have 1 to {max} characters")));
+        d.push(
+            Diagnostic::error(node.span, format!("`{path}` must have 1 to {max} characters"))
+                .hint("shorten it, or leave the field out to use the default"),
+        );
         return None;
     }
     if s.value.chars().any(char::is_control) {
@@ -152,10 +176,10 @@ pub(crate) fn integer(node: &Node, path: &str, min: u64, max: u64, d: &mut Diagn
     match parsed {
         Some(n) if (min..=max).contains(&n) => Some(Spanned::new(n, node.span)),
         Some(n) => {
-            d.push(Diagnostic::error(
-                node.span,
-                format!("`{path}` is {n}, expected a whole number from {min} to {max}"),
-            ));
+            d.push(
+                Diagnostic::error(node.span, format!("`{path}` is {n}, expected a whole number from {min} to {max}"))
+                    .hint(format!("use a whole number from {min} to {max}")),
+            );
             None
         }
         None => {
@@ -202,8 +226,10 @@ pub(crate) fn keyword<T: Keyword>(node: &Node, path: &str, d: &mut Diagnostics) 
         Some(Spanned::new(*v, node.span))
     } else {
         d.push(
-            Diagnostic::error(node.span, format!("`{path}` is `{text}`, expected one of {}", list_names(&names)))
-                .maybe_hint(did_you_mean(text, names.iter().copied())),
+            Diagnostic::error(node.span, format!("`{path}` is `{text}`, expected one of {}", list_names(&names))).hint(
+                did_you_mean(text, names.iter().copied())
+                    .unwrap_or_else(|| format!("use one of {}", list_names(&names))),
+            ),
         );
         None
     }
@@ -272,6 +298,10 @@ pub(crate) fn label_text(
     );
     if fixed != text && is_rfc1035_label(&fixed, max) {
         diag = diag.hint(format!("try `{fixed}`"));
+    } else if text.chars().count() > max {
+        diag = diag.hint(format!("shorten it to at most {max} characters"));
+    } else {
+        diag = diag.hint("for example `dkp` or `web-api`");
     }
     d.push(diag);
     None

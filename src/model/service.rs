@@ -7,7 +7,7 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::endpoint::{Endpoint, Form};
 use crate::model::env_ref::EnvRef;
-use crate::model::keywords::{Instrumentation, KafkaMetrics, ServiceKind, Signal, StdoutKeyword, WorkloadKind};
+use crate::model::keywords::{Instrumentation, KafkaMetrics, ServiceKind, Signal, WorkloadKind};
 use crate::model::node::{Node, Value};
 use crate::model::reader::{integer, keyword, label, list, short_text, MapView};
 use crate::span::Spanned;
@@ -46,8 +46,15 @@ pub(crate) enum Logs {
 
 impl Logs {
     fn read(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Spanned<Logs>> {
-        if let Value::Scalar { .. } = node.value {
-            return keyword::<StdoutKeyword>(node, path, d).map(|s| Spanned::new(Logs::Stdout, s.span));
+        if let Value::Scalar { text, .. } = &node.value {
+            if text == "stdout" {
+                return Some(Spanned::new(Logs::Stdout, node.span));
+            }
+            d.push(
+                Diagnostic::error(node.span, format!("`{path}` is `{text}`, expected `stdout` or `{{ path: GLOB }}`"))
+                    .hint("`stdout` reads container logs (stderr included); `{ path: /var/log/x/*.log }` tails files"),
+            );
+            return None;
         }
         let m = MapView::open(node, path, &["path"], d)?;
         let glob = short_text(m.required("path", d)?, &m.child("path"), 1024, d)?;
@@ -217,10 +224,13 @@ impl Service {
     /// Read one entry of `services`.
     pub(crate) fn read(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Service> {
         let Value::Map(_) = node.value else {
-            d.push(Diagnostic::error(
-                node.span,
-                format!("`{path}` must be a mapping with a `kind`, found {}", node.kind_name()),
-            ));
+            d.push(
+                Diagnostic::error(
+                    node.span,
+                    format!("`{path}` must be a mapping with a `kind`, found {}", node.kind_name()),
+                )
+                .hint("write the service as a mapping, for example `web: { kind: django }`"),
+            );
             return None;
         };
         let probe = MapView::open(node, path, &[], d)?;
@@ -279,10 +289,13 @@ impl Service {
                     list(n, &m.child("brokers"), true, d, |n, p, d| Endpoint::read(n, p, Form::HostPort, d))
                 })?;
                 if brokers.value.is_empty() {
-                    d.push(Diagnostic::error(
-                        brokers.span,
-                        format!("`{}` is empty, expected at least one `host:port`", m.child("brokers")),
-                    ));
+                    d.push(
+                        Diagnostic::error(
+                            brokers.span,
+                            format!("`{}` is empty, expected at least one `host:port`", m.child("brokers")),
+                        )
+                        .hint("list the brokers, for example `brokers: [events:9092]`"),
+                    );
                     return None;
                 }
                 Service::Kafka(Kafka { brokers, metrics, logs, kubernetes: k8s })

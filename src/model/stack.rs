@@ -106,6 +106,9 @@ pub(crate) struct Stack {
     /// The DKP services, by name (RFC 1035 label, at most 30 characters).
     #[schemars(extend("minProperties" = 1, "propertyNames" = {"pattern": r"^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$"}))]
     pub(crate) services: Spanned<BTreeMap<String, Spanned<Service>>>,
+    /// Where `backends:` is written, for messages about missing backends.
+    #[schemars(skip)]
+    pub(crate) backends_span: Option<crate::span::Span>,
 }
 
 /// Top-level keys of the format.
@@ -147,12 +150,24 @@ impl Stack {
             backends,
             kubernetes,
             services: services?,
+            backends_span: m.key_span("backends"),
         })
     }
 }
 
 fn read_version(node: &Node, d: &mut Diagnostics) -> Option<Spanned<u64>> {
-    let v = integer(node, "version", 0, u64::from(u32::MAX), d)?;
+    let number = match &node.value {
+        crate::model::node::Value::Scalar { text, plain: true } => text.parse::<u64>().ok(),
+        _ => None,
+    };
+    let Some(number) = number else {
+        d.push(
+            Diagnostic::error(node.span, format!("`version` must be the integer 1, found {}", node.kind_name()))
+                .hint("write `version: 1`, unquoted"),
+        );
+        return None;
+    };
+    let v = Spanned::new(number, node.span);
     if v.value != 1 {
         d.push(
             Diagnostic::error(v.span, format!("`version` is {}, but this otelplan reads format version 1", v.value))

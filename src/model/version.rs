@@ -34,10 +34,13 @@ impl CollectorVersion {
     /// Read `collector.version`, enforcing the floor.
     pub(crate) fn read(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Spanned<CollectorVersion>> {
         let Value::Scalar { text, .. } = &node.value else {
-            d.push(Diagnostic::error(
-                node.span,
-                format!("`{path}` must be a version such as `0.159.0`, found {}", node.kind_name()),
-            ));
+            d.push(
+                Diagnostic::error(
+                    node.span,
+                    format!("`{path}` must be a version such as `0.159.0`, found {}", node.kind_name()),
+                )
+                .hint("quote the version, for example `version: \"0.159.0\"`"),
+            );
             return None;
         };
         let Some(v) = CollectorVersion::parse(text) else {
@@ -98,7 +101,10 @@ impl ImageTag {
     /// Read an image tag: letters, digits, `_`, `.`, `-`, at most 128 characters.
     pub(crate) fn read(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Spanned<ImageTag>> {
         let Value::Scalar { text, .. } = &node.value else {
-            d.push(Diagnostic::error(node.span, format!("`{path}` must be an image tag, found {}", node.kind_name())));
+            d.push(
+                Diagnostic::error(node.span, format!("`{path}` must be an image tag, found {}", node.kind_name()))
+                    .hint("quote the tag, for example `version: \"9.5.2\"`"),
+            );
             return None;
         };
         let b = text.as_bytes();

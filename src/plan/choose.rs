@@ -71,8 +71,8 @@ fn missing_diagnostic(id: TopologyId, m: &Missing, span: Option<Span>) -> Diagno
 pub(crate) fn choose(stack: &ValidStack, flag: Option<TopologyId>) -> Result<Choice, Diagnostics> {
     let (file_choice, span) = stack.topology;
     let wanted = match (flag, file_choice) {
-        (Some(id), _) => Some((id, None, "named with `--topology`")),
-        (None, TopologyChoice::Fixed(id)) => Some((id, span, "named in the stack file")),
+        (Some(id), _) => Some((id, stack.stack.backends_span, "named with `--topology`")),
+        (None, TopologyChoice::Fixed(id)) => Some((id, span.or(stack.stack.backends_span), "named in the stack file")),
         (None, TopologyChoice::Auto) => None,
     };
     let mut diags = Diagnostics::default();
@@ -91,7 +91,7 @@ pub(crate) fn choose(stack: &ValidStack, flag: Option<TopologyId>) -> Result<Cho
         }
         return Err(diags);
     }
-    choose_auto(stack, span, &mut diags)
+    choose_auto(stack, span.or(stack.stack.backends_span), &mut diags)
 }
 
 fn load(id: TopologyId, diags: &mut Diagnostics) -> Result<Topology, Diagnostics> {

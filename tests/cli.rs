@@ -1,0 +1,71 @@
+//! Command-line behaviour: plan, validate, version, exit codes.
+
+use crate::common::Test;
+
+#[test]
+fn plan_prints_the_choice_and_edges() {
+    let out = Test::new().example("dkp.yaml").args(&["plan", "stack.yaml"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("topology: D ("), "{}", out.stdout);
+    assert!(out.stdout.contains("chosen by `auto` among A, B, C, D"), "{}", out.stdout);
+    assert!(out.stdout.contains("  web -> dkp-gateway  traces via otlp/http :4318\n"), "{}", out.stdout);
+    assert!(out.stdout.contains("  db -> dkp-scraper  metrics via postgresql :5432\n"), "{}", out.stdout);
+    assert!(!out.path("otelplan-out").exists());
+}
+
+#[test]
+fn topology_flag_overrides_the_file() {
+    let out = Test::new().example("dkp.yaml").args(&["plan", "stack.yaml", "--topology", "b"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("topology: B ("), "{}", out.stdout);
+    assert!(out.stdout.contains("  web -> apm-server  traces via otlp/http :8200\n"), "{}", out.stdout);
+}
+
+#[test]
+fn auto_follows_priorities() {
+    let dkp = std::fs::read_to_string(crate::common::repo().join("examples/dkp.yaml")).unwrap();
+    let with = |priorities: &str| {
+        let text = dkp.replace(
+            "priorities: [long-term-support, portability, resilience, simplicity, correlation]",
+            &format!("priorities: [{priorities}]"),
+        );
+        let out = Test::new().stack(&text).args(&["plan", "stack.yaml"]).run();
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        out.stdout.lines().next().unwrap().to_string()
+    };
+    assert!(with("correlation, simplicity").starts_with("topology: B"));
+    assert!(with("correlation, portability").starts_with("topology: A"));
+    assert!(with("simplicity").starts_with("topology: D"));
+    assert!(with("long-term-support, simplicity").starts_with("topology: D"));
+    assert!(with("portability, correlation, long-term-support").starts_with("topology: A"));
+}
+
+#[test]
+fn validate_reports_valid_stacks() {
+    let out = Test::new().example("dkp.yaml").args(&["validate", "stack.yaml"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("valid stack `dkp` with 6 services"));
+}
+
+#[test]
+fn version_names_the_collector_and_format() {
+    let out = Test::new().args(&["--version"]).run();
+    assert_eq!(out.code, 0);
+    assert!(out.stdout.contains("collector-contrib 0.159.0"), "{}", out.stdout);
+    assert!(out.stdout.contains("stack format 1"), "{}", out.stdout);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(Test::new().args(&["render"]).run().code, 2);
+    assert_eq!(Test::new().args(&["frobnicate"]).run().code, 2);
+    assert_eq!(Test::new().example("dkp.yaml").args(&["render", "stack.yaml", "--topology", "E"]).run().code, 2);
+}
+
+#[test]
+fn missing_stack_file_is_reported() {
+    let out = Test::new().args(&["render", "nope.yaml"]).run();
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("cannot read `nope.yaml`"), "{}", out.stderr);
+    assert!(!out.path("otelplan-out").exists());
+}

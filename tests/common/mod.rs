@@ -1,0 +1,104 @@
+//! The test builder: copy inputs into a temporary directory, run the built `otelplan` there,
+//! and look at its status, output and files.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A test run of the binary.
+pub struct Test {
+    dir: tempfile::TempDir,
+    args: Vec<String>,
+}
+
+/// What a run produced.
+pub struct Output {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub dir: tempfile::TempDir,
+}
+
+impl Test {
+    pub fn new() -> Self {
+        Test { dir: tempfile::tempdir().expect("tempdir"), args: Vec::new() }
+    }
+
+    /// Write `stack.yaml` with `text`.
+    pub fn stack(self, text: &str) -> Self {
+        self.file("stack.yaml", text)
+    }
+
+    /// Write any file (relative to the run's directory).
+    pub fn file(self, name: &str, text: &str) -> Self {
+        let path = self.dir.path().join(name);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        fs::write(path, text).expect("write");
+        self
+    }
+
+    /// Copy an example of the repository into the run's directory as `stack.yaml`.
+    pub fn example(self, name: &str) -> Self {
+        let text = fs::read_to_string(repo().join("examples").join(name)).expect("example");
+        self.stack(&text)
+    }
+
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|a| (*a).to_string()));
+        self
+    }
+
+    pub fn run(self) -> Output {
+        let out = Command::new(env!("CARGO_BIN_EXE_otelplan"))
+            .args(&self.args)
+            .current_dir(self.dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run otelplan");
+        Output {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
+            stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
+            dir: self.dir,
+        }
+    }
+}
+
+impl Output {
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn read(&self, rel: &str) -> String {
+        fs::read_to_string(self.path(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
+    }
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Every file under `dir`, as `(relative path, content)`, sorted by path.
+pub fn files(dir: &Path) -> Vec<(String, String)> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+        for entry in fs::read_dir(dir).expect("read_dir") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).expect("prefix").to_string_lossy().replace('\\', "/");
+                out.push((rel, fs::read_to_string(&path).expect("read")));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+/// The whole tree as one text: each file under a `=== path ===` header.
+pub fn tree_text(dir: &Path) -> String {
+    files(dir).into_iter().map(|(path, text)| format!("=== {path} ===\n{text}")).collect::<Vec<_>>().join("\n")
+}

@@ -1,0 +1,99 @@
+//! Every example, rendered in every topology: the whole output tree is one snapshot (or, for a
+//! topology whose backends the example lacks, the error).
+
+use crate::common::{tree_text, Test};
+
+const TOPOLOGIES: [&str; 4] = ["A", "B", "C", "D"];
+
+#[test]
+fn examples_render_in_every_topology() {
+    insta::glob!("../examples", "*.yaml", |path| {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        for topology in TOPOLOGIES {
+            let out =
+                Test::new().example(&name).args(&["render", "stack.yaml", "-o", "out", "--topology", topology]).run();
+            let snapshot = format!("{}-{topology}", name.trim_end_matches(".yaml"));
+            if out.code == 0 {
+                insta::assert_snapshot!(snapshot, tree_text(&out.path("out")));
+            } else {
+                assert_eq!(out.code, 2, "{name} {topology}: {}", out.stderr);
+                assert!(!out.path("out").exists(), "{name} {topology}: a failed render wrote files");
+                assert!(out.stderr.contains("needs"), "{name} {topology}: {}", out.stderr);
+                insta::assert_snapshot!(snapshot, out.stderr);
+            }
+        }
+    });
+}
+
+#[test]
+fn dkp_renders_in_all_four_topologies() {
+    for topology in TOPOLOGIES {
+        let out = Test::new().example("dkp.yaml").args(&["render", "stack.yaml", "--topology", topology]).run();
+        assert_eq!(out.code, 0, "{topology}: {}", out.stderr);
+        assert!(out.path("otelplan-out/collector/gateway.yaml").exists() || topology == "B");
+        assert!(out.path("otelplan-out/instrumentation/web.env").exists());
+    }
+}
+
+#[test]
+fn b_without_datastores_has_no_collector() {
+    let out = Test::new()
+        .stack(
+            "version: 1\nname: solo\ntopology: B\nbackends:\n  elasticsearch: { endpoint: http://es:9200 }\n  apm_server: { endpoint: http://apm:8200, secret_token: \"${TOKEN}\" }\nservices:\n  web: { kind: django }\n",
+        )
+        .args(&["render", "stack.yaml"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(!out.path("otelplan-out/collector").exists());
+    let env = out.read("otelplan-out/instrumentation/web.env");
+    assert!(env.contains("OTEL_EXPORTER_OTLP_ENDPOINT=http://apm:8200\n"), "{env}");
+    assert!(env.contains("OTEL_EXPORTER_OTLP_HEADERS=Authorization=Bearer%20${TOKEN}\n"), "{env}");
+}
+
+#[test]
+fn apm_server_without_credentials_warns_and_renders() {
+    let out = Test::new()
+        .stack("version: 1\nname: open\ntopology: A\nbackends:\n  elasticsearch: { endpoint: http://es:9200 }\n  apm_server: { endpoint: http://apm:8200 }\nservices:\n  web: { kind: django }\n")
+        .args(&["render", "stack.yaml"])
+        .run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("warning: APM Server has no `secret_token` or `api_key`"), "{}", out.stderr);
+    assert!(out.stderr.contains("stack.yaml:6:"), "{}", out.stderr);
+    let apm = out.read("otelplan-out/apm-server/apm-server.yml");
+    assert!(!apm.contains("auth"), "{apm}");
+}
+
+#[test]
+fn secrets_stay_references_in_every_file() {
+    let out = Test::new().example("dkp.yaml").args(&["render", "stack.yaml", "--topology", "B"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let apm = out.read("otelplan-out/apm-server/apm-server.yml");
+    assert!(apm.contains("secret_token: ${ELASTIC_APM_SECRET_TOKEN}"), "{apm}");
+    assert!(apm.contains("password: ${ELASTIC_PASSWORD}"), "{apm}");
+    assert!(!apm.contains("${env:"), "libbeat reads ${{env:X}} as a literal: {apm}");
+    let scraper = out.read("otelplan-out/collector/scraper.yaml");
+    assert!(scraper.contains("password: ${env:PG_MONITOR_PASSWORD}"), "{scraper}");
+    assert!(scraper.contains("Authorization: Bearer ${env:ELASTIC_APM_SECRET_TOKEN}"), "{scraper}");
+}
+
+#[test]
+fn kubernetes_only_stacks_get_kubernetes_values() {
+    let out = Test::new().example("kubernetes.yaml").args(&["render", "stack.yaml", "--topology", "D"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let gateway = out.read("otelplan-out/collector/gateway.yaml");
+    assert!(gateway.contains("endpoint: http://elasticsearch.telemetry.svc:9200"), "{gateway}");
+    let scraper = out.read("otelplan-out/collector/scraper.yaml");
+    assert!(scraper.contains("endpoint: ledger.payments.svc:5432"), "{scraper}");
+    assert!(scraper.contains("endpoint: payments-gateway.telemetry.svc:4317"), "{scraper}");
+}
+
+#[test]
+fn old_collector_versions_get_old_component_names() {
+    let out = Test::new().example("grafana.yaml").args(&["render", "stack.yaml"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let gateway = out.read("otelplan-out/collector/gateway.yaml");
+    assert!(gateway.contains("otlphttp/loki:"), "{gateway}");
+    let scraper = out.read("otelplan-out/collector/scraper.yaml");
+    assert!(scraper.contains("kafkametrics/events:"), "{scraper}");
+    assert!(scraper.contains("- otlp/gateway"), "{scraper}");
+}
