@@ -687,3 +687,164 @@ fn scrape(ds: &str, service: &Service) -> Option<(Receiver, Protocol, u16)> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::keywords::TopologyId;
+    use crate::plan::choose::choose;
+    use crate::source::Source;
+
+    const DKP: &str = include_str!("../../examples/dkp.yaml");
+
+    fn plan_for(text: &str, id: TopologyId) -> Plan {
+        let (valid, _) = crate::check(&Source::from_text("t.yaml", text)).unwrap();
+        let choice = choose(&valid, Some(id)).unwrap();
+        plan(&valid, choice).unwrap()
+    }
+
+    fn role<'p>(p: &'p Plan, r: &RoleKind) -> Option<&'p CollectorRole> {
+        p.roles.iter().find(|x| x.role == *r)
+    }
+
+    const DATASTORE_RECEIVERS: [K; 4] =
+        [K::PostgresqlReceiver, K::RedisReceiver, K::ElasticsearchReceiver, K::KafkaMetricsReceiver];
+
+    #[test]
+    fn datastore_receivers_run_only_in_the_single_scraper() {
+        for id in TopologyId::ALL {
+            let p = plan_for(DKP, id);
+            for r in &p.roles {
+                let scrapes = r.receivers.iter().any(|x| DATASTORE_RECEIVERS.contains(&x.id.kind));
+                assert_eq!(scrapes, r.role == RoleKind::Scraper, "{id:?} {:?}", r.role);
+            }
+            let scraper = role(&p, &RoleKind::Scraper).unwrap();
+            assert_eq!(scraper.replicas, 1);
+            assert_eq!(scraper.receivers.len(), 4, "pg, redis, es, kafka");
+        }
+    }
+
+    #[test]
+    fn gateway_replicas_come_from_the_stack() {
+        let p = plan_for(DKP, TopologyId::A);
+        assert_eq!(role(&p, &RoleKind::Gateway).unwrap().replicas, 2);
+        let node = p.graph.node_weights().find(|n| n.name == "dkp-gateway").unwrap();
+        assert_eq!(node.replicas, 2);
+    }
+
+    #[test]
+    fn every_pipeline_starts_with_the_memory_limiter() {
+        for id in TopologyId::ALL {
+            for r in &plan_for(DKP, id).roles {
+                for pipeline in &r.pipelines {
+                    assert_eq!(pipeline.processors[0].kind, K::MemoryLimiterProcessor, "{id:?} {:?}", r.role);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn memory_limits_follow_the_container() {
+        assert_eq!(memory_limiter(512), ProcessorSpec::MemoryLimiter { limit_mib: 409, spike_limit_mib: 102 });
+        assert_eq!(role_memory(&RoleKind::Gateway, 512), 512);
+        assert_eq!(role_memory(&RoleKind::Scraper, 512), 128);
+        assert_eq!(role_memory(&RoleKind::NodeAgent, 512), 256);
+        assert_eq!(role_memory(&RoleKind::FileAgent("db".into()), 128), 64);
+        assert_eq!(role_memory(&RoleKind::Scraper, 64), 64);
+    }
+
+    #[test]
+    fn b_sends_apps_and_collectors_straight_to_apm_server() {
+        let p = plan_for(DKP, TopologyId::B);
+        assert!(role(&p, &RoleKind::Gateway).is_none());
+        let edges = p.edges();
+        assert!(edges.iter().any(|e| e.from == "web" && e.to == "apm-server" && e.port == Some(8200)));
+        assert!(edges
+            .iter()
+            .any(|e| e.from == "dkp-scraper" && e.to == "apm-server" && e.protocol == Protocol::OtlpGrpc));
+        assert!(edges.iter().all(|e| e.to != "dkp-gateway"));
+        assert!(p.apps.iter().all(|a| a.auth.as_ref().is_some_and(|(s, _)| s == "Bearer")));
+    }
+
+    #[test]
+    fn b_without_datastores_has_no_collector() {
+        let text = "version: 1\nname: x\nbackends:\n  elasticsearch:\n    endpoint: http://es:9200\n  apm_server:\n    endpoint: http://apm:8200\nservices:\n  web:\n    kind: django\n";
+        assert!(plan_for(text, TopologyId::B).roles.is_empty());
+    }
+
+    #[test]
+    fn c_routes_each_signal_to_its_store() {
+        let p = plan_for(DKP, TopologyId::C);
+        let gw = role(&p, &RoleKind::Gateway).unwrap();
+        let exporter_of = |s: Signal| gw.pipelines.iter().find(|x| x.signal == s).unwrap().exporters[0].name.clone();
+        assert_eq!(exporter_of(Signal::Traces).as_deref(), Some("jaeger"));
+        assert_eq!(exporter_of(Signal::Metrics).as_deref(), Some("prometheus"));
+        assert_eq!(exporter_of(Signal::Logs).as_deref(), Some("loki"));
+    }
+
+    #[test]
+    fn jaeger_port_4318_means_otlp_http() {
+        let text = DKP.replace("endpoint: http://jaeger:4317", "endpoint: http://jaeger:4318");
+        let p = plan_for(&text, TopologyId::C);
+        let gw = role(&p, &RoleKind::Gateway).unwrap();
+        assert!(gw.exporters.iter().any(|e| e.id == ComponentId::named(K::OtlpHttpExporter, "jaeger")));
+    }
+
+    #[test]
+    fn intake_forwards_what_it_receives() {
+        let p = plan_for(DKP, TopologyId::A);
+        let forwarded: BTreeSet<Signal> = p
+            .edges()
+            .into_iter()
+            .filter(|e| e.from == "apm-server" && e.to == "elasticsearch")
+            .map(|e| e.signal)
+            .collect();
+        assert_eq!(forwarded, Signal::ALL.into_iter().collect());
+    }
+
+    #[test]
+    fn datastore_pipelines_name_their_service() {
+        let p = plan_for(DKP, TopologyId::D);
+        let scraper = role(&p, &RoleKind::Scraper).unwrap();
+        let db = scraper.processors.iter().find(|x| x.id == ComponentId::named(K::ResourceProcessor, "db")).unwrap();
+        let ProcessorSpec::InsertResource(attrs) = &db.spec else { panic!("not a resource processor") };
+        assert!(attrs.contains(&("service.name".to_string(), "db".to_string())));
+    }
+
+    #[test]
+    fn jmx_kafka_exports_where_apps_export() {
+        let text = DKP.replace("metrics: receiver", "metrics: jmx");
+        for (id, entry) in [(TopologyId::A, "dkp-gateway"), (TopologyId::B, "apm-server")] {
+            let p = plan_for(&text, id);
+            assert!(p.edges().iter().any(|e| e.from == "events" && e.to == entry && e.signal == Signal::Metrics));
+            let scraper = role(&p, &RoleKind::Scraper).unwrap();
+            assert!(!scraper.receivers.iter().any(|r| r.id.kind == K::KafkaMetricsReceiver));
+        }
+    }
+
+    #[test]
+    fn default_instrumentations_follow_the_datastores() {
+        let p = plan_for(DKP, TopologyId::D);
+        let worker = p.apps.iter().find(|a| a.service == "worker").unwrap();
+        assert_eq!(
+            worker.instrumentations,
+            vec![
+                Instrumentation::Psycopg,
+                Instrumentation::Redis,
+                Instrumentation::Elasticsearch,
+                Instrumentation::KafkaPython
+            ]
+        );
+    }
+
+    #[test]
+    fn graph_is_built_in_id_order() {
+        let a = plan_for(DKP, TopologyId::A);
+        let b = plan_for(DKP, TopologyId::A);
+        let names = |p: &Plan| p.graph.node_weights().map(|n| n.id.0.clone()).collect::<Vec<_>>();
+        let mut sorted = names(&a);
+        sorted.sort();
+        assert_eq!(names(&a), sorted);
+        assert_eq!(names(&a), names(&b));
+    }
+}
