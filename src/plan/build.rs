@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
-use crate::model::endpoint::Scheme;
+use crate::model::endpoint::{Endpoint, Scheme};
 use crate::model::keywords::{Instrumentation, KafkaMetrics, ServiceKind, Signal, Target, WorkloadKind};
 use crate::model::service::{Logs, Service};
 use crate::plan::address::{Addr, Flavor, Namespaces, Scope};
@@ -57,8 +57,30 @@ pub(crate) fn memory_limiter(container_mib: u32) -> ProcessorSpec {
 
 /// Build the plan for `valid` in the chosen topology.
 pub(crate) fn plan(valid: &ValidStack, choice: Choice) -> anyhow::Result<Plan> {
+    build(valid, choice, Missing::Refuse)
+}
+
+/// Build the plan of topology `id` even when the stack lacks some of its backends: each missing
+/// one stands in at its usual address (`BackendKind::example_endpoint`), not deployed. For
+/// comparing topologies, never for rendering.
+#[allow(dead_code, reason = "used by `compare`")]
+pub(crate) fn plan_hypothetical(valid: &ValidStack, id: crate::model::keywords::TopologyId) -> anyhow::Result<Plan> {
+    let choice = Choice { id, auto: false, reason: format!("topology {} as it would be for this stack", id.letter()) };
+    build(valid, choice, Missing::StandIn)
+}
+
+/// What to do with a backend the topology needs but the stack does not describe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Missing {
+    /// It is a bug: the choice has checked every backend.
+    Refuse,
+    /// Use a stand-in at the backend's usual address.
+    StandIn,
+}
+
+fn build(valid: &ValidStack, choice: Choice, missing: Missing) -> anyhow::Result<Plan> {
     let topology = Topology::load(choice.id)?;
-    let mut b = Builder::new(valid, &topology)?;
+    let mut b = Builder::new(valid, &topology, missing)?;
     b.add_backends();
     let apps = b.add_apps();
     let mut roles = b.add_datastores();
@@ -110,7 +132,7 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    fn new(valid: &'a ValidStack, topology: &'a Topology) -> anyhow::Result<Self> {
+    fn new(valid: &'a ValidStack, topology: &'a Topology, missing: Missing) -> anyhow::Result<Self> {
         let mut sinks = BTreeMap::new();
         let b = valid.backends();
         for kind in topology.needs() {
@@ -141,20 +163,19 @@ impl<'a> Builder<'a> {
                     (loki.map(|x| &x.common), headers, EsAuth::None)
                 }
             };
-            let common = common.ok_or_else(|| {
-                anyhow::anyhow!("backend `{}` is missing after the choice (this is a bug in otelplan)", kind.key())
-            })?;
-            let endpoint = common.endpoint.as_ref().ok_or_else(|| {
-                anyhow::anyhow!("backend `{}` has no endpoint after the choice (this is a bug in otelplan)", kind.key())
-            })?;
+            let described = common.and_then(|c| c.endpoint.as_ref().map(|e| (e.value.clone(), c.deployed())));
+            let (endpoint, deployed) = match (described, missing) {
+                (Some(pair), _) => pair,
+                (None, Missing::StandIn) => {
+                    (Endpoint::parse(kind.example_endpoint()).map_err(anyhow::Error::msg)?, false)
+                }
+                (None, Missing::Refuse) => {
+                    anyhow::bail!("backend `{}` is missing after the choice (this is a bug in otelplan)", kind.key())
+                }
+            };
             sinks.insert(
                 kind,
-                Sink {
-                    addr: Addr::from_endpoint(&endpoint.value, Scope::Observability),
-                    deployed: common.deployed(),
-                    headers,
-                    auth,
-                },
+                Sink { addr: Addr::from_endpoint(&endpoint, Scope::Observability), deployed, headers, auth },
             );
         }
         Ok(Builder { valid, topology, sinks, nodes: BTreeMap::new(), edges: BTreeSet::new() })
@@ -835,6 +856,18 @@ mod tests {
                 Instrumentation::KafkaPython
             ]
         );
+    }
+
+    #[test]
+    fn hypothetical_plans_stand_in_for_missing_backends() {
+        let text = "version: 1\nname: x\nservices:\n  web:\n    kind: django\n";
+        let (valid, _) = crate::check(&Source::from_text("t.yaml", text)).unwrap();
+        for id in TopologyId::ALL {
+            let p = plan_hypothetical(&valid, id).unwrap();
+            assert!(p.graph.node_count() >= 2, "{id:?}");
+        }
+        let p = plan_hypothetical(&valid, TopologyId::C).unwrap();
+        assert!(p.edges().iter().any(|e| e.to == "jaeger"));
     }
 
     #[test]
