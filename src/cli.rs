@@ -11,9 +11,63 @@ use crate::model::keywords::TopologyId;
 #[derive(Debug, Parser)]
 #[command(name = "otelplan", version = crate::VERSION_LINE, about, long_about = None)]
 pub(crate) struct Cli {
+    /// Print only errors.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub(crate) quiet: bool,
+    /// Print more: a line per written artifact group, template overrides used.
+    #[arg(short, long, global = true)]
+    pub(crate) verbose: bool,
+    /// When to colour messages: `auto` colours a terminal unless `NO_COLOR` is set.
+    #[arg(long, global = true, value_enum, default_value = "auto")]
+    pub(crate) color: ColorChoice,
     /// What to do.
     #[command(subcommand)]
     pub(crate) command: Command,
+}
+
+/// When to colour messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// How `render`, `validate` and `plan` report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum OutputFormat {
+    /// Text for people.
+    Text,
+    /// JSON on standard output, for scripts.
+    Json,
+}
+
+/// Shells `completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ShellArg {
+    /// Bash.
+    Bash,
+    /// Zsh.
+    Zsh,
+    /// Fish.
+    Fish,
+    /// PowerShell.
+    Powershell,
+}
+
+/// `otelplan templates …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TemplatesCommand {
+    /// Write the built-in templates into DIR, to edit and pass back with `render --templates DIR`.
+    Eject {
+        /// Directory to write them into (created; existing files are not overwritten).
+        dir: PathBuf,
+    },
+    /// List the built-in templates.
+    List,
 }
 
 /// A topology letter on the command line.
@@ -44,6 +98,19 @@ impl From<TopologyArg> for TopologyId {
     }
 }
 
+/// How `compare` writes its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum CompareFormat {
+    /// Aligned text for a terminal.
+    Table,
+    /// A Markdown document (same figures as the table).
+    Markdown,
+    /// JSON for scripts (a stable contract).
+    Json,
+    /// One self-contained HTML page: the four diagrams side by side and the table.
+    Html,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
@@ -57,12 +124,50 @@ pub(crate) enum Command {
         /// Render this topology, overriding the file's `topology`.
         #[arg(long, value_enum)]
         topology: Option<TopologyArg>,
+        /// Write nothing; exit 1 when the directory is not what a render would write, with a diff.
+        #[arg(long)]
+        check: bool,
+        /// Render into a non-empty directory that otelplan does not own (its files are kept).
+        #[arg(long, conflicts_with = "check")]
+        force: bool,
+        /// Templates that replace the built-in ones of the same name (see `templates eject`).
+        #[arg(long, value_name = "DIR")]
+        templates: Option<PathBuf>,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
     },
     /// Check a stack file and report every problem.
     Validate {
         /// The stack file.
         stack: PathBuf,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
     },
+    /// Write a commented starter stack file and its JSON Schema beside it.
+    Init {
+        /// The stack file to create.
+        #[arg(default_value = "otelplan.yaml")]
+        file: PathBuf,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Work with the built-in templates.
+    Templates {
+        /// What to do.
+        #[command(subcommand)]
+        action: TemplatesCommand,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: ShellArg,
+    },
+    /// Print the man page (roff).
+    Man,
     /// Print the chosen topology and the data-flow edges.
     Plan {
         /// The stack file.
@@ -70,6 +175,28 @@ pub(crate) enum Command {
         /// Plan this topology, overriding the file's `topology`.
         #[arg(long, value_enum)]
         topology: Option<TopologyArg>,
+    },
+    /// Draw the data flow of the stack as an SVG diagram.
+    Diagram {
+        /// The stack file.
+        stack: PathBuf,
+        /// Draw this topology, overriding the file's `topology`.
+        #[arg(long, value_enum)]
+        topology: Option<TopologyArg>,
+        /// Write the SVG here (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Compare the four topologies for the stack, with figures from each one's plan.
+    Compare {
+        /// The stack file.
+        stack: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: CompareFormat,
+        /// Write the result here (default: standard output).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
     },
     /// Print the JSON Schema of the stack file.
     Schema,

@@ -14,6 +14,7 @@ pub(crate) mod plan;
 pub(crate) mod report;
 pub mod source;
 pub mod span;
+pub(crate) mod templates;
 pub(crate) mod topology;
 pub(crate) mod validate;
 
@@ -35,11 +36,17 @@ pub fn run() -> i32 {
     let cli = cli::Cli::parse();
     match cmd::dispatch(cli) {
         Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
             report::failure(&e);
             2
         }
     }
+}
+
+/// Whether a failure is standard output closing early (`| head`), which is no failure.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 /// Load a stack file, reporting a problem with the file itself (exit code 2).
@@ -108,5 +115,6 @@ pub fn render(text: &str, topology: Option<&str>) -> Result<OutputTree, Vec<Diag
     let flag = topology.and_then(|t| TopologyId::ALL.into_iter().find(|x| x.letter().eq_ignore_ascii_case(t)));
     let internal = |e: anyhow::Error| vec![Diagnostic::file_error(format!("{e:#} (this is a bug in otelplan)"))];
     let (plan, _) = analyse(&source, flag).map_err(internal)??;
-    emit::emit(&plan).map_err(internal)
+    let templates = templates::Templates::new(None).map_err(internal)?;
+    emit::emit(&plan, &templates).map_err(internal)
 }

@@ -5,12 +5,59 @@
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 
+use crate::cli::ColorChoice;
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::source::Source;
 
-/// Whether stderr gets colour: a terminal, and `NO_COLOR` unset.
+/// `--color`, set once from the command line.
+static COLOR: std::sync::OnceLock<ColorChoice> = std::sync::OnceLock::new();
+
+/// Record the `--color` choice.
+pub(crate) fn set_color(choice: ColorChoice) {
+    let _ = COLOR.set(choice);
+}
+
+/// Whether stderr gets colour: `--color always`, or a terminal with `NO_COLOR` unset.
 pub(crate) fn use_color() -> bool {
-    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    match COLOR.get().copied().unwrap_or(ColorChoice::Auto) {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+/// Diagnostics as JSON, for `--format json`: severity, file, line, column, message, hints.
+pub(crate) fn diagnostics_json(source: &Source, items: &[Diagnostic]) -> serde_json::Value {
+    let list: Vec<serde_json::Value> = items
+        .iter()
+        .map(|d| {
+            serde_json::json!({
+                "severity": d.severity,
+                "file": source.path.display().to_string(),
+                "line": d.span.map(|s| s.line),
+                "column": d.span.map(|s| s.col),
+                "message": d.message,
+                "hints": d.hints,
+            })
+        })
+        .collect();
+    serde_json::Value::Array(list)
+}
+
+/// Write `text` to standard output. A closed pipe (`otelplan … | head`) is reported as an
+/// `io::ErrorKind::BrokenPipe` error, which `run` turns into a silent exit 0.
+pub(crate) fn out(text: &str) -> anyhow::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+/// Print a JSON document on standard output.
+pub(crate) fn print_json(value: &serde_json::Value) -> anyhow::Result<()> {
+    out(&format!("{}\n", serde_json::to_string_pretty(value)?))
 }
 
 fn paint(text: &str, code: &str, color: bool) -> String {

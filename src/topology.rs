@@ -1,11 +1,12 @@
 //! Topologies as data: `topologies/a.yaml` … `d.yaml`, embedded in the binary and read by the
-//! planner (where apps send each signal, which backend serves it, pros and cons).
+//! planner (where apps send each signal, which backend serves it, pros and cons). How well each
+//! one serves a priority is computed from its plan for the stack (`plan::score`), not stored here.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::keywords::{Priority, Signal, TopologyId};
+use crate::model::keywords::{Signal, TopologyId};
 
 /// A telemetry backend kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -59,16 +60,6 @@ pub(crate) enum Destination {
     Sinks,
 }
 
-/// How well a topology serves one priority.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct Rating {
-    /// 1 (weak) to 3 (strong).
-    pub(crate) score: u8,
-    /// Why, in one line.
-    pub(crate) why: String,
-}
-
 /// One architecture, as described in `topologies/*.yaml`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -87,8 +78,6 @@ pub(crate) struct Topology {
     pub(crate) sinks: BTreeMap<Signal, BackendKind>,
     /// Intakes and the store each one writes to.
     pub(crate) intakes: BTreeMap<BackendKind, BackendKind>,
-    /// Ratings per priority.
-    pub(crate) ratings: BTreeMap<Priority, Rating>,
     /// Advantages, in our words.
     pub(crate) pros: Vec<String>,
     /// Drawbacks, in our words.
@@ -102,18 +91,6 @@ impl<'de> Deserialize<'de> for TopologyId {
             .into_iter()
             .find(|t| t.letter() == s)
             .ok_or_else(|| serde::de::Error::custom(format!("unknown topology `{s}`")))
-    }
-}
-
-impl<'de> Deserialize<'de> for Priority {
-    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        use crate::model::reader::Keyword;
-        let s = String::deserialize(de)?;
-        Priority::ALL
-            .iter()
-            .find(|(k, _)| *k == s)
-            .map(|(_, v)| *v)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown priority `{s}`")))
     }
 }
 
@@ -172,11 +149,6 @@ impl Topology {
     pub(crate) fn has_gateway(&self) -> bool {
         self.apps_send_to == Destination::Gateway || self.collectors_send_to == Destination::Gateway
     }
-
-    /// The score for a priority (0 when unrated).
-    pub(crate) fn score(&self, p: Priority) -> u8 {
-        self.ratings.get(&p).map_or(0, |r| r.score)
-    }
 }
 
 #[cfg(test)]
@@ -184,13 +156,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_topology_loads_and_rates_every_priority() {
-        use crate::model::reader::Keyword;
+    fn every_topology_loads() {
         for id in TopologyId::ALL {
             let t = Topology::load(id).unwrap();
             assert_eq!(t.sinks.len(), 3, "{id:?} names a sink per signal");
-            assert_eq!(t.ratings.len(), Priority::ALL.len(), "{id:?} rates every priority");
-            assert!(t.ratings.values().all(|r| (1..=3).contains(&r.score)));
             assert!(!t.pros.is_empty() && !t.cons.is_empty());
         }
     }

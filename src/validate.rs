@@ -221,6 +221,28 @@ fn check_deployed_hosts(b: &Backends, stack: &Stack, d: &mut Diagnostics) {
             continue;
         };
         let host = ep.value.host.text();
+        let standard: &[u16] = match name {
+            "elasticsearch" => &[9200],
+            "apm_server" => &[8200],
+            "prometheus" => &[9090],
+            "loki" => &[3100],
+            _ => &[4317, 4318],
+        };
+        if !standard.contains(&ep.value.port) {
+            d.push(
+                Diagnostic::error(
+                    ep.span,
+                    format!(
+                        "`backends.{name}` is deployed, so it listens on its image's port {}, but the endpoint says {}",
+                        standard[0], ep.value.port
+                    ),
+                )
+                .hint(format!(
+                    "write the endpoint with port {}, or point at a backend you run yourself (`deploy: false`)",
+                    standard[0]
+                )),
+            );
+        }
         if !ep.value.host.is_short() {
             d.push(
                 Diagnostic::error(ep.span, format!("`backends.{name}` is deployed, so its endpoint's host must be a short name (no dots, not an address), found `{host}`"))

@@ -8,6 +8,17 @@ fn plan_prints_the_choice_and_edges() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.starts_with("topology: D ("), "{}", out.stdout);
     assert!(out.stdout.contains("chosen by `auto` among A, B, C, D"), "{}", out.stdout);
+    assert!(out
+        .stdout
+        .contains("  topology  long-term-support  portability  resilience  simplicity  correlation  total\n"));
+    assert!(out
+        .stdout
+        .contains("  D         3                  3            3           3           2            17\n"));
+    assert!(
+        out.stdout.contains("reason:\n  D (collector gateway with the elasticsearch exporter) is the choice"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("  web -> dkp-gateway  traces via otlp/http :4318\n"), "{}", out.stdout);
     assert!(out.stdout.contains("  db -> dkp-scraper  metrics via postgresql :5432\n"), "{}", out.stdout);
     assert!(!out.path("otelplan-out").exists());
@@ -38,6 +49,14 @@ fn auto_follows_priorities() {
     assert!(with("simplicity").starts_with("topology: D"));
     assert!(with("long-term-support, simplicity").starts_with("topology: D"));
     assert!(with("portability, correlation, long-term-support").starts_with("topology: A"));
+    // Scores come from each topology's plan for this stack: B's apps hold the APM credential,
+    // C has three stores to secure, so security alone picks D, and correlation then security A.
+    assert!(with("security").starts_with("topology: D"));
+    assert!(with("correlation, security").starts_with("topology: A"));
+    assert!(
+        with("correlation, resilience").starts_with("topology: A"),
+        "A's gateway buffers for the apps, B's apps send to APM Server directly"
+    );
 }
 
 #[test]

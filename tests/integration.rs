@@ -1,10 +1,20 @@
 //! Integration tests: the built binary on real stack files.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, unreachable_pub)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::case_sensitive_file_extension_comparisons,
+    unreachable_pub
+)]
 
 mod common;
 
 mod cli;
+mod compare;
 mod determinism;
+mod diagram;
 mod errors;
+mod ops;
 mod render;
 mod schema;
+mod targets;

@@ -1,8 +1,13 @@
 //! One module per subcommand; each wires the pipeline stages together and prints its result.
 
+pub(crate) mod compare;
+pub(crate) mod completions;
+pub(crate) mod diagram;
+pub(crate) mod init;
 pub(crate) mod plan;
 pub(crate) mod render;
 pub(crate) mod schema;
+pub(crate) mod templates;
 pub(crate) mod validate;
 
 use crate::cli::{Cli, Command};
@@ -10,12 +15,46 @@ use crate::cli::{Cli, Command};
 /// A finished command's exit code: 0 ok, 1 drift found, 2 invalid input (already reported).
 pub(crate) type Exit = i32;
 
+/// How much to print, from the global flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verbosity {
+    /// Errors only.
+    Quiet,
+    /// The usual summary.
+    Normal,
+    /// A line per artifact group and more.
+    Verbose,
+}
+
 /// Run the parsed command line.
 pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
+    crate::report::set_color(cli.color);
+    let verbosity = match (cli.quiet, cli.verbose) {
+        (true, _) => Verbosity::Quiet,
+        (false, true) => Verbosity::Verbose,
+        (false, false) => Verbosity::Normal,
+    };
     match cli.command {
-        Command::Render { stack, output, topology } => render::run(&stack, &output, topology.map(Into::into)),
-        Command::Validate { stack } => Ok(validate::run(&stack)),
+        Command::Render { stack, output, topology, check, force, templates, format } => render::run(&render::Options {
+            stack: &stack,
+            out: &output,
+            topology: topology.map(Into::into),
+            check,
+            force,
+            templates: templates.as_deref(),
+            format,
+            verbosity,
+        }),
+        Command::Validate { stack, format } => Ok(validate::run(&stack, format, verbosity)),
+        Command::Init { file, force } => init::run(&file, force, verbosity),
+        Command::Templates { action } => templates::run(action),
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man => completions::man(),
         Command::Plan { stack, topology } => plan::run(&stack, topology.map(Into::into)),
+        Command::Diagram { stack, topology, output } => {
+            diagram::run(&stack, topology.map(Into::into), output.as_deref())
+        }
+        Command::Compare { stack, format, output } => compare::run(&stack, format, output.as_deref()),
         Command::Schema => schema::run(),
     }
 }

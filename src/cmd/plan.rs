@@ -1,4 +1,5 @@
-//! `otelplan plan STACK`: print the chosen topology, why, and the data-flow edges.
+//! `otelplan plan STACK`: print the chosen topology, why (for `auto`: the score table and a
+//! paragraph of reasoning), and the data-flow edges.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -13,6 +14,13 @@ pub(crate) fn describe(plan: &Plan) -> String {
     let mut out =
         format!("topology: {} ({})\nwhy: {}\n", plan.choice.id.letter(), plan.topology.title, plan.choice.reason);
     let _ = writeln!(out, "collector-contrib: {}", plan.collector_version);
+    if let Some(board) = &plan.choice.scoreboard {
+        let _ = writeln!(out, "scores (3 strong to 1 weak, from this stack's plan in each topology):");
+        for line in board.table().lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+        let _ = write!(out, "reason:\n{}", crate::cmd::compare::wrap(&board.paragraph, 100, "  "));
+    }
     let _ = writeln!(out, "collectors:");
     if plan.roles.is_empty() {
         let _ = writeln!(out, "  (none)");
@@ -38,7 +46,7 @@ pub(crate) fn run(path: &Path, topology: Option<TopologyId>) -> anyhow::Result<E
     match crate::analyse(&source, topology)? {
         Ok((plan, warnings)) => {
             report::diagnostics(&source, &warnings);
-            print!("{}", describe(&plan));
+            report::out(&describe(&plan))?;
             Ok(0)
         }
         Err(diags) => {

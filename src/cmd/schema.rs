@@ -11,6 +11,6 @@ pub(crate) fn schema_json() -> anyhow::Result<String> {
 
 /// Run `schema`.
 pub(crate) fn run() -> anyhow::Result<Exit> {
-    print!("{}", schema_json()?);
+    crate::report::out(&schema_json()?)?;
     Ok(0)
 }

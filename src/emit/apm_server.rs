@@ -10,7 +10,7 @@ use crate::plan::{ApmAuth, ApmServerPlan, EsAuth, Flavor, Plan};
 pub(crate) const APM_LISTEN: &str = "0.0.0.0:8200";
 
 /// `apm-server.yml` in `flavor`.
-pub(crate) fn render(plan: &Plan, apm: &ApmServerPlan, flavor: Flavor) -> anyhow::Result<String> {
+pub(crate) fn render(plan: &Plan, apm: &ApmServerPlan, flavor: Flavor) -> String {
     // A mounted file replaces the image's own, whose `0.0.0.0:8200` would otherwise be lost
     // (APM Server's default is localhost only).
     let mut server = vec![("host", s(APM_LISTEN))];

@@ -47,6 +47,16 @@ impl Ctx<'_> {
         }
     }
 
+    /// Whether a processor belongs in this flavour's config.
+    fn keeps(&self, p: &Processor) -> bool {
+        p.only.is_none_or(|f| f == self.flavor)
+    }
+
+    /// Whether a pipeline's component id belongs in this flavour's config.
+    fn keeps_id(&self, role: &CollectorRole, id: &ComponentId) -> bool {
+        role.processors.iter().find(|p| p.id == *id).is_none_or(|p| self.keeps(p))
+    }
+
     fn extension(&self, kind: ComponentKind) -> String {
         self.id(&ComponentId::bare(kind))
     }
@@ -61,7 +71,7 @@ impl Ctx<'_> {
 }
 
 /// The config of `role` in `flavor`.
-pub(crate) fn render(plan: &Plan, role: &CollectorRole, flavor: Flavor) -> anyhow::Result<String> {
+pub(crate) fn render(plan: &Plan, role: &CollectorRole, flavor: Flavor) -> String {
     let cx = Ctx { plan, flavor };
     let mut extensions = vec![(
         cx.extension(ComponentKind::HealthCheckExtension),
@@ -77,7 +87,7 @@ pub(crate) fn render(plan: &Plan, role: &CollectorRole, flavor: Flavor) -> anyho
     let config = map([
         ("extensions", map(extensions)),
         ("receivers", map(role.receivers.iter().map(|r| (cx.id(&r.id), receiver(&cx, r))))),
-        ("processors", map(role.processors.iter().map(|p| (cx.id(&p.id), processor(p))))),
+        ("processors", map(role.processors.iter().filter(|p| cx.keeps(p)).map(|p| (cx.id(&p.id), processor(p))))),
         ("exporters", map(role.exporters.iter().map(|e| (cx.id(&e.id), exporter(&cx, e))))),
         (
             "service",
@@ -90,7 +100,9 @@ pub(crate) fn render(plan: &Plan, role: &CollectorRole, flavor: Flavor) -> anyho
                             Some(name) => format!("{}/{name}", p.signal.as_str()),
                             None => p.signal.as_str().to_string(),
                         };
-                        let ids = |list: &[ComponentId]| strings(list.iter().map(|i| cx.id(i)));
+                        let ids = |list: &[ComponentId]| {
+                            strings(list.iter().filter(|i| cx.keeps_id(role, i)).map(|i| cx.id(i)))
+                        };
                         (
                             key,
                             map([
@@ -248,6 +260,7 @@ fn processor(p: &Processor) -> Value {
         ProcessorSpec::MemoryLimiter { limit_mib, spike_limit_mib } => {
             map([("check_interval", s("1s")), ("limit_mib", n(*limit_mib)), ("spike_limit_mib", n(*spike_limit_mib))])
         }
+        ProcessorSpec::K8sAttributes { own_node } => k8s_attributes(*own_node),
         ProcessorSpec::InsertResource(attrs) => map([(
             "attributes",
             Value::Sequence(
@@ -258,6 +271,35 @@ fn processor(p: &Processor) -> Value {
             ),
         )]),
     }
+}
+
+/// `k8s_attributes`: the gateway finds an app's pod from the connection; the node agent from
+/// the pod uid that the `container` operator reads off each log file's path, watching only its
+/// own node's pods (`K8S_NODE_NAME` comes from the downward API).
+fn k8s_attributes(own_node: bool) -> Value {
+    let metadata = strings([
+        "k8s.namespace.name",
+        "k8s.pod.name",
+        "k8s.pod.uid",
+        "k8s.deployment.name",
+        "k8s.statefulset.name",
+        "k8s.daemonset.name",
+        "k8s.node.name",
+    ]);
+    let source = if own_node {
+        map([("from", s("resource_attribute")), ("name", s("k8s.pod.uid"))])
+    } else {
+        map([("from", s("connection"))])
+    };
+    let mut entries = vec![
+        ("auth_type", s("serviceAccount")),
+        ("extract", map([("metadata", metadata)])),
+        ("pod_association", Value::Sequence(vec![map([("sources", Value::Sequence(vec![source]))])])),
+    ];
+    if own_node {
+        entries.push(("filter", map([("node_from_env_var", s("K8S_NODE_NAME"))])));
+    }
+    map(entries)
 }
 
 fn headers(list: &[(String, HeaderValue)]) -> Option<Value> {

@@ -13,7 +13,13 @@ struct Rename {
 }
 
 /// Renames of the components otelplan writes (collector and contrib changelogs).
-const RENAMES: [Rename; 4] = [
+const RENAMES: [Rename; 5] = [
+    Rename {
+        kind: ComponentKind::K8sAttributesProcessor,
+        old: "k8sattributes",
+        new: "k8s_attributes",
+        since: CollectorVersion(0, 146, 0),
+    },
     Rename { kind: ComponentKind::OtlpGrpcExporter, old: "otlp", new: "otlp_grpc", since: CollectorVersion(0, 144, 0) },
     Rename {
         kind: ComponentKind::OtlpHttpExporter,
@@ -37,10 +43,8 @@ const RENAMES: [Rename; 4] = [
 
 /// Renames of components otelplan knows but the core topologies do not use yet.
 #[allow(dead_code, reason = "the Kubernetes variants use them")]
-pub(crate) const OTHER_RENAMES: [(&str, &str, CollectorVersion); 2] = [
-    ("k8sattributes", "k8s_attributes", CollectorVersion(0, 146, 0)),
-    ("loadbalancing", "load_balancing", CollectorVersion(0, 153, 0)),
-];
+pub(crate) const OTHER_RENAMES: [(&str, &str, CollectorVersion); 1] =
+    [("loadbalancing", "load_balancing", CollectorVersion(0, 153, 0))];
 
 /// The name of a renamed component that is not a `ComponentKind` (see `OTHER_RENAMES`).
 #[allow(dead_code, reason = "the Kubernetes variants use it")]
@@ -66,7 +70,10 @@ pub(crate) fn type_name(kind: ComponentKind, version: CollectorVersion) -> &'sta
         ComponentKind::HealthCheckExtension => "health_check",
         ComponentKind::FileStorageExtension => "file_storage",
         // Renamed: the table above always answers for these.
-        ComponentKind::OtlpHttpExporter | ComponentKind::FileLogReceiver | ComponentKind::KafkaMetricsReceiver => "",
+        ComponentKind::OtlpHttpExporter
+        | ComponentKind::FileLogReceiver
+        | ComponentKind::KafkaMetricsReceiver
+        | ComponentKind::K8sAttributesProcessor => "",
     }
 }
 
@@ -93,8 +100,8 @@ mod tests {
             assert_eq!(type_name(kind, v(since)), new);
             assert_eq!(type_name(kind, v(159)), new);
         }
-        assert_eq!(other_name("k8s_attributes", v(145)), "k8sattributes");
-        assert_eq!(other_name("k8s_attributes", v(146)), "k8s_attributes");
+        assert_eq!(type_name(ComponentKind::K8sAttributesProcessor, v(145)), "k8sattributes");
+        assert_eq!(type_name(ComponentKind::K8sAttributesProcessor, v(146)), "k8s_attributes");
         assert_eq!(other_name("load_balancing", v(152)), "loadbalancing");
         assert_eq!(other_name("load_balancing", v(153)), "load_balancing");
     }

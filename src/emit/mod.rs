@@ -5,29 +5,46 @@ pub(crate) mod apm_server;
 pub(crate) mod app_env;
 pub(crate) mod collector;
 pub(crate) mod component_names;
+pub(crate) mod compose;
+pub(crate) mod django;
+pub(crate) mod k8s;
+pub(crate) mod layout;
+pub(crate) mod readme;
+pub(crate) mod svg;
 pub(crate) mod yaml;
 
 use std::collections::BTreeMap;
 
+use crate::model::keywords::Target;
 use crate::plan::Plan;
+use crate::templates::Templates;
 
 /// The files of a render: relative path (with `/`) → content.
 pub type OutputTree = BTreeMap<String, String>;
 
 /// Every file of the tree for `plan`.
-pub(crate) fn emit(plan: &Plan) -> anyhow::Result<OutputTree> {
+pub(crate) fn emit(plan: &Plan, templates: &Templates) -> anyhow::Result<OutputTree> {
     let mut tree = OutputTree::new();
     let flavor = plan.primary;
     for role in &plan.roles {
         let path = format!("collector/{}", role.file_name());
-        let text = collector::render(plan, role, flavor).map_err(|e| anyhow::anyhow!("rendering {path}: {e}"))?;
+        let text = collector::render(plan, role, flavor);
         tree.insert(path, text);
     }
     if let Some(apm) = &plan.apm_server {
-        tree.insert("apm-server/apm-server.yml".to_string(), apm_server::render(plan, apm, flavor)?);
+        tree.insert("apm-server/apm-server.yml".to_string(), apm_server::render(plan, apm, flavor));
+    }
+    if plan.targets.contains(&Target::Compose) {
+        compose::emit(plan, &mut tree);
+    }
+    if plan.targets.contains(&Target::Kubernetes) {
+        k8s::emit(plan, templates, &mut tree)?;
     }
     for app in &plan.apps {
         tree.insert(format!("instrumentation/{}.env", app.service), app_env::render(plan, app, flavor));
     }
+    django::emit(plan, &mut tree);
+    svg::emit(plan, templates, &mut tree)?;
+    readme::emit(plan, &mut tree);
     Ok(tree)
 }

@@ -1,5 +1,8 @@
-//! Helpers to build YAML documents as data (never as strings) and serialise them with the
-//! generated-file header.
+//! Helpers to build YAML documents as data (never as strings), and the serialiser that writes
+//! them. Scalars are written plain only when every YAML reader (1.1 as kubectl, 1.2 as compose
+//! and the collector) reads them back as the same string; everything else is double-quoted.
+
+use std::fmt::Write as _;
 
 use serde_yaml::{Mapping, Value};
 
@@ -31,7 +34,177 @@ pub(crate) fn n(value: impl Into<u64>) -> Value {
 }
 
 /// Serialise `value` as a YAML document that opens with the header comment.
-pub(crate) fn document(value: &Value) -> anyhow::Result<String> {
-    let body = serde_yaml::to_string(value)?;
-    Ok(format!("# {HEADER}\n{body}"))
+pub(crate) fn document(value: &Value) -> String {
+    format!("# {HEADER}\n{}", to_yaml(value))
+}
+
+/// Words YAML 1.1 reads as booleans or null (any case).
+const AMBIGUOUS_WORDS: [&str; 12] = ["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", "nan", "inf"];
+
+/// Whether `text` can be written as a plain scalar and read back as the same string.
+pub(crate) fn is_plain_safe(text: &str) -> bool {
+    let Some(first) = text.chars().next() else { return false };
+    if text.trim() != text || AMBIGUOUS_WORDS.contains(&text.to_ascii_lowercase().as_str()) {
+        return false;
+    }
+    let safe_char = |c: char| c.is_ascii_alphanumeric() || " _-./:@=,+$%(){}~*<>^|!?;".contains(c);
+    let starts_ok = first.is_ascii_alphabetic() || "_/$".contains(first);
+    starts_ok
+        && text.chars().all(safe_char)
+        && !text.contains(": ")
+        && !text.contains(" #")
+        && !text.ends_with(':')
+        && !text.contains("{{")
+        && !(text.starts_with('.') || text.starts_with(['+', '-']))
+}
+
+fn scalar(text: &str) -> String {
+    if is_plain_safe(text) {
+        text.to_string()
+    } else {
+        // A JSON string is a valid YAML double-quoted scalar.
+        serde_json::Value::String(text.to_string()).to_string()
+    }
+}
+
+fn leaf(value: &Value) -> Option<String> {
+    match value {
+        Value::Null => Some("null".into()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::String(t) => Some(scalar(t)),
+        Value::Mapping(m) if m.is_empty() => Some("{}".into()),
+        Value::Sequence(s) if s.is_empty() => Some("[]".into()),
+        Value::Tagged(t) => leaf(&t.value),
+        Value::Mapping(_) | Value::Sequence(_) => None,
+    }
+}
+
+fn key_text(key: &Value) -> String {
+    match key {
+        Value::String(t) => scalar(t),
+        other => leaf(other).unwrap_or_default(),
+    }
+}
+
+fn write_mapping(out: &mut String, m: &Mapping, indent: usize, first_inline: bool) {
+    for (i, (k, v)) in m.iter().enumerate() {
+        if i > 0 || !first_inline {
+            out.push_str(&" ".repeat(indent));
+        }
+        let key = key_text(k);
+        if let Some(text) = leaf(v) {
+            let _ = writeln!(out, "{key}: {text}");
+        } else {
+            let _ = writeln!(out, "{key}:");
+            write_block(out, v, indent + 2);
+        }
+    }
+}
+
+fn write_block(out: &mut String, value: &Value, indent: usize) {
+    match value {
+        Value::Mapping(m) => write_mapping(out, m, indent, false),
+        Value::Sequence(items) => {
+            for item in items {
+                out.push_str(&" ".repeat(indent));
+                out.push_str("- ");
+                match (leaf(item), item) {
+                    (Some(text), _) => {
+                        out.push_str(&text);
+                        out.push('\n');
+                    }
+                    (None, Value::Mapping(m)) => write_mapping(out, m, indent + 2, true),
+                    (None, other) => {
+                        out.push('\n');
+                        write_block(out, other, indent + 2);
+                    }
+                }
+            }
+        }
+        other => {
+            out.push_str(&" ".repeat(indent));
+            out.push_str(&leaf(other).unwrap_or_default());
+            out.push('\n');
+        }
+    }
+}
+
+/// Serialise a YAML value in block style, two-space indentation, sequences indented under
+/// their key.
+pub(crate) fn to_yaml(value: &Value) -> String {
+    let mut out = String::new();
+    match leaf(value) {
+        Some(text) => {
+            out.push_str(&text);
+            out.push('\n');
+        }
+        None => write_block(&mut out, value, 0),
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ambiguous_strings_are_quoted() {
+        for text in [
+            "no",
+            "On",
+            "yes",
+            "y",
+            "null",
+            "~",
+            "",
+            " x",
+            "x ",
+            "4317",
+            "10s",
+            "0.0.0.0:4317",
+            "1.5",
+            "-x",
+            "a: b",
+            "a #c",
+            "x:",
+            "- {{x}}",
+            "&z *z",
+            "it's",
+            "\"q\"",
+            "é",
+            "a\nb",
+            ".inf",
+            "*",
+        ] {
+            assert!(!is_plain_safe(text), "{text:?} should be quoted");
+        }
+        for text in [
+            "dkp-gateway",
+            "otel/opentelemetry-collector-contrib:0.159.0",
+            "${env:PW}",
+            "http://x:9200",
+            "/var/log/*.log",
+            "Bearer ${env:T}",
+            "unless-stopped",
+        ] {
+            assert!(is_plain_safe(text), "{text:?} can be plain");
+        }
+    }
+
+    #[test]
+    fn round_trips_through_a_parser() {
+        let value = map([
+            ("a", s("no")),
+            ("b", strings(["x", "10s", "a: b #c"])),
+            (
+                "c",
+                map([("d", n(3u32)), ("e", Value::Bool(true)), ("f", map::<&str>([])), ("g", Value::Sequence(vec![]))]),
+            ),
+            ("h", Value::Sequence(vec![map([("k", s("v")), ("l", strings(["m"]))]), s("$(Y) {{x}} \"q\" 'r'\nline")])),
+        ]);
+        let text = to_yaml(&value);
+        let back: Value = serde_yaml::from_str(&text).unwrap();
+        assert_eq!(back, value, "{text}");
+    }
 }

@@ -23,6 +23,12 @@ impl EnvRef {
         &self.0
     }
 
+    /// A reference otelplan names itself; `name` must be a valid variable name.
+    pub(crate) fn named(name: &str) -> EnvRef {
+        debug_assert!(EnvRef::parse(&format!("${{{name}}}")).is_some(), "invalid variable name {name}");
+        EnvRef(name.to_string())
+    }
+
     /// Parse `${NAME}`.
     pub(crate) fn parse(text: &str) -> Option<EnvRef> {
         let name = text.strip_prefix("${")?.strip_suffix('}')?;

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::model::endpoint::{Endpoint, Scheme};
+use crate::model::env_ref::EnvRef;
+use crate::model::keywords::TopologyId;
 use crate::model::keywords::{Instrumentation, KafkaMetrics, ServiceKind, Signal, Target, WorkloadKind};
 use crate::model::service::{Logs, Service};
 use crate::plan::address::{Addr, Flavor, Namespaces, Scope};
@@ -14,6 +16,10 @@ use crate::plan::choose::Choice;
 use crate::plan::collector::{
     CollectorRole, ComponentId, ComponentKind as K, ContainerLogSource, Delivery, EsAuth, Exporter, ExporterSpec,
     HeaderValue, Pipeline, Processor, ProcessorSpec, Receiver, ReceiverSpec, OTLP_GRPC_PORT, OTLP_HTTP_PORT,
+};
+use crate::plan::deploy::{
+    backend_image, glob_dir, k8s_name, log_owner, DeployedBackend, Deployment, FileLogHook, Grafana, JmxHook, Kibana,
+    StdoutHook, Workload,
 };
 use crate::plan::edge::{PlanEdge, Protocol};
 use crate::plan::node::{NodeId, NodeKind, PlanNode, RoleKind};
@@ -63,9 +69,9 @@ pub(crate) fn plan(valid: &ValidStack, choice: Choice) -> anyhow::Result<Plan> {
 /// Build the plan of topology `id` even when the stack lacks some of its backends: each missing
 /// one stands in at its usual address (`BackendKind::example_endpoint`), not deployed. For
 /// comparing topologies, never for rendering.
-#[allow(dead_code, reason = "used by `compare`")]
 pub(crate) fn plan_hypothetical(valid: &ValidStack, id: crate::model::keywords::TopologyId) -> anyhow::Result<Plan> {
-    let choice = Choice { id, auto: false, reason: format!("topology {} as it would be for this stack", id.letter()) };
+    let reason = format!("topology {} as it would be for this stack", id.letter());
+    let choice = Choice { id, auto: false, reason, scoreboard: None };
     build(valid, choice, Missing::StandIn)
 }
 
@@ -90,6 +96,7 @@ fn build(valid: &ValidStack, choice: Choice, missing: Missing) -> anyhow::Result
     b.add_intake_edges();
     let graph = b.graph();
     let apm_server = b.apm_server_plan();
+    let deployment = b.deployment(&roles, &apps, apm_server.as_ref());
     Ok(Plan {
         stack_name: valid.stack.name.value.clone(),
         environment: valid.environment.clone(),
@@ -103,6 +110,7 @@ fn build(valid: &ValidStack, choice: Choice, missing: Missing) -> anyhow::Result
         roles,
         apm_server,
         apps,
+        deployment,
     })
 }
 
@@ -119,6 +127,7 @@ fn primary_flavor(valid: &ValidStack) -> Flavor {
 struct Sink {
     addr: Addr,
     deployed: bool,
+    tag: Option<String>,
     headers: Vec<(String, HeaderValue)>,
     auth: EsAuth,
 }
@@ -164,6 +173,7 @@ impl<'a> Builder<'a> {
                 }
             };
             let described = common.and_then(|c| c.endpoint.as_ref().map(|e| (e.value.clone(), c.deployed())));
+            let tag = common.and_then(|c| c.version.as_ref()).map(|v| v.value.0.clone());
             let (endpoint, deployed) = match (described, missing) {
                 (Some(pair), _) => pair,
                 (None, Missing::StandIn) => {
@@ -175,7 +185,7 @@ impl<'a> Builder<'a> {
             };
             sinks.insert(
                 kind,
-                Sink { addr: Addr::from_endpoint(&endpoint, Scope::Observability), deployed, headers, auth },
+                Sink { addr: Addr::from_endpoint(&endpoint, Scope::Observability), deployed, tag, headers, auth },
             );
         }
         Ok(Builder { valid, topology, sinks, nodes: BTreeMap::new(), edges: BTreeSet::new() })
@@ -186,7 +196,7 @@ impl<'a> Builder<'a> {
     }
 
     fn role_name(&self, role: &RoleKind) -> String {
-        format!("{}-{}", self.name(), role.short())
+        k8s_name(&format!("{}-{}", self.name(), role.short()))
     }
 
     fn add_node(&mut self, id: NodeId, name: String, kind: NodeKind, replicas: u32) {
@@ -325,6 +335,7 @@ impl<'a> Builder<'a> {
             processors: vec![Processor {
                 id: ComponentId::bare(K::MemoryLimiterProcessor),
                 spec: memory_limiter(memory),
+                only: None,
             }],
             exporters: Vec::new(),
             file_storage: self.valid.collector.persistent_queue,
@@ -363,6 +374,7 @@ impl<'a> Builder<'a> {
         let empty = Sink {
             addr: Addr::internal(kind.key(), 0, None),
             deployed: false,
+            tag: None,
             headers: Vec::new(),
             auth: EsAuth::None,
         };
@@ -435,6 +447,7 @@ impl<'a> Builder<'a> {
                 ("service.name".into(), ds.to_string()),
                 ("deployment.environment.name".into(), self.valid.environment.clone()),
             ]),
+            only: None,
         }
     }
 
@@ -445,6 +458,16 @@ impl<'a> Builder<'a> {
                 "deployment.environment.name".into(),
                 self.valid.environment.clone(),
             )]),
+            only: None,
+        }
+    }
+
+    /// `k8s_attributes`, which only Kubernetes configs carry.
+    fn k8s_attributes(own_node: bool) -> Processor {
+        Processor {
+            id: ComponentId::bare(K::K8sAttributesProcessor),
+            spec: ProcessorSpec::K8sAttributes { own_node },
+            only: Some(Flavor::Kubernetes),
         }
     }
 
@@ -493,16 +516,18 @@ impl<'a> Builder<'a> {
             checkpoints: true,
         };
         let resource = self.environment_resource();
+        let pod = Self::k8s_attributes(true);
         let hop = self.next_hop(Signal::Logs);
         let exporter = self.route(&mut role, Signal::Logs, hop);
         role.pipelines.push(Pipeline {
             signal: Signal::Logs,
             name: None,
             receivers: vec![receiver.id.clone()],
-            processors: vec![ComponentId::bare(K::MemoryLimiterProcessor), resource.id.clone()],
+            processors: vec![ComponentId::bare(K::MemoryLimiterProcessor), pod.id.clone(), resource.id.clone()],
             exporters: vec![exporter],
         });
         role.receivers.push(receiver);
+        role.processors.push(pod);
         role.processors.push(resource);
         finish(role)
     }
@@ -522,6 +547,9 @@ impl<'a> Builder<'a> {
             self.edges.iter().filter(|(_, to, _)| *to == me).map(|(_, _, e)| e.signal).collect();
         let otlp = Receiver { id: ComponentId::bare(K::OtlpReceiver), spec: ReceiverSpec::Otlp, checkpoints: false };
         let resource = self.environment_resource();
+        // Pod metadata for app telemetry: it must run before any batching, which the exporters'
+        // queues do after the pipeline.
+        let pod = Self::k8s_attributes(false);
         for signal in Signal::ALL.into_iter().filter(|s| incoming.contains(s)) {
             let sink = self.sink_exporter(self.sink_of(signal));
             let exporter = self.route(&mut role, signal, sink);
@@ -529,11 +557,12 @@ impl<'a> Builder<'a> {
                 signal,
                 name: None,
                 receivers: vec![otlp.id.clone()],
-                processors: vec![ComponentId::bare(K::MemoryLimiterProcessor), resource.id.clone()],
+                processors: vec![ComponentId::bare(K::MemoryLimiterProcessor), pod.id.clone(), resource.id.clone()],
                 exporters: vec![exporter],
             });
         }
         role.receivers.push(otlp);
+        role.processors.push(pod);
         role.processors.push(resource);
         finish(role)
     }
@@ -566,6 +595,123 @@ impl<'a> Builder<'a> {
             elasticsearch: es.addr.clone().with_default_scheme(Scheme::Http),
             elasticsearch_auth: es.auth.clone(),
         })
+    }
+
+    /// The deployment side: sandboxes, hooks into the team's datastores, secrets.
+    fn deployment(&self, roles: &[CollectorRole], apps: &[AppPlan], apm: Option<&ApmServerPlan>) -> Deployment {
+        let backends: Vec<DeployedBackend> = self
+            .sinks
+            .iter()
+            .filter(|(_, s)| s.deployed)
+            .map(|(kind, s)| DeployedBackend {
+                kind: *kind,
+                name: s.addr.host.clone(),
+                image: backend_image(*kind, s.tag.as_deref()),
+                port: s.addr.port,
+            })
+            .collect();
+        let es = self.sinks.get(&BackendKind::Elasticsearch).filter(|s| s.deployed);
+        let kibana = es.map(|s| Kibana {
+            name: k8s_name(&format!("{}-kibana", self.name())),
+            image: backend_image(BackendKind::Elasticsearch, s.tag.as_deref())
+                .replace("elasticsearch/elasticsearch", "kibana/kibana"),
+            setup_name: k8s_name(&format!("{}-kibana-setup", self.name())),
+            elasticsearch: s.addr.clone().with_default_scheme(Scheme::Http),
+        });
+        let stores = [BackendKind::Jaeger, BackendKind::Prometheus, BackendKind::Loki];
+        let grafana = (self.topology.id == TopologyId::C
+            && stores.iter().any(|k| self.sinks.get(k).is_some_and(|s| s.deployed)))
+        .then(|| Grafana {
+            name: k8s_name(&format!("{}-grafana", self.name())),
+            sources: stores.iter().filter_map(|k| self.sinks.get(k).map(|s| (*k, s.addr.clone()))).collect(),
+        });
+        let (file_logs, stdout_logs, jmx) = self.hooks();
+        let mut observability_secrets = BTreeSet::new();
+        let mut app_secrets = BTreeSet::new();
+        for role in roles {
+            let side =
+                if matches!(role.role, RoleKind::FileAgent(_)) { &mut app_secrets } else { &mut observability_secrets };
+            side.extend(role.secrets.iter().cloned());
+        }
+        app_secrets.extend(apps.iter().filter_map(|a| a.auth.as_ref().map(|(_, e)| e.clone())));
+        app_secrets.extend(jmx.iter().filter_map(|h| h.auth.as_ref().map(|(_, e)| e.clone())));
+        if let Some(apm) = apm {
+            if let ApmAuth::SecretToken(e) | ApmAuth::ApiKey(e) = &apm.auth {
+                observability_secrets.insert(e.clone());
+            }
+            if let EsAuth::Basic { password: e, .. } | EsAuth::ApiKey(e) = &apm.elasticsearch_auth {
+                observability_secrets.insert(e.clone());
+            }
+        }
+        let kibana_password = EnvRef::named("KIBANA_SYSTEM_PASSWORD");
+        let grafana_password = EnvRef::named("GRAFANA_ADMIN_PASSWORD");
+        if let Some(s) = es {
+            if let EsAuth::Basic { password, .. } = &s.auth {
+                observability_secrets.insert(password.clone());
+            }
+            observability_secrets.insert(kibana_password.clone());
+        }
+        if grafana.is_some() {
+            observability_secrets.insert(grafana_password.clone());
+        }
+        Deployment {
+            backends,
+            kibana,
+            grafana,
+            file_logs,
+            stdout_logs,
+            jmx,
+            secret_name: k8s_name(&format!("{}-otelplan", self.name())),
+            observability_secrets,
+            app_secrets,
+            kibana_password,
+            grafana_password,
+            prefix: self.name().to_string(),
+        }
+    }
+
+    /// Hooks into the team's datastores: shared log directories, labelled container logs,
+    /// the Java agent on Kafka brokers.
+    fn hooks(&self) -> (Vec<FileLogHook>, Vec<StdoutHook>, Vec<JmxHook>) {
+        let (mut files, mut stdout, mut jmx) = (Vec::new(), Vec::new(), Vec::new());
+        let (_, entry) = self.app_entry();
+        let auth = match self.topology.apps_send_to {
+            Destination::Gateway => None,
+            _ => self.valid.backends().apm_server.as_ref().and_then(apm_credential),
+        };
+        for (name, service) in &self.valid.stack.services.value {
+            let service = &service.value;
+            if matches!(service, Service::Django(_)) {
+                continue;
+            }
+            let (kind, wname, container) = workload(name, service, WorkloadKind::StatefulSet);
+            let wl = Workload { kind, name: wname, container };
+            match service.logs().map(|l| &l.value) {
+                Some(Logs::Files(glob)) => files.push(FileLogHook {
+                    datastore: name.clone(),
+                    kind: service.kind(),
+                    dir: glob_dir(&glob.value),
+                    agent: self.role_name(&RoleKind::FileAgent(name.clone())),
+                    volume: format!("{}-{name}-logs", self.name()),
+                    workload: wl.clone(),
+                    owner: log_owner(service.kind()).0,
+                    group: log_owner(service.kind()).1,
+                }),
+                Some(Logs::Stdout) => stdout.push(StdoutHook { datastore: name.clone(), workload: wl.clone() }),
+                None => {}
+            }
+            if let Service::Kafka(k) = service {
+                if k.metrics.as_ref().is_some_and(|m| m.value == KafkaMetrics::Jmx) {
+                    jmx.push(JmxHook {
+                        datastore: name.clone(),
+                        workload: wl,
+                        endpoint: entry.clone(),
+                        auth: auth.clone(),
+                    });
+                }
+            }
+        }
+        (files, stdout, jmx)
     }
 
     /// The graph, nodes and edges added in id order (so indices are stable).

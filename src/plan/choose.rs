@@ -1,10 +1,11 @@
 //! Plan stage, first step: which topology to render — the one named (by flag or file), or for
-//! `auto` the best-rated one among those whose backends the stack describes.
-
-use std::fmt::Write as _;
+//! `auto` the best-scored one among those whose backends the stack describes, scored from each
+//! topology's plan for this stack (`score`).
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
-use crate::model::keywords::{Priority, TopologyChoice, TopologyId};
+use crate::model::keywords::{TopologyChoice, TopologyId};
+use crate::plan::facts::Facts;
+use crate::plan::score::{entries, Scoreboard};
 use crate::span::Span;
 use crate::topology::{BackendKind, Topology};
 use crate::validate::ValidStack;
@@ -18,6 +19,8 @@ pub(crate) struct Choice {
     pub(crate) auto: bool,
     /// One line of why.
     pub(crate) reason: String,
+    /// For `auto`: every topology's scores and the reasoning.
+    pub(crate) scoreboard: Option<Scoreboard>,
 }
 
 /// A backend a topology needs that the stack cannot provide, and why.
@@ -84,6 +87,7 @@ pub(crate) fn choose(stack: &ValidStack, flag: Option<TopologyId>) -> Result<Cho
                 id,
                 auto: false,
                 reason: format!("topology {} ({}), {how}", id.letter(), topology.title),
+                scoreboard: None,
             });
         }
         for m in &missing {
@@ -101,36 +105,20 @@ fn load(id: TopologyId, diags: &mut Diagnostics) -> Result<Topology, Diagnostics
     })
 }
 
-/// Rank `candidates` by `priorities`, best first: lexicographic on the ordered priorities,
-/// then on the sum of all ratings, then by id.
-pub(crate) fn rank(candidates: &[Topology], priorities: &[Priority]) -> Vec<TopologyId> {
-    let mut ranked: Vec<&Topology> = candidates.iter().collect();
-    ranked.sort_by(|a, b| {
-        let key = |t: &Topology| {
-            let ordered: Vec<u8> = priorities.iter().map(|p| t.score(*p)).collect();
-            let total: u32 = t.ratings.values().map(|r| u32::from(r.score)).sum();
-            (ordered, total)
-        };
-        key(b).cmp(&key(a)).then(a.id.cmp(&b.id))
-    });
-    ranked.into_iter().map(|t| t.id).collect()
-}
-
 fn choose_auto(stack: &ValidStack, span: Option<Span>, diags: &mut Diagnostics) -> Result<Choice, Diagnostics> {
-    let mut candidates = Vec::new();
+    let mut renderable = false;
     let mut needs = Vec::new();
     for id in TopologyId::ALL {
         let t = load(id, diags)?;
         let missing = missing_backends(stack, &t);
         if missing.is_empty() {
-            candidates.push(t);
+            renderable = true;
         } else {
             let names: Vec<String> = missing.iter().map(|m| format!("`{}`", m.backend.key())).collect();
             needs.push(format!("{} needs {}", id.letter(), names.join(" and ")));
         }
     }
-    let ranked = rank(&candidates, &stack.priorities);
-    let Some(best) = ranked.first().and_then(|id| candidates.iter().find(|t| t.id == *id)) else {
+    if !renderable {
         let message = "`topology: auto` found no topology whose backends the stack describes";
         let d = match span {
             Some(s) => Diagnostic::error(s, message),
@@ -141,49 +129,59 @@ fn choose_auto(stack: &ValidStack, span: Option<Span>, diags: &mut Diagnostics) 
                 .hint("describe the backends of one topology under `backends`, each with its `endpoint`"),
         );
         return Err(diags.clone());
+    }
+    let board = scoreboard(stack).map_err(|e| {
+        diags.push(Diagnostic::file_error(format!("{e:#}")));
+        diags.clone()
+    })?;
+    let Some(best) = board.best().map(|r| r.id) else {
+        diags.push(Diagnostic::file_error("`auto` ranked no topology (this is a bug in otelplan)"));
+        return Err(diags.clone());
     };
-    Ok(Choice { id: best.id, auto: true, reason: auto_reason(best, &candidates, &stack.priorities) })
+    Ok(Choice { id: best, auto: true, reason: board.summary(), scoreboard: Some(board) })
 }
 
-fn auto_reason(best: &Topology, candidates: &[Topology], priorities: &[Priority]) -> String {
-    let ids: Vec<&str> = candidates.iter().map(|t| t.id.letter()).collect();
-    let mut reason =
-        format!("topology {} ({}) chosen by `auto` among {}", best.id.letter(), best.title, ids.join(", "));
-    let others: Vec<&Topology> = candidates.iter().filter(|t| t.id != best.id).collect();
-    if others.is_empty() {
-        reason.push_str(", the only topology whose backends the stack describes");
-        return reason;
-    }
-    let decisive = priorities.iter().find(|p| others.iter().all(|o| o.score(**p) != best.score(**p)));
-    match decisive {
-        Some(p) => {
-            let why = best.ratings.get(p).map_or("", |r| r.why.as_str());
-            let _ = write!(reason, ": it rates best on `{}`, where {why}", p.as_str());
-        }
-        None => reason.push_str(": it ties on the listed priorities and rates best over all of them"),
-    }
-    reason
+/// Every topology scored for `stack` and ranked by its priorities.
+pub(crate) fn scoreboard(stack: &ValidStack) -> anyhow::Result<Scoreboard> {
+    let facts = Facts::load()?;
+    let entries = entries(stack, &facts)?;
+    Ok(Scoreboard::new(stack, &entries, &facts))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::keywords::Priority;
+    use crate::source::Source;
 
-    fn all() -> Vec<Topology> {
-        TopologyId::ALL.into_iter().map(|id| Topology::load(id).unwrap()).collect()
+    fn valid(text: &str) -> ValidStack {
+        crate::check(&Source::from_text("t.yaml", text)).unwrap().0
+    }
+
+    const DKP: &str = include_str!("../../examples/dkp.yaml");
+
+    #[test]
+    fn auto_ranks_by_the_computed_scores() {
+        let choice = choose(&valid(DKP), None).unwrap();
+        assert_eq!(choice.id, TopologyId::D);
+        assert!(choice.auto);
+        assert!(choice.reason.contains("chosen by `auto` among A, B, C, D"), "{}", choice.reason);
+        let board = choice.scoreboard.unwrap();
+        assert_eq!(board.decisive, Some(Priority::Simplicity));
     }
 
     #[test]
-    fn ranking_follows_priorities() {
-        assert_eq!(rank(&all(), &[Priority::Correlation])[0..2], [TopologyId::A, TopologyId::B]);
-        assert_eq!(rank(&all(), &[Priority::Simplicity])[0], TopologyId::D);
-        assert_eq!(rank(&all(), &[Priority::Correlation, Priority::Simplicity])[0], TopologyId::B);
-        assert_eq!(rank(&all(), &[Priority::Correlation, Priority::Portability])[0], TopologyId::A);
+    fn auto_only_among_renderable_topologies() {
+        let text = "version: 1\nname: x\npriorities: [correlation]\nbackends:\n  jaeger: { endpoint: http://jaeger:4317 }\n  prometheus: { endpoint: http://prometheus:9090 }\n  loki: { endpoint: http://loki:3100 }\nservices:\n  web: { kind: django }\n";
+        let choice = choose(&valid(text), None).unwrap();
+        assert_eq!(choice.id, TopologyId::C, "C is the only one that renders, though it correlates worst");
+        assert!(choice.reason.contains("the only topology"), "{}", choice.reason);
     }
 
     #[test]
-    fn ranking_only_among_candidates() {
-        let only_c: Vec<Topology> = all().into_iter().filter(|t| t.id == TopologyId::C).collect();
-        assert_eq!(rank(&only_c, &[Priority::Correlation]), vec![TopologyId::C]);
+    fn a_named_topology_has_no_scoreboard() {
+        let choice = choose(&valid(DKP), Some(TopologyId::B)).unwrap();
+        assert!(!choice.auto);
+        assert!(choice.scoreboard.is_none());
     }
 }

@@ -119,6 +119,12 @@ pub(crate) enum ProcessorSpec {
     },
     /// Resource attributes inserted (never overwriting what senders set).
     InsertResource(Vec<(String, String)>),
+    /// Pod metadata from the Kubernetes API: by connection IP (the gateway), or by the pod
+    /// uid that container logs carry, limited to the agent's own node (the node agent).
+    K8sAttributes {
+        /// Watch only the pods of the node the collector runs on.
+        own_node: bool,
+    },
 }
 
 /// Which exporter component serves an exporter.
@@ -176,6 +182,8 @@ pub(crate) enum ComponentKind {
     MemoryLimiterProcessor,
     /// processor `resource`.
     ResourceProcessor,
+    /// processor `k8s_attributes`.
+    K8sAttributesProcessor,
     /// exporter `otlp_grpc`.
     OtlpGrpcExporter,
     /// exporter `otlp_http`.
@@ -218,6 +226,9 @@ pub(crate) struct Processor {
     pub(crate) id: ComponentId,
     /// What it does.
     pub(crate) spec: ProcessorSpec,
+    /// Set when the processor only makes sense in one flavour (pod metadata exists only on
+    /// Kubernetes); elsewhere it is left out of the config and its pipelines.
+    pub(crate) only: Option<crate::plan::address::Flavor>,
 }
 
 /// Retry and queue behaviour of an exporter.

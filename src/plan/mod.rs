@@ -6,8 +6,12 @@ pub(crate) mod app;
 pub(crate) mod build;
 pub(crate) mod choose;
 pub(crate) mod collector;
+pub(crate) mod deploy;
 pub(crate) mod edge;
+pub(crate) mod facts;
+pub(crate) mod figures;
 pub(crate) mod node;
+pub(crate) mod score;
 
 use std::collections::BTreeSet;
 
@@ -79,6 +83,8 @@ pub(crate) struct Plan {
     pub(crate) apm_server: Option<ApmServerPlan>,
     /// Django services.
     pub(crate) apps: Vec<AppPlan>,
+    /// Sandboxes, hooks into the team's datastores and secrets, for the deployment targets.
+    pub(crate) deployment: deploy::Deployment,
 }
 
 /// One edge, by node names, for listings.

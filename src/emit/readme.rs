@@ -1,0 +1,199 @@
+//! Emit stage: the tree's `README.md` — what was generated, which secrets to create, and the
+//! exact commands to deploy with each target. Markdown, written from the plan.
+
+use std::fmt::Write as _;
+
+use crate::emit::OutputTree;
+use crate::model::env_ref::EnvRef;
+use crate::model::keywords::{ServiceKind, Target};
+use crate::plan::node::RoleKind;
+use crate::plan::Plan;
+
+/// Where the README's commands assume the tree sits, relative to the team's project.
+const TREE: &str = "otelplan-out";
+
+fn datastore_advice(kind: ServiceKind, dir: &str) -> String {
+    match kind {
+        ServiceKind::Postgres => format!(
+            "PostgreSQL: `logging_collector = on`, `log_directory = '{dir}'`, `log_file_mode = 0640` (group-readable for the agent)"
+        ),
+        ServiceKind::Redis => format!("Redis: `logfile {dir}/redis.log` (Redis writes its log file group-readable by default)"),
+        ServiceKind::Elasticsearch => format!("Elasticsearch: `path.logs: {dir}` (set `ES_LOG_STYLE=file` in its container)"),
+        ServiceKind::Kafka => format!("Kafka: `LOG_DIR={dir}` for its log4j file appenders"),
+        ServiceKind::Django => String::new(),
+    }
+}
+
+fn secrets_section(plan: &Plan, out: &mut String) {
+    let d = &plan.deployment;
+    if d.observability_secrets.is_empty() && d.app_secrets.is_empty() {
+        out.push_str("## Secrets\n\nNothing in this tree reads a secret.\n\n");
+        return;
+    }
+    out.push_str("## Secrets\n\nGenerated files hold references only; set these variables where the files run.\n\n");
+    let k8s = plan.targets.contains(&Target::Kubernetes);
+    if k8s {
+        let _ = writeln!(
+            out,
+            "On Kubernetes they are keys of the Secret `{}`, which otelplan names but never creates:\n",
+            d.secret_name
+        );
+        out.push_str("| variable | Secret namespace | key |\n|---|---|---|\n");
+        for (list, ns) in
+            [(&d.observability_secrets, &plan.namespaces.observability), (&d.app_secrets, &plan.namespaces.app)]
+        {
+            for e in list {
+                let _ = writeln!(out, "| `{}` | `{ns}` | `{}` |", e.name(), e.name());
+            }
+        }
+        out.push('\n');
+        for (list, ns) in
+            [(&d.observability_secrets, &plan.namespaces.observability), (&d.app_secrets, &plan.namespaces.app)]
+        {
+            if list.is_empty() {
+                continue;
+            }
+            let literals: Vec<String> =
+                list.iter().map(|e: &EnvRef| format!("--from-literal={}=...", e.name())).collect();
+            let _ = writeln!(
+                out,
+                "```sh\nkubectl -n {ns} create secret generic {} {}\n```\n",
+                d.secret_name,
+                literals.join(" ")
+            );
+        }
+    }
+    if plan.targets.contains(&Target::Compose) {
+        out.push_str(
+            "With compose they come from the environment or a `.env` file: `compose/.env.example` lists them all.\n\n",
+        );
+    }
+}
+
+fn compose_section(plan: &Plan, out: &mut String) {
+    let _ = write!(
+        out,
+        "## Deploy with docker compose\n\n\
+         `compose/docker-compose.yaml` runs the observability side; `compose/dkp.override.yaml` adds the\n\
+         OpenTelemetry settings to your own DKP services, which it names as the stack file does. Both must run\n\
+         in one compose project so that your services reach the collectors by name:\n\n\
+         1. Put this tree in your project (below: `{TREE}/`), copy `{TREE}/compose/.env.example` to `.env`\n   beside your `compose.yaml` and fill it in.\n\
+         2. Include the observability side from your `compose.yaml` (an included file keeps resolving its own\n   relative paths, such as the mounted configs, against its directory):\n\n\
+         ```yaml\ninclude:\n  - path: {TREE}/compose/docker-compose.yaml\n```\n\n\
+         3. Start everything with the overlay:\n\n\
+         ```sh\ndocker compose -f compose.yaml -f {TREE}/compose/dkp.override.yaml up -d\n```\n\n\
+         The collector-contrib and APM Server images have no shell or HTTP client, so they get no\n\
+         healthcheck: services that need them wait for `service_started`, and `restart: unless-stopped`\n\
+         covers a failed start. Named volumes are handed to their writers by the one-shot `{}-volume-init`.\n\n",
+        plan.deployment.prefix
+    );
+}
+
+fn kubernetes_section(plan: &Plan, out: &mut String) {
+    let ns = &plan.namespaces;
+    let _ = write!(
+        out,
+        "## Deploy on Kubernetes\n\n\
+         1. Create the Secrets above.\n\
+         2. Apply the observability side (namespace `{obs}`):\n\n\
+         ```sh\nkubectl apply -k {TREE}/kubernetes\n```\n\n\
+         3. Add the Component to the kustomization of your DKP workloads (namespace `{app}`), then apply it:\n\n\
+         ```yaml\ncomponents:\n  - {TREE}/kubernetes/app-patches\n```\n\n\
+         The Component's patches select workloads by kind and name, so they apply whether or not your\n\
+         manifests set `metadata.namespace`.\n\n",
+        obs = ns.observability,
+        app = ns.app,
+    );
+    if let Some(gw) = plan.roles.iter().find(|r| r.role == RoleKind::Gateway) {
+        let _ = write!(
+            out,
+            "The gateway (`{name}`) starts at {n} replicas and scales with CPU and memory. Apps reach it over\n\
+             OTLP/HTTP through its Service: requests spread over the replicas, where long-lived gRPC connections\n\
+             would each stick to one pod. ",
+            name = gw.name,
+            n = gw.replicas
+        );
+        if gw.file_storage {
+            out.push_str(
+                "Each replica keeps its persistent queue on its own volume (a StatefulSet), so a restarted pod\n\
+                 resumes sending what it had queued; after scaling down, a removed replica's volume keeps its data\n\
+                 until the replica returns.\n\n",
+            );
+        } else {
+            out.push_str("Its queues are in memory: a pod restart loses what was queued.\n\n");
+        }
+    }
+}
+
+fn datastores_section(plan: &Plan, out: &mut String) {
+    let d = &plan.deployment;
+    if d.file_logs.is_empty() && d.stdout_logs.is_empty() && d.jmx.is_empty() {
+        return;
+    }
+    out.push_str("## What your datastores must do\n\n");
+    for hook in &d.file_logs {
+        let _ = writeln!(
+            out,
+            "- `{}` writes its log files to `{}`, shared with the agent that tails them (group {} reads them). {}.",
+            hook.datastore,
+            hook.dir,
+            hook.group,
+            datastore_advice(hook.kind, &hook.dir)
+        );
+    }
+    for hook in &d.stdout_logs {
+        let _ = writeln!(
+            out,
+            "- `{}` logs to stdout/stderr; the node agent reads its container logs (compose: the overlay labels the container).",
+            hook.datastore
+        );
+    }
+    for hook in &d.jmx {
+        let _ = writeln!(
+            out,
+            "- `{}` runs the OpenTelemetry Java agent (added through `JAVA_TOOL_OPTIONS`), which reports the broker's JMX metrics.",
+            hook.datastore
+        );
+    }
+    out.push('\n');
+}
+
+/// Render the tree's README.
+pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
+    let mut out = format!(
+        "<!-- {} -->\n# `{}`: topology {} — {}\n\n{}\n\nChosen as: {}\n\n",
+        crate::emit::yaml::HEADER,
+        plan.stack_name,
+        plan.choice.id.letter(),
+        plan.topology.title,
+        plan.topology.summary,
+        plan.choice.reason
+    );
+    out.push_str("## What is here\n\n");
+    let files: Vec<&String> = tree.keys().collect();
+    let describe = |path: &str| -> &'static str {
+        match path.split('/').next().unwrap_or("") {
+            "collector" => "collector configs (the values compose runs, or Kubernetes's for a Kubernetes-only stack)",
+            "apm-server" => "APM Server's configuration",
+            "instrumentation" => "the OpenTelemetry settings and code of each Django service",
+            "compose" => "the docker compose target",
+            "kubernetes" => "the Kubernetes target (kustomize)",
+            _ => "",
+        }
+    };
+    let mut dirs: Vec<&str> = files.iter().filter_map(|p| p.split_once('/').map(|(d, _)| d)).collect();
+    dirs.dedup();
+    for dir in dirs {
+        let _ = writeln!(out, "- `{dir}/`: {}", describe(dir));
+    }
+    out.push('\n');
+    secrets_section(plan, &mut out);
+    if plan.targets.contains(&Target::Compose) {
+        compose_section(plan, &mut out);
+    }
+    if plan.targets.contains(&Target::Kubernetes) {
+        kubernetes_section(plan, &mut out);
+    }
+    datastores_section(plan, &mut out);
+    tree.insert("README.md".into(), out);
+}
