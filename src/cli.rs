@@ -175,6 +175,9 @@ pub(crate) enum Command {
         /// Plan this topology, overriding the file's `topology`.
         #[arg(long, value_enum)]
         topology: Option<TopologyArg>,
+        /// Report format.
+        #[arg(long, value_enum, default_value = "text")]
+        format: OutputFormat,
     },
     /// Draw the data flow of the stack as an SVG diagram.
     Diagram {

@@ -156,6 +156,12 @@ fn json_formats_report_what_happened() {
     let doc: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(doc["ok"], true);
     assert!(doc["written"].as_array().unwrap().iter().any(|p| p == "collector/gateway.yaml"));
+    let plan = Test::new().stack(&dkp()).args(&["plan", "stack.yaml", "--format", "json"]).run();
+    assert_eq!(plan.code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(doc["topology"], "D");
+    assert_eq!(doc["scores"].as_array().unwrap().len(), 4);
+    assert!(doc["edges"].as_array().unwrap().iter().any(|e| e["from"] == "web" && e["to"] == "dkp-gateway"));
     let bad = Test::new()
         .stack("version: 2\nname: x\nservices: {web: {kind: django}}\n")
         .args(&["validate", "stack.yaml", "--format", "json"])

@@ -50,7 +50,7 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Templates { action } => templates::run(action),
         Command::Completions { shell } => completions::completions(shell),
         Command::Man => completions::man(),
-        Command::Plan { stack, topology } => plan::run(&stack, topology.map(Into::into)),
+        Command::Plan { stack, topology, format } => plan::run(&stack, topology.map(Into::into), format),
         Command::Diagram { stack, topology, output } => {
             diagram::run(&stack, topology.map(Into::into), output.as_deref())
         }

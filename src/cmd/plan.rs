@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::cli::OutputFormat;
 use crate::cmd::Exit;
 use crate::model::keywords::TopologyId;
 use crate::plan::Plan;
@@ -37,8 +38,34 @@ pub(crate) fn describe(plan: &Plan) -> String {
     out
 }
 
+/// The plan as JSON: the choice, its scores, the collector roles and every edge.
+fn to_json(plan: &Plan) -> serde_json::Value {
+    let scores = plan.choice.scoreboard.as_ref().map(|board| {
+        board
+            .rows
+            .iter()
+            .map(|row| {
+                let per: serde_json::Map<String, serde_json::Value> =
+                    board.priorities.iter().map(|p| (p.as_str().to_string(), serde_json::json!(row.value(*p)))).collect();
+                serde_json::json!({ "id": row.id.letter(), "needs": row.needs.iter().map(|b| b.key()).collect::<Vec<_>>(), "scores": per, "total": row.total })
+            })
+            .collect::<Vec<_>>()
+    });
+    serde_json::json!({
+        "ok": true,
+        "topology": plan.choice.id.letter(),
+        "title": plan.topology.title,
+        "auto": plan.choice.auto,
+        "reason": plan.choice.reason,
+        "collector_version": plan.collector_version.to_string(),
+        "scores": scores,
+        "collectors": plan.roles.iter().map(|r| serde_json::json!({ "name": r.name, "role": r.role.short(), "replicas": r.replicas })).collect::<Vec<_>>(),
+        "edges": plan.edges(),
+    })
+}
+
 /// Run `plan`.
-pub(crate) fn run(path: &Path, topology: Option<TopologyId>) -> anyhow::Result<Exit> {
+pub(crate) fn run(path: &Path, topology: Option<TopologyId>, format: OutputFormat) -> anyhow::Result<Exit> {
     let source = match crate::load_source(path) {
         Ok(s) => s,
         Err(code) => return Ok(code),
@@ -46,10 +73,18 @@ pub(crate) fn run(path: &Path, topology: Option<TopologyId>) -> anyhow::Result<E
     match crate::analyse(&source, topology)? {
         Ok((plan, warnings)) => {
             report::diagnostics(&source, &warnings);
-            report::out(&describe(&plan))?;
+            match format {
+                OutputFormat::Json => report::print_json(&to_json(&plan))?,
+                OutputFormat::Text => report::out(&describe(&plan))?,
+            }
             Ok(0)
         }
         Err(diags) => {
+            if format == OutputFormat::Json {
+                report::print_json(
+                    &serde_json::json!({ "ok": false, "diagnostics": report::diagnostics_json(&source, &diags) }),
+                )?;
+            }
             report::diagnostics(&source, &diags);
             Ok(2)
         }
