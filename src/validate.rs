@@ -63,6 +63,7 @@ pub(crate) fn validate(stack: Stack) -> Result<(ValidStack, Diagnostics), Diagno
     for (name, service) in &stack.services.value {
         check_service(name, service, &mut d);
     }
+    check_generated_names(&stack, &mut d);
     if d.has_errors() {
         return Err(d);
     }
@@ -266,6 +267,49 @@ fn check_deployed_hosts(b: &Backends, stack: &Stack, d: &mut Diagnostics) {
             );
         }
         seen.push((name, host));
+    }
+}
+
+/// The names otelplan gives what it runs (`<stack>-gateway`, …), which a service or a deployed
+/// backend must not take: in one compose project they would be the same service.
+fn generated_names(stack: &Stack) -> Vec<String> {
+    let prefix = &stack.name.value;
+    let mut names: Vec<String> =
+        ["gateway", "scraper", "node-agent", "volume-init", "kibana", "kibana-setup", "grafana", "javaagent-init"]
+            .iter()
+            .map(|s| format!("{prefix}-{s}"))
+            .collect();
+    names.extend(stack.services.value.keys().map(|ds| format!("{prefix}-agent-{ds}")));
+    names
+}
+
+fn check_generated_names(stack: &Stack, d: &mut Diagnostics) {
+    let generated = generated_names(stack);
+    for (name, service) in &stack.services.value {
+        if generated.contains(name) {
+            d.push(
+                Diagnostic::error(
+                    service.span,
+                    format!("service `{name}` has the name otelplan gives one of its own workloads"),
+                )
+                .hint(format!("rename the service, or the stack (`name: {}`)", stack.name.value)),
+            );
+        }
+    }
+    let Some(b) = &stack.backends else { return };
+    for (key, common) in deployed_list(b) {
+        if let Some(ep) = common.endpoint.as_ref().filter(|e| generated.iter().any(|g| g == e.value.host.text())) {
+            d.push(
+                Diagnostic::error(
+                    ep.span,
+                    format!(
+                        "`backends.{key}` is deployed as `{}`, the name otelplan gives one of its own workloads",
+                        ep.value.host.text()
+                    ),
+                )
+                .hint("give the backend another host name in its endpoint"),
+            );
+        }
     }
 }
 
