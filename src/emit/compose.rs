@@ -193,18 +193,6 @@ fn healthcheck(test: &str) -> Value {
     ])
 }
 
-fn es_password(plan: &Plan) -> Option<EnvRef> {
-    match plan.apm_server.as_ref().map(|a| &a.elasticsearch_auth) {
-        Some(EsAuth::Basic { password, .. }) => Some(password.clone()),
-        _ => plan.roles.iter().flat_map(|r| &r.exporters).find_map(|e| match &e.spec {
-            crate::plan::collector::ExporterSpec::Elasticsearch { auth: EsAuth::Basic { password, .. }, .. } => {
-                Some(password.clone())
-            }
-            _ => None,
-        }),
-    }
-}
-
 fn backend_service(plan: &Plan, b: &DeployedBackend) -> Value {
     let d = &plan.deployment;
     let mut entries = vec![("image", s(b.image.clone())), ("restart", s("unless-stopped"))];
@@ -217,7 +205,7 @@ fn backend_service(plan: &Plan, b: &DeployedBackend) -> Value {
                 literal_env("xpack.license.self_generated.type", "basic"),
                 literal_env("ES_JAVA_OPTS", "-Xms1g -Xmx1g"),
             ];
-            if let Some(pw) = es_password(plan) {
+            if let Some(pw) = plan.deployment.elasticsearch_password.clone() {
                 env.push(secret_entry("ELASTIC_PASSWORD", &pw));
             }
             entries.push(("environment", env_list(env)));
@@ -285,7 +273,7 @@ fn kibana_services(plan: &Plan, out: &mut Vec<(String, Value)>) {
     let es_host = &k.elasticsearch.host;
     let es_url = k.elasticsearch.url(Flavor::Compose, &plan.namespaces);
     let mut setup_env = vec![secret_entry("KIBANA_PASSWORD", &d.kibana_password)];
-    if let Some(pw) = es_password(plan) {
+    if let Some(pw) = plan.deployment.elasticsearch_password.clone() {
         setup_env.push(secret_entry("ELASTIC_PASSWORD", &pw));
     }
     // Sets `kibana_system`'s password once Elasticsearch answers, as Elastic's compose example

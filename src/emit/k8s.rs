@@ -426,18 +426,6 @@ struct BackendShape {
     comments: Vec<&'static str>,
 }
 
-fn es_password(plan: &Plan) -> Option<EnvRef> {
-    match plan.apm_server.as_ref().map(|a| &a.elasticsearch_auth) {
-        Some(EsAuth::Basic { password, .. }) => Some(password.clone()),
-        _ => plan.roles.iter().flat_map(|r| &r.exporters).find_map(|e| match &e.spec {
-            crate::plan::collector::ExporterSpec::Elasticsearch { auth: EsAuth::Basic { password, .. }, .. } => {
-                Some(password.clone())
-            }
-            _ => None,
-        }),
-    }
-}
-
 /// A single-node Elasticsearch with security on over plain HTTP; its `elastic` user gets the
 /// stack's password.
 fn elasticsearch_shape(cx: &Ctx<'_>) -> BackendShape {
@@ -451,7 +439,7 @@ fn elasticsearch_shape(cx: &Ctx<'_>) -> BackendShape {
         literal_env("node.store.allow_mmap", "false"),
         literal_env("ES_JAVA_OPTS", "-Xms1g -Xmx1g"),
     ];
-    env.extend(es_password(plan).map(|pw| cx.secret_env("ELASTIC_PASSWORD", &pw)));
+    env.extend(plan.deployment.elasticsearch_password.clone().map(|pw| cx.secret_env("ELASTIC_PASSWORD", &pw)));
     let readiness = json!({
         "exec": { "command": ["bash", "-c", "curl -fsS -u \"elastic:${ELASTIC_PASSWORD}\" 'http://localhost:9200/_cluster/health?local=true' >/dev/null"] },
         "periodSeconds": 10,
@@ -677,7 +665,7 @@ fn kibana_manifest(cx: &Ctx<'_>) -> anyhow::Result<String> {
         "until curl -s -o /dev/null -w '%{{http_code}}' -u \"elastic:${{ELASTIC_PASSWORD}}\" -X POST -H 'Content-Type: application/json' {es_url}/_security/user/kibana_system/_password -d \"{{\\\"password\\\":\\\"${{KIBANA_PASSWORD}}\\\"}}\" | grep -q '^200$'; do echo waiting for elasticsearch; sleep 5; done"
     );
     let mut env = vec![cx.secret_env("KIBANA_PASSWORD", &d.kibana_password)];
-    env.extend(es_password(plan).map(|pw| cx.secret_env("ELASTIC_PASSWORD", &pw)));
+    env.extend(plan.deployment.elasticsearch_password.clone().map(|pw| cx.secret_env("ELASTIC_PASSWORD", &pw)));
     let job_pod = json!({
         "restartPolicy": "OnFailure",
         "automountServiceAccountToken": false,

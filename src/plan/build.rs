@@ -664,6 +664,10 @@ impl<'a> Builder<'a> {
             secret_name: k8s_name(&format!("{}-otelplan", self.name())),
             observability_secrets,
             app_secrets,
+            elasticsearch_password: self.sinks.get(&BackendKind::Elasticsearch).and_then(|s| match &s.auth {
+                EsAuth::Basic { password, .. } => Some(password.clone()),
+                EsAuth::ApiKey(_) | EsAuth::None => None,
+            }),
             kibana_password,
             grafana_password,
             prefix: self.name().to_string(),

@@ -151,6 +151,9 @@ pub(crate) struct Deployment {
     pub(crate) observability_secrets: BTreeSet<EnvRef>,
     /// Variables the app side reads (apps, sidecars, the Java agent).
     pub(crate) app_secrets: BTreeSet<EnvRef>,
+    /// The variable holding the `elastic` user's password of the telemetry Elasticsearch, when
+    /// it authenticates with one (a deployed sandbox always does).
+    pub(crate) elasticsearch_password: Option<EnvRef>,
     /// The variable holding `kibana_system`'s password (named by otelplan).
     pub(crate) kibana_password: EnvRef,
     /// The variable holding Grafana's admin password (named by otelplan).
