@@ -35,6 +35,8 @@ struct Manifest {
 pub(crate) enum WriteError {
     /// The directory holds files otelplan does not own.
     NotOwned(PathBuf),
+    /// Files otelplan would write exist, differ and are not otelplan's (hand-written).
+    Conflicts(Vec<String>),
     /// An operational failure.
     Io(anyhow::Error),
 }
@@ -146,6 +148,15 @@ pub(crate) fn write_tree(dir: &Path, tree: &OutputTree, force: bool) -> Result<W
     } else {
         None
     };
+    let owned = |rel: &str| previous.as_ref().is_some_and(|m| m.files.contains_key(rel));
+    let conflicts: Vec<String> = tree
+        .iter()
+        .filter(|(rel, text)| !owned(rel) && fs::read_to_string(dir.join(rel)).is_ok_and(|current| current != **text))
+        .map(|(rel, _)| rel.clone())
+        .collect();
+    if !conflicts.is_empty() && !force {
+        return Err(WriteError::Conflicts(conflicts));
+    }
     let staging = staging_dir(dir);
     let result = stage(&staging, tree).and_then(|()| move_into_place(dir, &staging, tree, previous.as_ref()));
     // The staging copy goes either way; a failed move is repaired by the next render.
@@ -278,6 +289,19 @@ mod tests {
         assert_eq!(fs::read_to_string(dir.join("NOTES.md")).unwrap(), "mine\n");
         assert_eq!(fs::read_to_string(dir.join("b.yaml")).unwrap(), "2\n");
         assert!(check_tree(&dir, &tree(&[("b.yaml", "2\n"), ("c.yaml", "3\n")])).unwrap().is_clean());
+    }
+
+    #[test]
+    fn never_overwrites_a_hand_written_file_unless_forced() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("out");
+        write_tree(&dir, &tree(&[("a", "1\n")]), false).unwrap();
+        fs::write(dir.join("b"), "ours\n").unwrap();
+        let refused = write_tree(&dir, &tree(&[("a", "1\n"), ("b", "2\n")]), false);
+        assert!(matches!(refused, Err(WriteError::Conflicts(ref c)) if c == &["b".to_string()]));
+        assert_eq!(fs::read_to_string(dir.join("b")).unwrap(), "ours\n");
+        write_tree(&dir, &tree(&[("a", "1\n"), ("b", "2\n")]), true).unwrap();
+        assert_eq!(fs::read_to_string(dir.join("b")).unwrap(), "2\n");
     }
 
     #[test]

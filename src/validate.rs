@@ -7,7 +7,7 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::backend::{BackendCommon, Backends};
 use crate::model::endpoint::Scheme;
 use crate::model::keywords::{Priority, Target, TopologyChoice};
-use crate::model::service::Service;
+use crate::model::service::{Logs, Service};
 use crate::model::version::CollectorVersion;
 use crate::model::Stack;
 use crate::span::{Span, Spanned};
@@ -313,7 +313,32 @@ fn check_generated_names(stack: &Stack, d: &mut Diagnostics) {
     }
 }
 
+/// Data directories of each datastore's official images: a log directory there would put the
+/// shared log volume over (or inside) the datastore's own data.
+fn data_dirs(service: &Service) -> &'static [&'static str] {
+    match service {
+        Service::Postgres(_) => &["/var/lib/postgresql"],
+        Service::Redis(_) => &["/data"],
+        Service::Elasticsearch(_) => &["/usr/share/elasticsearch/data"],
+        Service::Kafka(_) => &["/var/lib/kafka", "/bitnami", "/tmp/kraft-combined-logs"],
+        Service::Django(_) => &[],
+    }
+}
+
+fn check_log_dir(name: &str, service: &Service, d: &mut Diagnostics) {
+    let Some(Logs::Files(glob)) = service.logs().map(|l| &l.value) else { return };
+    let dir = crate::plan::deploy::glob_dir(&glob.value);
+    let inside = |data: &str| dir == data || dir.starts_with(&format!("{data}/"));
+    if let Some(data) = data_dirs(service).iter().find(|data| inside(data)) {
+        d.push(
+            Diagnostic::error(glob.span, format!("`services.{name}.logs.path` is in `{data}`, where the datastore keeps its data"))
+                .hint("the log directory is shared with the agent as its own volume: point the datastore's logs at a directory such as `/var/log/<name>`"),
+        );
+    }
+}
+
 fn check_service(name: &str, service: &Spanned<Service>, d: &mut Diagnostics) {
+    check_log_dir(name, &service.value, d);
     let owner = format!("services.{name}");
     match &service.value {
         Service::Django(s) => {

@@ -73,6 +73,15 @@ pub(crate) fn run(o: &Options<'_>) -> anyhow::Result<Exit> {
             eprintln!("hint: render into an empty or new directory, or pass `--force` to write into it anyway");
             return Ok(2);
         }
+        Err(WriteError::Conflicts(paths)) => {
+            report::failure(&anyhow::anyhow!(
+                "{} would overwrite files otelplan did not write: {}; nothing was written",
+                o.out.display(),
+                paths.join(", ")
+            ));
+            eprintln!("hint: move those files away, or pass `--force` to replace them");
+            return Ok(2);
+        }
         Err(WriteError::Io(e)) => return Err(e),
     };
     match o.format {

@@ -10,7 +10,7 @@ use crate::plan::{AppPlan, Flavor, Plan};
 /// Quote a literal for a dotenv file: bare when it is plainly safe, else double-quoted with
 /// `\`, `"` escaped and `$` doubled so compose never interpolates it.
 pub(crate) fn dotenv_value(value: &str) -> String {
-    let safe = !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~:/,=%+@".contains(&b));
+    let safe = value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~:/,=%+@".contains(&b));
     if safe {
         return value.to_string();
     }
@@ -52,6 +52,6 @@ mod tests {
         assert_eq!(dotenv_value("http://gw:4318"), "http://gw:4318");
         assert_eq!(dotenv_value("a b"), "\"a b\"");
         assert_eq!(dotenv_value("x$y\"z"), "\"x$$y\\\"z\"");
-        assert_eq!(dotenv_value(""), "\"\"");
+        assert_eq!(dotenv_value(""), "", "an empty value is written as nothing, which every reader agrees on");
     }
 }

@@ -260,7 +260,7 @@ fn processor(p: &Processor) -> Value {
         ProcessorSpec::MemoryLimiter { limit_mib, spike_limit_mib } => {
             map([("check_interval", s("1s")), ("limit_mib", n(*limit_mib)), ("spike_limit_mib", n(*spike_limit_mib))])
         }
-        ProcessorSpec::K8sAttributes { own_node } => k8s_attributes(*own_node),
+        ProcessorSpec::K8sAttributes { own_node, exclude_pods } => k8s_attributes(*own_node, exclude_pods),
         ProcessorSpec::InsertResource(attrs) => map([(
             "attributes",
             Value::Sequence(
@@ -276,7 +276,7 @@ fn processor(p: &Processor) -> Value {
 /// `k8s_attributes`: the gateway finds an app's pod from the connection; the node agent from
 /// the pod uid that the `container` operator reads off each log file's path, watching only its
 /// own node's pods (`K8S_NODE_NAME` comes from the downward API).
-fn k8s_attributes(own_node: bool) -> Value {
+fn k8s_attributes(own_node: bool, excluded: &[String]) -> Value {
     let metadata = strings([
         "k8s.namespace.name",
         "k8s.pod.name",
@@ -298,8 +298,31 @@ fn k8s_attributes(own_node: bool) -> Value {
     ];
     if own_node {
         entries.push(("filter", map([("node_from_env_var", s("K8S_NODE_NAME"))])));
+    } else {
+        // Telemetry forwarded by otelplan's own collectors arrives from their pods: matching it
+        // by connection would stamp the scraper's or node agent's pod onto datastore telemetry,
+        // so those pods are excluded (by name pattern), along with the processor's defaults.
+        let pods: Vec<Value> = ["jaeger-agent", "jaeger-collector"]
+            .iter()
+            .map(|p| (*p).to_string())
+            .chain(excluded.iter().map(|name| format!("^{}(-.*)?$", regex_escape(name))))
+            .map(|name| map([("name", lit(&name))]))
+            .collect();
+        entries.push(("exclude", map([("pods", Value::Sequence(pods))])));
     }
     map(entries)
+}
+
+/// Escape the regular-expression metacharacters of a name (names are RFC 1035 labels; only `-`
+/// could appear, and it is literal outside brackets, but the escape keeps the pattern honest).
+fn regex_escape(name: &str) -> String {
+    name.chars().fold(String::new(), |mut out, c| {
+        if !c.is_ascii_alphanumeric() && c != '-' {
+            out.push('\\');
+        }
+        out.push(c);
+        out
+    })
 }
 
 fn headers(list: &[(String, HeaderValue)]) -> Option<Value> {

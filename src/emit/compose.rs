@@ -59,6 +59,12 @@ fn limits(memory_mib: u32) -> Value {
     map([("resources", map([("limits", map([("memory", s(format!("{memory_mib}M")))]))]))])
 }
 
+/// A named volume in the long syntax, so a path from the stack file is a plain value (escaped
+/// for interpolation) rather than part of a `source:target` string.
+fn named_volume(name: &str, target: &str, read_only: bool) -> Value {
+    map([("type", s("volume")), ("source", s(name)), ("target", lit(target)), ("read_only", Value::Bool(read_only))])
+}
+
 fn bind(source: &str, target: &str) -> Value {
     map([("type", s("bind")), ("source", s(source)), ("target", s(target)), ("read_only", Value::Bool(true))])
 }
@@ -112,20 +118,27 @@ fn storage_volume(role: &CollectorRole) -> String {
     format!("{}-storage", role.name)
 }
 
-/// The compose services of this project that receive what `role` exports (for
-/// `depends_on`): other collectors and deployed backends, never an external endpoint.
-fn next_hops(plan: &Plan, role: &CollectorRole) -> Vec<String> {
-    let runs_here = |name: &str| {
-        plan.graph.node_weights().any(|n| {
-            n.name == name && matches!(n.kind, NodeKind::Collector { .. } | NodeKind::Backend { deployed: true, .. })
-        })
-    };
-    let hops: BTreeSet<String> =
-        plan.edges().into_iter().filter(|e| e.from == role.name && runs_here(&e.to)).map(|e| e.to).collect();
-    hops.into_iter().collect()
+/// For each sender (by node name), the compose services of this project that receive what it
+/// exports (for `depends_on`): other collectors and deployed backends, never an external
+/// endpoint. Computed once for all roles, in one pass over the edges.
+fn next_hops(plan: &Plan) -> BTreeMap<&str, BTreeSet<&str>> {
+    let g = &plan.graph;
+    let runs_here: BTreeSet<&str> = g
+        .node_weights()
+        .filter(|n| matches!(n.kind, NodeKind::Collector { .. } | NodeKind::Backend { deployed: true, .. }))
+        .map(|n| n.name.as_str())
+        .collect();
+    let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for e in g.edge_references() {
+        let to = g[e.target()].name.as_str();
+        if runs_here.contains(to) {
+            out.entry(g[e.source()].name.as_str()).or_default().insert(to);
+        }
+    }
+    out
 }
 
-fn collector_service(plan: &Plan, role: &CollectorRole) -> Value {
+fn collector_service(plan: &Plan, role: &CollectorRole, hops: &BTreeMap<&str, BTreeSet<&str>>) -> Value {
     let d = &plan.deployment;
     let mut env = vec![literal_env("GOMEMLIMIT", &format!("{}MiB", role.memory_limit_mib * 4 / 5))];
     env.extend(role.secrets.iter().map(|e| secret_entry(e.name(), e)));
@@ -137,9 +150,9 @@ fn collector_service(plan: &Plan, role: &CollectorRole) -> Value {
     if role.file_storage && role.role != RoleKind::NodeAgent {
         depends_on.push((format!("{}-volume-init", d.prefix), "service_completed_successfully"));
     }
-    for hop in next_hops(plan, role) {
-        let healthy = d.backends.iter().any(|b| b.name == hop && has_healthcheck(b.kind));
-        depends_on.push((hop, if healthy { "service_healthy" } else { "service_started" }));
+    for hop in hops.get(role.name.as_str()).into_iter().flatten() {
+        let healthy = d.backends.iter().any(|b| b.name == *hop && has_healthcheck(b.kind));
+        depends_on.push(((*hop).to_string(), if healthy { "service_healthy" } else { "service_started" }));
     }
     let mut entries = vec![
         ("image", s(format!("{COLLECTOR_IMAGE}:{}", plan.collector_version))),
@@ -149,7 +162,7 @@ fn collector_service(plan: &Plan, role: &CollectorRole) -> Value {
     match &role.role {
         RoleKind::FileAgent(ds) => {
             if let Some(hook) = d.file_logs.iter().find(|h| h.datastore == *ds) {
-                volumes.push(s(format!("{}:{}:ro", hook.volume, hook.dir)));
+                volumes.push(named_volume(&hook.volume, &hook.dir, true));
                 // The files are the datastore's: join its group so files it writes group-readable
                 // can be read.
                 entries.push(("group_add", strings([hook.group.to_string()])));
@@ -388,8 +401,9 @@ fn base(plan: &Plan) -> Value {
     if let Some(init) = volume_init(plan) {
         services.push((format!("{}-volume-init", d.prefix), init));
     }
+    let hops = next_hops(plan);
     for role in &plan.roles {
-        services.push((role.name.clone(), collector_service(plan, role)));
+        services.push((role.name.clone(), collector_service(plan, role, &hops)));
         if role.file_storage {
             volumes.insert(storage_volume(role));
         }
@@ -455,7 +469,7 @@ fn overlay(plan: &Plan) -> Value {
         services.push((
             hook.datastore.clone(),
             map([
-                ("volumes", strings([format!("{}:{}", hook.volume, hook.dir)])),
+                ("volumes", Value::Sequence(vec![named_volume(&hook.volume, &hook.dir, false)])),
                 ("depends_on", depends(&[(format!("{}-volume-init", d.prefix), "service_completed_successfully")])),
             ]),
         ));

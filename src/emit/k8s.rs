@@ -840,6 +840,12 @@ fn file_log_patch(cx: &Ctx<'_>, hook: &FileLogHook, role: &CollectorRole, p: &mu
     // group-readable (see the tree's README for the datastore's settings).
     let mut container = collector_container(cx, role, &mounts, &restricted(COLLECTOR_UID, hook.group, true));
     container["name"] = json!("otel-log-agent");
+    // No readiness probe on a sidecar: a pod is ready only when every container is, and the
+    // datastore must not leave its Service because its log agent is unwell. Liveness restarts
+    // the agent alone.
+    if let Some(fields) = container.as_object_mut() {
+        fields.remove("readinessProbe");
+    }
     if hook.group == 0 {
         container["securityContext"]["runAsGroup"] = json!(COLLECTOR_UID);
         container["securityContext"]["runAsNonRoot"] = json!(true);

@@ -1,6 +1,7 @@
 //! Emit stage: the tree's `README.md` — what was generated, which secrets to create, and the
 //! exact commands to deploy with each target. Markdown, written from the plan.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use crate::emit::OutputTree;
@@ -38,23 +39,19 @@ fn secrets_section(plan: &Plan, out: &mut String) {
             "On Kubernetes they are keys of the Secret `{}`, which otelplan names but never creates:\n",
             d.secret_name
         );
+        // One Secret per namespace (the two may be the same namespace).
+        let mut by_namespace: BTreeMap<&str, BTreeSet<&EnvRef>> = BTreeMap::new();
+        by_namespace.entry(&plan.namespaces.observability).or_default().extend(&d.observability_secrets);
+        by_namespace.entry(&plan.namespaces.app).or_default().extend(&d.app_secrets);
         out.push_str("| variable | Secret namespace | key |\n|---|---|---|\n");
-        for (list, ns) in
-            [(&d.observability_secrets, &plan.namespaces.observability), (&d.app_secrets, &plan.namespaces.app)]
-        {
+        for (ns, list) in &by_namespace {
             for e in list {
                 let _ = writeln!(out, "| `{}` | `{ns}` | `{}` |", e.name(), e.name());
             }
         }
         out.push('\n');
-        for (list, ns) in
-            [(&d.observability_secrets, &plan.namespaces.observability), (&d.app_secrets, &plan.namespaces.app)]
-        {
-            if list.is_empty() {
-                continue;
-            }
-            let literals: Vec<String> =
-                list.iter().map(|e: &EnvRef| format!("--from-literal={}=...", e.name())).collect();
+        for (ns, list) in by_namespace.iter().filter(|(_, l)| !l.is_empty()) {
+            let literals: Vec<String> = list.iter().map(|e| format!("--from-literal={}=...", e.name())).collect();
             let _ = writeln!(
                 out,
                 "```sh\nkubectl -n {ns} create secret generic {} {}\n```\n",
@@ -84,7 +81,9 @@ fn compose_section(plan: &Plan, out: &mut String) {
          ```sh\ndocker compose -f compose.yaml -f {TREE}/compose/dkp.override.yaml up -d\n```\n\n\
          The collector-contrib and APM Server images have no shell or HTTP client, so they get no\n\
          healthcheck: services that need them wait for `service_started`, and `restart: unless-stopped`\n\
-         covers a failed start. Named volumes are handed to their writers by the one-shot `{}-volume-init`.\n\n",
+         covers a failed start. Named volumes are handed to their writers by the one-shot `{}-volume-init`.\n\n\
+         The overlay sets the json-file log driver (with a label option) on datastores whose container\n\
+         logs the node agent reads: it replaces a logging driver your project sets on them.\n\n",
         plan.deployment.prefix
     );
 }

@@ -67,6 +67,16 @@ impl EnvRef {
             }
         };
         if let Some(r) = EnvRef::parse(text) {
+            if let Some(owner) = reserved(r.name()) {
+                d.push(
+                    Diagnostic::error(
+                        node.span,
+                        format!("`{path}` references `{}`, a variable {owner} sets itself", r.name()),
+                    )
+                    .hint("use a variable name of your own for the secret, for example `${PG_MONITOR_PASSWORD}`"),
+                );
+                return None;
+            }
             return Some(Spanned::new(r, node.span));
         }
         let field = path.rsplit('.').next().unwrap_or(path);
@@ -85,6 +95,30 @@ impl EnvRef {
             .hint("generated files never contain secrets, only references to them")
         };
         d.push(diag);
+        None
+    }
+}
+
+/// Who else sets a variable name, if a secret must not use it: the generated containers set
+/// these themselves, so a secret under the same name would clash with (or replace) them.
+fn reserved(name: &str) -> Option<&'static str> {
+    const EXACT: [&str; 10] = [
+        "GOMEMLIMIT",
+        "PATH",
+        "HOME",
+        "JAVA_TOOL_OPTIONS",
+        "K8S_NODE_NAME",
+        "ES_JAVA_OPTS",
+        "KIBANA_PASSWORD",
+        "KIBANA_SYSTEM_PASSWORD",
+        "GRAFANA_ADMIN_PASSWORD",
+        "DJANGO_SETTINGS_MODULE",
+    ];
+    const PREFIXES: [&str; 4] = ["OTEL_", "OTELPLAN_", "ELASTICSEARCH_", "GF_"];
+    let upper = name.to_ascii_uppercase();
+    if EXACT.contains(&upper.as_str()) || PREFIXES.iter().any(|p| upper.starts_with(p)) {
+        Some("otelplan's generated configuration")
+    } else {
         None
     }
 }

@@ -75,6 +75,23 @@ impl Logs {
             );
             return None;
         }
+        // The directory is shared with the log agent as a volume mounted over it, so it must be
+        // one fixed directory that holds logs only.
+        let (dir, _) = glob.value.rsplit_once('/').unwrap_or(("", ""));
+        if dir.contains(['*', '?', '[', ']', '{', '}']) {
+            d.push(
+                Diagnostic::error(glob.span, format!("`{}` has a wildcard in its directory; only the file name may have one", m.child("path")))
+                    .hint("the log directory is shared with the agent as a volume: name one directory, for example `/var/log/postgresql/*.log`"),
+            );
+            return None;
+        }
+        if dir.split('/').filter(|p| !p.is_empty()).count() < 2 {
+            d.push(
+                Diagnostic::error(glob.span, format!("`{}` is in `{}/`, too close to the root to share with an agent", m.child("path"), dir))
+                    .hint("the log directory is mounted from a shared volume, hiding what the image had there: use a directory for logs only, such as `/var/log/redis/*.log`"),
+            );
+            return None;
+        }
         Some(Spanned::new(Logs::Files(glob), node.span))
     }
 }

@@ -81,7 +81,6 @@ impl KubernetesSettings {
 pub(crate) struct Stack {
     /// The format version: the integer 1.
     #[schemars(range(min = 1, max = 1))]
-    #[allow(dead_code, reason = "checked when read; kept for the schema")]
     pub(crate) version: Spanned<u64>,
     /// RFC 1035 label, at most 40 characters; prefixes the names of what otelplan creates.
     #[schemars(regex(pattern = r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$"))]

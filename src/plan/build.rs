@@ -463,10 +463,10 @@ impl<'a> Builder<'a> {
     }
 
     /// `k8s_attributes`, which only Kubernetes configs carry.
-    fn k8s_attributes(own_node: bool) -> Processor {
+    fn k8s_attributes(own_node: bool, exclude_pods: Vec<String>) -> Processor {
         Processor {
             id: ComponentId::bare(K::K8sAttributesProcessor),
-            spec: ProcessorSpec::K8sAttributes { own_node },
+            spec: ProcessorSpec::K8sAttributes { own_node, exclude_pods },
             only: Some(Flavor::Kubernetes),
         }
     }
@@ -516,7 +516,7 @@ impl<'a> Builder<'a> {
             checkpoints: true,
         };
         let resource = self.environment_resource();
-        let pod = Self::k8s_attributes(true);
+        let pod = Self::k8s_attributes(true, Vec::new());
         let hop = self.next_hop(Signal::Logs);
         let exporter = self.route(&mut role, Signal::Logs, hop);
         role.pipelines.push(Pipeline {
@@ -549,7 +549,15 @@ impl<'a> Builder<'a> {
         let resource = self.environment_resource();
         // Pod metadata for app telemetry: it must run before any batching, which the exporters'
         // queues do after the pipeline.
-        let pod = Self::k8s_attributes(false);
+        // The collectors that forward to the gateway from pods of their own (not sidecars,
+        // whose pod is the datastore's and is the right one to match).
+        let internal: Vec<String> = self
+            .nodes
+            .values()
+            .filter(|n| matches!(n.kind, NodeKind::Collector { role: RoleKind::Scraper | RoleKind::NodeAgent }))
+            .map(|n| n.name.clone())
+            .collect();
+        let pod = Self::k8s_attributes(false, internal);
         for signal in Signal::ALL.into_iter().filter(|s| incoming.contains(s)) {
             let sink = self.sink_exporter(self.sink_of(signal));
             let exporter = self.route(&mut role, signal, sink);

@@ -73,9 +73,13 @@ fn missing_diagnostic(id: TopologyId, m: &Missing, span: Option<Span>) -> Diagno
 /// Choose the topology: `flag` (from `--topology`) wins over the file's `topology`.
 pub(crate) fn choose(stack: &ValidStack, flag: Option<TopologyId>) -> Result<Choice, Diagnostics> {
     let (file_choice, span) = stack.topology;
+    // With neither `topology` nor `backends` written, point at the top of the stack file.
+    let fallback = stack.stack.version.span;
     let wanted = match (flag, file_choice) {
-        (Some(id), _) => Some((id, stack.stack.backends_span, "named with `--topology`")),
-        (None, TopologyChoice::Fixed(id)) => Some((id, span.or(stack.stack.backends_span), "named in the stack file")),
+        (Some(id), _) => Some((id, stack.stack.backends_span.or(Some(fallback)), "named with `--topology`")),
+        (None, TopologyChoice::Fixed(id)) => {
+            Some((id, span.or(stack.stack.backends_span).or(Some(fallback)), "named in the stack file"))
+        }
         (None, TopologyChoice::Auto) => None,
     };
     let mut diags = Diagnostics::default();
@@ -95,7 +99,7 @@ pub(crate) fn choose(stack: &ValidStack, flag: Option<TopologyId>) -> Result<Cho
         }
         return Err(diags);
     }
-    choose_auto(stack, span.or(stack.stack.backends_span), &mut diags)
+    choose_auto(stack, span.or(stack.stack.backends_span).or(Some(fallback)), &mut diags)
 }
 
 fn load(id: TopologyId, diags: &mut Diagnostics) -> Result<Topology, Diagnostics> {

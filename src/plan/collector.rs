@@ -124,6 +124,8 @@ pub(crate) enum ProcessorSpec {
     K8sAttributes {
         /// Watch only the pods of the node the collector runs on.
         own_node: bool,
+        /// Workloads whose pods are never matched (otelplan's own collectors).
+        exclude_pods: Vec<String>,
     },
 }
 

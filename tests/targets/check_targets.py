@@ -78,7 +78,7 @@ def check_compose(tree):
                 if key not in got.get("environment", {}):
                     fail(f"compose: {name} lacks {key} after the merge")
             for volume in part.get("volumes", []):
-                target = volume.split(":")[1]
+                target = volume["target"] if isinstance(volume, dict) else volume.split(":")[1]
                 if not any(v.get("target") == target for v in got.get("volumes", [])):
                     fail(f"compose: {name} lacks the volume at {target}")
         for name in yaml.safe_load(open(os.path.join(tree, "compose", "docker-compose.yaml")))["services"]:
