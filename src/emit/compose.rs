@@ -3,8 +3,9 @@
 //! hooks the team's own DKP services into it; `compose/.env.example` names every variable.
 //! Built as data and serialised; every literal is escaped for compose's `$` interpolation.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
+use petgraph::visit::EdgeRef;
 use serde_yaml::Value;
 
 use crate::emit::yaml::{document, map, s, strings, HEADER};
