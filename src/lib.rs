@@ -14,6 +14,8 @@ pub(crate) mod plan;
 pub(crate) mod report;
 pub mod source;
 pub mod span;
+#[doc(hidden)]
+pub mod synthetic;
 pub(crate) mod templates;
 pub(crate) mod topology;
 pub(crate) mod validate;
@@ -117,4 +119,20 @@ pub fn render(text: &str, topology: Option<&str>) -> Result<OutputTree, Vec<Diag
     let (plan, _) = analyse(&source, flag).map_err(internal)??;
     let templates = templates::Templates::new(None).map_err(internal)?;
     emit::emit(&plan, &templates).map_err(internal)
+}
+
+/// Compare the four topologies for a stack file's text in memory, in `format` (`table`,
+/// `markdown`, `json` or `html`): what `otelplan compare` prints, for tests and fuzz targets.
+pub fn compare(text: &str, format: &str) -> Result<String, Vec<Diagnostic>> {
+    let format = match format {
+        "table" => cli::CompareFormat::Table,
+        "markdown" => cli::CompareFormat::Markdown,
+        "json" => cli::CompareFormat::Json,
+        "html" => cli::CompareFormat::Html,
+        other => return Err(vec![Diagnostic::file_error(format!("unknown compare format `{other}`"))]),
+    };
+    let source = Source::from_text("stack.yaml", text);
+    let (valid, _) = check(&source)?;
+    cmd::compare::compare(&valid, format)
+        .map_err(|e| vec![Diagnostic::file_error(format!("{e:#} (this is a bug in otelplan)"))])
 }

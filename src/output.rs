@@ -139,31 +139,57 @@ pub(crate) fn write_tree(dir: &Path, tree: &OutputTree, force: bool) -> Result<W
     for rel in tree.keys() {
         checked(rel)?;
     }
-    let previous = if dir.exists() {
+    // `populated`: the directory holds something. A new or empty one has no file to compare
+    // with, so no path of the tree is read (thousands of them, for a large stack).
+    let exists = dir.exists();
+    let (previous, populated) = if exists {
         let previous = read_manifest(dir)?;
-        if previous.is_none() && !is_empty_dir(dir)? && !force {
+        let populated = previous.is_some() || !is_empty_dir(dir)?;
+        if previous.is_none() && populated && !force {
             return Err(WriteError::NotOwned(dir.to_path_buf()));
         }
-        previous
+        (previous, populated)
     } else {
-        None
+        (None, false)
     };
     let owned = |rel: &str| previous.as_ref().is_some_and(|m| m.files.contains_key(rel));
     let conflicts: Vec<String> = tree
         .iter()
-        .filter(|(rel, text)| !owned(rel) && fs::read_to_string(dir.join(rel)).is_ok_and(|current| current != **text))
+        .filter(|(rel, text)| {
+            populated && !owned(rel) && fs::read_to_string(dir.join(rel)).is_ok_and(|current| current != **text)
+        })
         .map(|(rel, _)| rel.clone())
         .collect();
     if !conflicts.is_empty() && !force {
         return Err(WriteError::Conflicts(conflicts));
     }
     let staging = staging_dir(dir);
-    let result = stage(&staging, tree).and_then(|()| move_into_place(dir, &staging, tree, previous.as_ref()));
+    let result = stage(&staging, tree).and_then(|()| {
+        if exists {
+            move_into_place(dir, &staging, tree, previous.as_ref(), populated)
+        } else {
+            move_whole(dir, &staging, tree)
+        }
+    });
     // The staging copy goes either way; a failed move is repaired by the next render.
-    let cleaned = fs::remove_dir_all(&staging).with_context(|| format!("removing {}", staging.display()));
+    let cleaned = if staging.exists() {
+        fs::remove_dir_all(&staging).with_context(|| format!("removing {}", staging.display()))
+    } else {
+        Ok(())
+    };
     let report = result?;
     cleaned?;
     Ok(report)
+}
+
+/// A directory that does not exist yet is the staged tree itself, complete with its final
+/// manifest: one rename puts it in place (file by file would rename thousands of files).
+fn move_whole(dir: &Path, staging: &Path, tree: &OutputTree) -> anyhow::Result<WriteReport> {
+    let files: BTreeMap<String, String> = tree.iter().map(|(k, v)| (k.clone(), hash(v))).collect();
+    fs::create_dir_all(staging).with_context(|| format!("creating {}", staging.display()))?;
+    write_manifest(staging, &Manifest { generator: "otelplan".into(), complete: true, files })?;
+    fs::rename(staging, dir).with_context(|| format!("moving {} into place", dir.display()))?;
+    Ok(WriteReport { written: tree.keys().cloned().collect(), ..WriteReport::default() })
 }
 
 fn stage(staging: &Path, tree: &OutputTree) -> anyhow::Result<()> {
@@ -171,14 +197,29 @@ fn stage(staging: &Path, tree: &OutputTree) -> anyhow::Result<()> {
         fs::remove_dir_all(staging)
             .with_context(|| format!("removing the stale staging directory {}", staging.display()))?;
     }
+    let mut dirs = Dirs::default();
     for (rel, text) in tree {
         let path = staging.join(rel);
-        if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-        }
+        dirs.create_parent(&path)?;
         fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
+}
+
+/// The directories created so far, so each is created once rather than once per file in it.
+#[derive(Default)]
+struct Dirs(BTreeSet<PathBuf>);
+
+impl Dirs {
+    /// Create the directory `path` goes in, with its parents, unless done already.
+    fn create_parent(&mut self, path: &Path) -> anyhow::Result<()> {
+        let Some(parent) = path.parent() else { return Ok(()) };
+        if !self.0.contains(parent) {
+            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+            self.0.insert(parent.to_path_buf());
+        }
+        Ok(())
+    }
 }
 
 fn move_into_place(
@@ -186,6 +227,7 @@ fn move_into_place(
     staging: &Path,
     tree: &OutputTree,
     previous: Option<&Manifest>,
+    populated: bool,
 ) -> anyhow::Result<WriteReport> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let old_files: BTreeMap<String, String> = previous.map(|m| m.files.clone()).unwrap_or_default();
@@ -196,18 +238,17 @@ fn move_into_place(
     write_manifest(dir, &Manifest { generator: "otelplan".into(), complete: false, files: pending })?;
     let fail_after = injected_failure();
     let mut report = WriteReport::default();
+    let mut dirs = Dirs::default();
     for (i, (rel, text)) in tree.iter().enumerate() {
         if fail_after == Some(i) {
             anyhow::bail!("injected failure after {i} files (OTELPLAN_TEST_FAIL_AFTER_FILES)");
         }
         let to = dir.join(rel);
-        if fs::read_to_string(&to).is_ok_and(|current| current == *text) {
+        if populated && fs::read_to_string(&to).is_ok_and(|current| current == *text) {
             report.unchanged.push(rel.clone());
             continue;
         }
-        if let Some(parent) = to.parent() {
-            fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-        }
+        dirs.create_parent(&to)?;
         fs::rename(staging.join(rel), &to).with_context(|| format!("moving {} into place", to.display()))?;
         report.written.push(rel.clone());
     }

@@ -79,12 +79,17 @@ impl Templates {
         env.remove_filter("safe");
         env.add_filter("yaml", yaml_filter);
         env.add_filter("comment", comment_filter);
+        env.set_formatter(formatter);
         let mut overridden = Vec::new();
         for name in embedded_names() {
             anyhow::ensure!(escape_for(&name).is_some(), "template `{name}` has an extension without escaping rules");
             let builtin = embedded_source(&name).with_context(|| format!("template `{name}` is not UTF-8"))?;
-            env.add_template_owned(format!("builtin/{name}"), builtin.to_string())
-                .with_context(|| format!("parsing the embedded template `{name}` (this is a bug in otelplan)"))?;
+            // Only an override can reach `builtin/<name>`: without an override directory the
+            // embedded templates are compiled once, under their own names.
+            if overrides.is_some() {
+                env.add_template_owned(format!("builtin/{name}"), builtin.to_string())
+                    .with_context(|| format!("parsing the embedded template `{name}` (this is a bug in otelplan)"))?;
+            }
             let source = match overrides.map(|dir| dir.join(&name)).filter(|p| p.is_file()) {
                 Some(path) => {
                     overridden.push(name.clone());
@@ -116,18 +121,46 @@ impl Templates {
 /// the serialiser that quotes what needs quoting (so the output stays escaped).
 #[allow(clippy::needless_pass_by_value, reason = "minijinja passes filter arguments by value")]
 fn yaml_filter(value: minijinja::Value, indent: usize) -> Result<minijinja::Value, minijinja::Error> {
-    let data: serde_yaml::Value = serde_yaml::to_value(&value)
-        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))?;
-    let pad = " ".repeat(indent);
-    let text = crate::emit::yaml::to_yaml(&data);
-    let indented: Vec<String> = text.lines().map(|l| format!("{pad}{l}")).collect();
-    Ok(minijinja::Value::from_safe_string(indented.join("\n")))
+    let text = if let Some(text) = crate::emit::yaml::template_to_yaml(&value) {
+        text
+    } else {
+        let data: serde_yaml::Value = serde_yaml::to_value(&value)
+            .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, e.to_string()))?;
+        crate::emit::yaml::to_yaml(&data)
+    };
+    let mut indented = String::with_capacity(text.len() + indent * text.len() / 16);
+    for (i, line) in text.lines().enumerate() {
+        if i > 0 {
+            indented.push('\n');
+        }
+        indented.extend(std::iter::repeat_n(' ', indent));
+        indented.push_str(line);
+    }
+    Ok(minijinja::Value::from_safe_string(indented))
 }
 
 /// `{{ text | comment }}`: text for a `#` comment line, on one line.
 fn comment_filter(text: &str) -> minijinja::Value {
-    let one_line: String = text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let one_line: String =
+        text.chars().map(|c| if c.is_control() || crate::emit::yaml::is_yaml_break(c) { ' ' } else { c }).collect();
     minijinja::Value::from_safe_string(one_line)
+}
+
+/// Print a value: JSON-escaped in YAML and JSON templates, as minijinja does, with YAML's own
+/// line breaks escaped too (`emit::yaml::json_to_yaml_quoted`); everything else as minijinja
+/// escapes it.
+fn formatter(
+    out: &mut minijinja::Output,
+    state: &minijinja::State,
+    value: &minijinja::Value,
+) -> Result<(), minijinja::Error> {
+    if state.auto_escape() != AutoEscape::Json || value.is_safe() {
+        return minijinja::escape_formatter(out, state, value);
+    }
+    let json = serde_json::to_string(value).map_err(|e| {
+        minijinja::Error::new(minijinja::ErrorKind::BadSerialization, "unable to format to JSON").with_source(e)
+    })?;
+    out.write_str(&crate::emit::yaml::json_to_yaml_quoted(json)).map_err(minijinja::Error::from)
 }
 
 #[cfg(test)]
@@ -149,6 +182,21 @@ mod tests {
             assert!(!text.contains("|safe") && !text.contains("| safe"), "{name} uses `safe`");
             assert!(!text.contains("autoescape false"), "{name} turns escaping off");
         }
+    }
+
+    #[test]
+    fn yaml_line_breaks_stay_escaped() {
+        let mut env = Environment::new();
+        env.set_auto_escape_callback(|_| AutoEscape::Json);
+        env.set_formatter(formatter);
+        env.add_filter("comment", comment_filter);
+        let text = env
+            .render_str(
+                "# {{ c | comment }}\nk: {{ v }}",
+                minijinja::context! { c => "x\u{2028}y: 1", v => "a\u{2029}b" },
+            )
+            .unwrap();
+        assert_eq!(text, "# x y: 1\nk: \"a\\u2029b\"");
     }
 
     #[test]

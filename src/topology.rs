@@ -3,6 +3,7 @@
 //! one serves a priority is computed from its plan for the stack (`plan::score`), not stored here.
 
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
@@ -112,8 +113,22 @@ const SOURCES: [(TopologyId, &str); 4] = [
 ];
 
 impl Topology {
-    /// Load the embedded description of `id`.
+    /// Load the embedded description of `id`. Each is parsed once per process and copied
+    /// from there: choosing and comparing read them a dozen times.
     pub(crate) fn load(id: TopologyId) -> anyhow::Result<Topology> {
+        static PARSED: OnceLock<Vec<(TopologyId, Result<Topology, String>)>> = OnceLock::new();
+        let parsed = PARSED.get_or_init(|| {
+            TopologyId::ALL.into_iter().map(|t| (t, Self::parse(t).map_err(|e| e.to_string()))).collect()
+        });
+        match parsed.iter().find(|(t, _)| *t == id) {
+            Some((_, Ok(topology))) => Ok(topology.clone()),
+            Some((_, Err(e))) => Err(anyhow::anyhow!("{e}")),
+            None => anyhow::bail!("no description of topology {} (this is a bug in otelplan)", id.letter()),
+        }
+    }
+
+    /// Parse the embedded description of `id`.
+    fn parse(id: TopologyId) -> anyhow::Result<Topology> {
         let text =
             SOURCES.iter().find(|(t, _)| *t == id).map(|(_, s)| *s).ok_or_else(|| {
                 anyhow::anyhow!("no description of topology {} (this is a bug in otelplan)", id.letter())

@@ -272,9 +272,9 @@ fn check_deployed_hosts(b: &Backends, stack: &Stack, d: &mut Diagnostics) {
 
 /// The names otelplan gives what it runs (`<stack>-gateway`, …), which a service or a deployed
 /// backend must not take: in one compose project they would be the same service.
-fn generated_names(stack: &Stack) -> Vec<String> {
+fn generated_names(stack: &Stack) -> BTreeSet<String> {
     let prefix = &stack.name.value;
-    let mut names: Vec<String> =
+    let mut names: BTreeSet<String> =
         ["gateway", "scraper", "node-agent", "volume-init", "kibana", "kibana-setup", "grafana", "javaagent-init"]
             .iter()
             .map(|s| format!("{prefix}-{s}"))
@@ -298,7 +298,7 @@ fn check_generated_names(stack: &Stack, d: &mut Diagnostics) {
     }
     let Some(b) = &stack.backends else { return };
     for (key, common) in deployed_list(b) {
-        if let Some(ep) = common.endpoint.as_ref().filter(|e| generated.iter().any(|g| g == e.value.host.text())) {
+        if let Some(ep) = common.endpoint.as_ref().filter(|e| generated.contains(e.value.host.text())) {
             d.push(
                 Diagnostic::error(
                     ep.span,

@@ -15,6 +15,8 @@ mod determinism;
 mod diagram;
 mod errors;
 mod ops;
+mod properties;
+mod regressions;
 mod render;
 mod schema;
 mod targets;

@@ -1,6 +1,8 @@
 //! Emit stage: one OpenTelemetry Collector config per role, built as data and serialised, for
 //! one deployment flavour and the stack's collector version.
 
+use std::collections::BTreeMap;
+
 use serde_yaml::Value;
 
 use crate::emit::component_names::type_name;
@@ -36,6 +38,9 @@ fn header(value: &HeaderValue) -> Value {
 struct Ctx<'a> {
     plan: &'a Plan,
     flavor: Flavor,
+    /// Whether each of the role's processors belongs in this flavour's config, by id (the
+    /// first processor of an id decides), looked up for every id of every pipeline.
+    kept: BTreeMap<&'a ComponentId, bool>,
 }
 
 impl Ctx<'_> {
@@ -53,8 +58,8 @@ impl Ctx<'_> {
     }
 
     /// Whether a pipeline's component id belongs in this flavour's config.
-    fn keeps_id(&self, role: &CollectorRole, id: &ComponentId) -> bool {
-        role.processors.iter().find(|p| p.id == *id).is_none_or(|p| self.keeps(p))
+    fn keeps_id(&self, id: &ComponentId) -> bool {
+        self.kept.get(id).is_none_or(|kept| *kept)
     }
 
     fn extension(&self, kind: ComponentKind) -> String {
@@ -72,7 +77,11 @@ impl Ctx<'_> {
 
 /// The config of `role` in `flavor`.
 pub(crate) fn render(plan: &Plan, role: &CollectorRole, flavor: Flavor) -> String {
-    let cx = Ctx { plan, flavor };
+    let mut cx = Ctx { plan, flavor, kept: BTreeMap::new() };
+    for p in &role.processors {
+        let kept = cx.keeps(p);
+        cx.kept.entry(&p.id).or_insert(kept);
+    }
     let mut extensions = vec![(
         cx.extension(ComponentKind::HealthCheckExtension),
         map([("endpoint", s(format!("0.0.0.0:{HEALTH_PORT}")))]),
@@ -100,9 +109,8 @@ pub(crate) fn render(plan: &Plan, role: &CollectorRole, flavor: Flavor) -> Strin
                             Some(name) => format!("{}/{name}", p.signal.as_str()),
                             None => p.signal.as_str().to_string(),
                         };
-                        let ids = |list: &[ComponentId]| {
-                            strings(list.iter().filter(|i| cx.keeps_id(role, i)).map(|i| cx.id(i)))
-                        };
+                        let ids =
+                            |list: &[ComponentId]| strings(list.iter().filter(|i| cx.keeps_id(i)).map(|i| cx.id(i)));
                         (
                             key,
                             map([

@@ -935,23 +935,31 @@ fn app_patches(cx: &Ctx<'_>, tree: &mut OutputTree) -> anyhow::Result<()> {
         let file = format!("{}-{name}.yaml", kind.to_ascii_lowercase());
         let mut containers: Vec<Value> = p.containers.into_values().collect();
         containers.extend(p.extra_containers);
-        let mut pod = json!({ "containers": containers });
+        // Built by moving the parts in: `json!` would copy each of them whole.
+        let mut pod = serde_json::Map::new();
+        pod.insert("containers".into(), Value::Array(containers));
         if !p.init_containers.is_empty() {
-            pod["initContainers"] = json!(p.init_containers);
+            pod.insert("initContainers".into(), Value::Array(p.init_containers));
         }
         if !p.volumes.is_empty() {
-            pod["volumes"] = json!(p.volumes);
+            pod.insert("volumes".into(), Value::Array(p.volumes));
         }
         let mut annotations = cx.secret_annotations(p.secrets);
         for (k, v) in &p.annotations {
             annotations[k] = json!(v);
         }
+        let data: serde_json::Map<String, Value> = [
+            ("comments", Value::from(p.comments)),
+            ("kind", Value::from(kind)),
+            ("name", Value::from(name.as_str())),
+            ("pod_annotations", annotations),
+            ("pod", Value::Object(pod)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
         let mut m = Manifest::new();
-        m.add(
-            cx.t,
-            "k8s/patch.yaml.j2",
-            &json!({ "comments": p.comments, "kind": kind, "name": name, "pod_annotations": annotations, "pod": pod }),
-        )?;
+        m.add(cx.t, "k8s/patch.yaml.j2", &Value::Object(data))?;
         tree.insert(format!("kubernetes/app-patches/{file}"), m.text());
         // A target selector without a namespace matches the workload whether or not the team's
         // manifests set `metadata.namespace`.

@@ -328,7 +328,8 @@ mod tests {
             let _ = writeln!(s, "  s{i}: {{ kind: django{signals} }}");
         }
         for i in 0..30 {
-            let _ = writeln!(s, "  pg{i}: {{ kind: postgres, endpoint: pg{i}:5432, logs: {{ path: /var/log/pg/*.log }} }}");
+            let _ =
+                writeln!(s, "  pg{i}: {{ kind: postgres, endpoint: pg{i}:5432, logs: {{ path: /var/log/pg/*.log }} }}");
         }
         for i in 0..20 {
             let _ = writeln!(s, "  r{i}: {{ kind: redis, endpoint: r{i}:6379, logs: stdout }}");

@@ -41,62 +41,112 @@ pub(crate) fn document(value: &Value) -> String {
 /// Words YAML 1.1 reads as booleans or null (any case).
 const AMBIGUOUS_WORDS: [&str; 12] = ["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", "nan", "inf"];
 
-/// Whether `text` can be written as a plain scalar and read back as the same string.
+/// Whether `c` may appear in a plain scalar (ASCII only: anything else is quoted).
+fn plain_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || b" _-./:@=,+$%(){}~*<>^|!?;".contains(&c)
+}
+
+/// Whether `text` can be written as a plain scalar and read back as the same string: it starts
+/// with a letter, `_`, `/` or `$`, holds only `plain_byte`s, has no `: `, ` #` or `{{`, does not
+/// end with `:` or a space, and is no word YAML 1.1 reads as a boolean or null. One pass over
+/// the bytes: every scalar of every file goes through here.
 pub(crate) fn is_plain_safe(text: &str) -> bool {
-    let Some(first) = text.chars().next() else { return false };
-    if text.trim() != text || AMBIGUOUS_WORDS.contains(&text.to_ascii_lowercase().as_str()) {
+    let bytes = text.as_bytes();
+    let (Some(&first), Some(&last)) = (bytes.first(), bytes.last()) else { return false };
+    if !(first.is_ascii_alphabetic() || matches!(first, b'_' | b'/' | b'$')) || matches!(last, b':' | b' ') {
         return false;
     }
-    let safe_char = |c: char| c.is_ascii_alphanumeric() || " _-./:@=,+$%(){}~*<>^|!?;".contains(c);
-    let starts_ok = first.is_ascii_alphabetic() || "_/$".contains(first);
-    starts_ok
-        && text.chars().all(safe_char)
-        && !text.contains(": ")
-        && !text.contains(" #")
-        && !text.ends_with(':')
-        && !text.contains("{{")
-        && !(text.starts_with('.') || text.starts_with(['+', '-']))
+    let mut previous = 0u8;
+    for &c in bytes {
+        let pair = [previous, c];
+        if !plain_byte(c) || matches!(&pair, b": " | b" #" | b"{{") {
+            return false;
+        }
+        previous = c;
+    }
+    !AMBIGUOUS_WORDS.iter().any(|w| w.eq_ignore_ascii_case(text))
 }
 
-fn scalar(text: &str) -> String {
+/// Whether YAML 1.1 readers (libyaml, go-yaml: the collector, compose, kubectl) take `c` for
+/// a line break, where JSON does not: next line, line and paragraph separators. A JSON string
+/// holding one is no longer the same string once such a reader has folded it, and in a comment
+/// it ends the comment.
+pub(crate) fn is_yaml_break(c: char) -> bool {
+    matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}')
+}
+
+/// A JSON string literal made a YAML double-quoted scalar that every reader reads back as the
+/// same string: YAML 1.1 line breaks written as `\u` escapes.
+pub(crate) fn json_to_yaml_quoted(json: String) -> String {
+    if !json.contains(is_yaml_break) {
+        return json;
+    }
+    json.chars().fold(String::with_capacity(json.len() + 8), |mut out, c| {
+        if is_yaml_break(c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+        out
+    })
+}
+
+/// Append `text` as a scalar: plain where that is safe, else double-quoted.
+fn push_scalar(out: &mut String, text: &str) {
     if is_plain_safe(text) {
-        text.to_string()
+        out.push_str(text);
     } else {
-        // A JSON string is a valid YAML double-quoted scalar.
-        serde_json::Value::String(text.to_string()).to_string()
+        // A JSON string is a YAML double-quoted scalar, once YAML's own line breaks are escaped.
+        out.push_str(&json_to_yaml_quoted(serde_json::to_string(text).unwrap_or_default()));
     }
 }
 
-fn leaf(value: &Value) -> Option<String> {
+/// Whether `value` is written on its key's line (a scalar or an empty collection).
+fn is_leaf(value: &Value) -> bool {
     match value {
-        Value::Null => Some("null".into()),
-        Value::Bool(b) => Some(b.to_string()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::String(t) => Some(scalar(t)),
-        Value::Mapping(m) if m.is_empty() => Some("{}".into()),
-        Value::Sequence(s) if s.is_empty() => Some("[]".into()),
-        Value::Tagged(t) => leaf(&t.value),
-        Value::Mapping(_) | Value::Sequence(_) => None,
+        Value::Mapping(m) => m.is_empty(),
+        Value::Sequence(s) => s.is_empty(),
+        Value::Tagged(t) => is_leaf(&t.value),
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => true,
     }
 }
 
-fn key_text(key: &Value) -> String {
-    match key {
-        Value::String(t) => scalar(t),
-        other => leaf(other).unwrap_or_default(),
+/// Append `value` if it is a leaf (see `is_leaf`); nothing otherwise.
+fn push_leaf(out: &mut String, value: &Value) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::String(t) => push_scalar(out, t),
+        Value::Mapping(m) if m.is_empty() => out.push_str("{}"),
+        Value::Sequence(s) if s.is_empty() => out.push_str("[]"),
+        Value::Tagged(t) => push_leaf(out, &t.value),
+        Value::Mapping(_) | Value::Sequence(_) => {}
     }
+}
+
+/// Append `indent` spaces.
+fn pad(out: &mut String, indent: usize) {
+    out.extend(std::iter::repeat_n(' ', indent));
 }
 
 fn write_mapping(out: &mut String, m: &Mapping, indent: usize, first_inline: bool) {
     for (i, (k, v)) in m.iter().enumerate() {
         if i > 0 || !first_inline {
-            out.push_str(&" ".repeat(indent));
+            pad(out, indent);
         }
-        let key = key_text(k);
-        if let Some(text) = leaf(v) {
-            let _ = writeln!(out, "{key}: {text}");
+        match k {
+            Value::String(t) => push_scalar(out, t),
+            other => push_leaf(out, other),
+        }
+        if is_leaf(v) {
+            out.push_str(": ");
+            push_leaf(out, v);
+            out.push('\n');
         } else {
-            let _ = writeln!(out, "{key}:");
+            out.push_str(":\n");
             write_block(out, v, indent + 2);
         }
     }
@@ -107,15 +157,15 @@ fn write_block(out: &mut String, value: &Value, indent: usize) {
         Value::Mapping(m) => write_mapping(out, m, indent, false),
         Value::Sequence(items) => {
             for item in items {
-                out.push_str(&" ".repeat(indent));
+                pad(out, indent);
                 out.push_str("- ");
-                match (leaf(item), item) {
-                    (Some(text), _) => {
-                        out.push_str(&text);
+                match item {
+                    _ if is_leaf(item) => {
+                        push_leaf(out, item);
                         out.push('\n');
                     }
-                    (None, Value::Mapping(m)) => write_mapping(out, m, indent + 2, true),
-                    (None, other) => {
+                    Value::Mapping(m) => write_mapping(out, m, indent + 2, true),
+                    other => {
                         out.push('\n');
                         write_block(out, other, indent + 2);
                     }
@@ -123,8 +173,8 @@ fn write_block(out: &mut String, value: &Value, indent: usize) {
             }
         }
         other => {
-            out.push_str(&" ".repeat(indent));
-            out.push_str(&leaf(other).unwrap_or_default());
+            pad(out, indent);
+            push_leaf(out, other);
             out.push('\n');
         }
     }
@@ -134,19 +184,157 @@ fn write_block(out: &mut String, value: &Value, indent: usize) {
 /// their key.
 pub(crate) fn to_yaml(value: &Value) -> String {
     let mut out = String::new();
-    match leaf(value) {
-        Some(text) => {
-            out.push_str(&text);
-            out.push('\n');
-        }
-        None => write_block(&mut out, value, 0),
+    if is_leaf(value) {
+        push_leaf(&mut out, value);
+        out.push('\n');
+    } else {
+        write_block(&mut out, value, 0);
     }
     out
+}
+
+/// A template value as the writer sees it: a leaf (written on its key's line), a non-empty
+/// sequence or a non-empty mapping with string keys.
+enum Shape {
+    Leaf,
+    Seq(Vec<minijinja::Value>),
+    Map(Vec<(minijinja::Value, minijinja::Value)>),
+}
+
+/// The shape of `v`; `None` for what only the serde path writes (floats, numbers beyond 64
+/// bits, bytes, undefined, plain objects, keys that are not strings).
+fn shape(v: &minijinja::Value) -> Option<Shape> {
+    use minijinja::value::ValueKind;
+    match v.kind() {
+        ValueKind::None | ValueKind::Bool | ValueKind::String => Some(Shape::Leaf),
+        ValueKind::Number if i64::try_from(v.clone()).is_ok() || u64::try_from(v.clone()).is_ok() => {
+            v.is_integer().then_some(Shape::Leaf)
+        }
+        ValueKind::Seq => {
+            let items: Vec<minijinja::Value> = v.as_object()?.try_iter()?.collect();
+            Some(if items.is_empty() { Shape::Leaf } else { Shape::Seq(items) })
+        }
+        ValueKind::Map => {
+            let pairs: Vec<(minijinja::Value, minijinja::Value)> = v.as_object()?.try_iter_pairs()?.collect();
+            if pairs.iter().any(|(k, _)| k.as_str().is_none()) {
+                return None;
+            }
+            Some(if pairs.is_empty() { Shape::Leaf } else { Shape::Map(pairs) })
+        }
+        _ => None,
+    }
+}
+
+/// Append the leaf `v` as `push_leaf` would append its `serde_yaml` form.
+fn push_template_leaf(out: &mut String, v: &minijinja::Value) -> Option<()> {
+    use minijinja::value::ValueKind;
+    match v.kind() {
+        ValueKind::None => out.push_str("null"),
+        ValueKind::Bool => out.push_str(if v.is_true() { "true" } else { "false" }),
+        ValueKind::Number => {
+            let _ = write!(out, "{v}");
+        }
+        ValueKind::String => push_scalar(out, v.as_str()?),
+        ValueKind::Seq => out.push_str("[]"),
+        ValueKind::Map => out.push_str("{}"),
+        _ => return None,
+    }
+    Some(())
+}
+
+fn write_template_mapping(
+    out: &mut String,
+    pairs: &[(minijinja::Value, minijinja::Value)],
+    indent: usize,
+    first_inline: bool,
+) -> Option<()> {
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 || !first_inline {
+            pad(out, indent);
+        }
+        push_scalar(out, k.as_str()?);
+        match shape(v)? {
+            Shape::Leaf => {
+                out.push_str(": ");
+                push_template_leaf(out, v)?;
+                out.push('\n');
+            }
+            block => {
+                out.push_str(":\n");
+                write_template_block(out, &block, indent + 2)?;
+            }
+        }
+    }
+    Some(())
+}
+
+fn write_template_block(out: &mut String, block: &Shape, indent: usize) -> Option<()> {
+    match block {
+        Shape::Map(pairs) => write_template_mapping(out, pairs, indent, false),
+        Shape::Seq(items) => {
+            for item in items {
+                pad(out, indent);
+                out.push_str("- ");
+                match shape(item)? {
+                    Shape::Leaf => {
+                        push_template_leaf(out, item)?;
+                        out.push('\n');
+                    }
+                    Shape::Map(pairs) => write_template_mapping(out, &pairs, indent + 2, true)?,
+                    inner @ Shape::Seq(_) => {
+                        out.push('\n');
+                        write_template_block(out, &inner, indent + 2)?;
+                    }
+                }
+            }
+            Some(())
+        }
+        Shape::Leaf => None,
+    }
+}
+
+/// `to_yaml` of a template value (the `yaml` filter's argument), written straight from it: the
+/// same text as `to_yaml(&serde_yaml::to_value(value))` without building that value. `None`
+/// for a value of a shape only that path writes.
+pub(crate) fn template_to_yaml(value: &minijinja::Value) -> Option<String> {
+    let mut out = String::with_capacity(1024);
+    match shape(value)? {
+        Shape::Leaf => {
+            push_template_leaf(&mut out, value)?;
+            out.push('\n');
+        }
+        block => write_template_block(&mut out, &block, 0)?,
+    }
+    Some(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rule of `is_plain_safe` written plainly, one condition at a time.
+    fn plain_safe_by_rule(text: &str) -> bool {
+        let Some(first) = text.chars().next() else { return false };
+        if text.trim() != text || AMBIGUOUS_WORDS.contains(&text.to_ascii_lowercase().as_str()) {
+            return false;
+        }
+        let safe_char = |c: char| c.is_ascii_alphanumeric() || " _-./:@=,+$%(){}~*<>^|!?;".contains(c);
+        let starts_ok = first.is_ascii_alphabetic() || "_/$".contains(first);
+        starts_ok
+            && text.chars().all(safe_char)
+            && !text.contains(": ")
+            && !text.contains(" #")
+            && !text.ends_with(':')
+            && !text.contains("{{")
+            && !(text.starts_with('.') || text.starts_with(['+', '-']))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_one_pass_check_follows_the_rule(text in "([a-zA-Z0-9_/$ .:#{}~*+é\t-]|yes|No|null|inf){0,8}") {
+            proptest::prop_assert_eq!(is_plain_safe(&text), plain_safe_by_rule(&text), "{:?}", text);
+        }
+    }
 
     #[test]
     fn ambiguous_strings_are_quoted() {
@@ -190,6 +378,32 @@ mod tests {
         ] {
             assert!(is_plain_safe(text), "{text:?} can be plain");
         }
+    }
+
+    #[test]
+    fn template_values_are_written_as_their_serde_form() {
+        let data = serde_json::json!({
+            "b": [1, -2, true, null, "no", "", "a: b", [], {}, [["x"], {"k": ["v"]}], {"z": 1, "a": {"q": []}}],
+            "a": { "nested": [{ "name": "x", "value": "$(Y) {{x}}" }, { "empty": {} }] },
+            "n": 18_446_744_073_709_551_615_u64,
+            "s": "plain",
+        });
+        for value in [data.clone(), data["b"].clone(), data["s"].clone(), serde_json::json!([]), serde_json::json!({})]
+        {
+            let template = minijinja::Value::from_serialize(&value);
+            let through_serde = to_yaml(&serde_yaml::to_value(&template).unwrap());
+            assert_eq!(template_to_yaml(&template).as_deref(), Some(through_serde.as_str()), "{value}");
+        }
+        assert_eq!(template_to_yaml(&minijinja::Value::from(1.5)), None, "floats go the serde way");
+    }
+
+    #[test]
+    fn yaml_line_breaks_are_escaped() {
+        let text = "a\u{2028}b\u{2029} c\u{85}";
+        let yaml = to_yaml(&map([("k", s(text))]));
+        assert_eq!(yaml, "k: \"a\\u2028b\\u2029 c\\u0085\"\n");
+        let back: Value = serde_yaml::from_str(&yaml).unwrap();
+        assert_eq!(back["k"], text);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Parse stage, first half: YAML text into the located tree (`Node`), with the limits that
 //! keep hostile input cheap: no aliases (no alias bombs), bounded nesting, one document.
 
+use std::collections::BTreeMap;
+
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle};
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
@@ -18,7 +20,15 @@ fn span_of(start: Marker, end: Marker) -> Span {
 /// What is being built while events arrive.
 enum Frame {
     Seq(Span, Vec<Node>),
-    Map(Span, Vec<(Node, Node)>, Option<Node>),
+    Map(Span, Entries, Option<Node>),
+}
+
+/// A mapping's entries so far, with the line of each scalar key, so a repeated key is found
+/// without comparing it with every earlier one (`services` may hold thousands).
+#[derive(Default)]
+struct Entries {
+    list: Vec<(Node, Node)>,
+    lines: BTreeMap<String, usize>,
 }
 
 /// Build the located tree of a one-document YAML text. Duplicate keys are reported (all of
@@ -96,13 +106,13 @@ pub(crate) fn load(text: &str) -> Result<(Node, Diagnostics), Diagnostics> {
                 stack.push(if matches!(event, Event::SequenceStart(..)) {
                     Frame::Seq(here, Vec::new())
                 } else {
-                    Frame::Map(here, Vec::new(), None)
+                    Frame::Map(here, Entries::default(), None)
                 });
                 continue;
             }
             Event::SequenceEnd | Event::MappingEnd => match stack.pop() {
                 Some(Frame::Seq(span, items)) => Node { value: Value::Seq(items), span },
-                Some(Frame::Map(span, entries, _)) => Node { value: Value::Map(entries), span },
+                Some(Frame::Map(span, entries, _)) => Node { value: Value::Map(entries.list), span },
                 None => continue,
             },
         };
@@ -141,17 +151,18 @@ fn scalar_key(node: &Node) -> Option<&str> {
     }
 }
 
-fn insert_entry(entries: &mut Vec<(Node, Node)>, key: Node, value: Node, diags: &mut Diagnostics) {
+fn insert_entry(entries: &mut Entries, key: Node, value: Node, diags: &mut Diagnostics) {
     if let Some(name) = scalar_key(&key) {
-        if let Some((first, _)) = entries.iter().find(|(k, _)| scalar_key(k) == Some(name)) {
+        if let Some(first) = entries.lines.get(name) {
             diags.push(
                 Diagnostic::error(key.span, format!("key `{name}` is repeated in this mapping"))
-                    .hint(format!("it was first given at line {}; keep one of them", first.span.line)),
+                    .hint(format!("it was first given at line {first}; keep one of them")),
             );
             return;
         }
+        entries.lines.insert(name.to_string(), key.span.line);
     }
-    entries.push((key, value));
+    entries.list.push((key, value));
 }
 
 #[cfg(test)]

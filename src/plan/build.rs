@@ -277,9 +277,11 @@ impl<'a> Builder<'a> {
         let mut agents = Vec::new();
         let mut container_sources = Vec::new();
         let (entry, entry_addr) = self.app_entry();
-        let services: Vec<(String, Service)> =
-            self.valid.stack.services.value.iter().map(|(n, s)| (n.clone(), s.value.clone())).collect();
-        for (name, service) in &services {
+        // The stack outlives the builder: its services are read in place while the builder
+        // grows.
+        let valid = self.valid;
+        for (name, service) in &valid.stack.services.value {
+            let service = &service.value;
             if matches!(service, Service::Django(_)) {
                 continue;
             }
@@ -726,14 +728,17 @@ impl<'a> Builder<'a> {
         (files, stdout, jmx)
     }
 
-    /// The graph, nodes and edges added in id order (so indices are stable).
-    fn graph(&self) -> DiGraph<PlanNode, PlanEdge> {
-        let mut g = DiGraph::with_capacity(self.nodes.len(), self.edges.len());
-        let mut index: BTreeMap<&NodeId, NodeIndex> = BTreeMap::new();
-        for (id, node) in &self.nodes {
-            index.insert(id, g.add_node(node.clone()));
+    /// The data-flow graph, nodes and edges added in id order (so indices are stable). They
+    /// move out of the builder: this is its last use of them.
+    fn graph(&mut self) -> DiGraph<PlanNode, PlanEdge> {
+        let nodes = std::mem::take(&mut self.nodes);
+        let edges = std::mem::take(&mut self.edges);
+        let mut g = DiGraph::with_capacity(nodes.len(), edges.len());
+        let mut index: BTreeMap<NodeId, NodeIndex> = BTreeMap::new();
+        for (id, node) in nodes {
+            index.insert(id, g.add_node(node));
         }
-        for (from, to, edge) in &self.edges {
+        for (from, to, edge) in &edges {
             if let (Some(a), Some(b)) = (index.get(from), index.get(to)) {
                 g.add_edge(*a, *b, *edge);
             }

@@ -150,8 +150,13 @@ pub(crate) fn must_pass(g: &Graph, signal: Signal) -> BTreeMap<NodeIndex, Vec<No
         reversed.add_node(());
     }
     let root = reversed.add_node(());
+    // One reversed edge per pair of nodes, in edge order; a set finds repeats (`update_edge`
+    // would search the edges of a node with thousands of senders for each of them).
+    let mut pairs: BTreeSet<(NodeIndex, NodeIndex)> = BTreeSet::new();
     for e in g.edge_references().filter(|e| e.weight().signal == signal) {
-        reversed.update_edge(e.target(), e.source(), ());
+        if pairs.insert((e.target(), e.source())) {
+            reversed.add_edge(e.target(), e.source(), ());
+        }
     }
     for n in g.node_indices().filter(|n| is_store(&g[*n]) && carries(g, *n, Direction::Incoming, signal)) {
         reversed.update_edge(root, n, ());
@@ -173,43 +178,54 @@ pub(crate) fn must_pass(g: &Graph, signal: Signal) -> BTreeMap<NodeIndex, Vec<No
     out
 }
 
-/// The longest distance (in edges) from a source to every node that `signal` reaches, or an
-/// error when the signal's edges form a cycle (a bug in the planner).
-pub(crate) fn depths(g: &Graph, signal: Signal) -> anyhow::Result<BTreeMap<NodeIndex, usize>> {
-    let mut indegree: BTreeMap<NodeIndex, usize> = BTreeMap::new();
+/// The longest distance (in edges) from a source to every node that `signal` reaches, by node
+/// index (`None`: the signal does not touch the node), or an error when the signal's edges
+/// form a cycle (a bug in the planner).
+pub(crate) fn depths(g: &Graph, signal: Signal) -> anyhow::Result<Vec<Option<usize>>> {
+    let mut indegree: Vec<Option<usize>> = vec![None; g.node_count()];
     for e in g.edge_references().filter(|e| e.weight().signal == signal) {
-        *indegree.entry(e.target()).or_default() += 1;
-        indegree.entry(e.source()).or_default();
+        if let Some(d) = indegree.get_mut(e.target().index()) {
+            *d.get_or_insert(0) += 1;
+        }
+        if let Some(d) = indegree.get_mut(e.source().index()) {
+            d.get_or_insert(0);
+        }
     }
-    let mut depth: BTreeMap<NodeIndex, usize> = BTreeMap::new();
-    let mut ready: Vec<NodeIndex> = indegree.iter().filter(|(_, d)| **d == 0).map(|(n, _)| *n).collect();
-    for n in &ready {
-        depth.insert(*n, 0);
-    }
+    let mut depth: Vec<Option<usize>> = indegree.iter().map(|d| (*d == Some(0)).then_some(0)).collect();
+    let mut ready: Vec<NodeIndex> =
+        indegree.iter().enumerate().filter(|(_, d)| **d == Some(0)).map(|(i, _)| NodeIndex::new(i)).collect();
     let mut seen = 0;
     while let Some(n) = ready.pop() {
         seen += 1;
-        let here = depth.get(&n).copied().unwrap_or(0);
+        let here = depth.get(n.index()).copied().flatten().unwrap_or(0);
         for e in g.edges_directed(n, Direction::Outgoing).filter(|e| e.weight().signal == signal) {
-            let t = e.target();
-            let d = depth.entry(t).or_insert(0);
-            *d = (*d).max(here + 1);
-            if let Some(left) = indegree.get_mut(&t) {
+            let t = e.target().index();
+            if let Some(d) = depth.get_mut(t) {
+                let d = d.get_or_insert(0);
+                *d = (*d).max(here + 1);
+            }
+            if let Some(Some(left)) = indegree.get_mut(t) {
                 *left -= 1;
                 if *left == 0 {
-                    ready.push(t);
+                    ready.push(e.target());
                 }
             }
         }
     }
-    anyhow::ensure!(seen == indegree.len(), "the {} edges form a cycle (this is a bug in otelplan)", signal.as_str());
+    let touched = indegree.iter().flatten().count();
+    anyhow::ensure!(seen == touched, "the {} edges form a cycle (this is a bug in otelplan)", signal.as_str());
     Ok(depth)
 }
 
+/// The most edges from a source to a store, from `depths`.
+fn deepest_store(g: &Graph, depth: &[Option<usize>]) -> usize {
+    depth.iter().enumerate().filter_map(|(i, d)| d.filter(|_| is_store(&g[NodeIndex::new(i)]))).max().unwrap_or(0)
+}
+
 /// The most edges from a source of `signal` to a store.
+#[cfg(test)]
 pub(crate) fn hops(g: &Graph, signal: Signal) -> anyhow::Result<usize> {
-    let depth = depths(g, signal)?;
-    Ok(depth.iter().filter(|(n, _)| is_store(&g[**n])).map(|(_, d)| *d).max().unwrap_or(0))
+    Ok(deepest_store(g, &depths(g, signal)?))
 }
 
 /// Single points of failure, capacity risks and hops of `signal`.
@@ -232,12 +248,13 @@ pub(crate) fn signal_figures(g: &Graph, signal: Signal) -> anyhow::Result<Signal
                 && first.iter().all(|n| g[*n].replicas <= 1 && matches!(g[*n].kind, NodeKind::Backend { .. }));
         }
     }
+    let depth_of = |n: &NodeIndex| depth.get(n.index()).copied().flatten();
     let mut ordered: Vec<NodeIndex> = on_every_path.into_iter().collect();
-    ordered.sort_by(|a, b| (depth.get(a), &g[*a].name).cmp(&(depth.get(b), &g[*b].name)));
+    ordered.sort_by(|a, b| (depth_of(a), &g[*a].name).cmp(&(depth_of(b), &g[*b].name)));
     let spofs = ordered.iter().filter(|n| g[**n].replicas <= 1).map(|n| g[*n].name.clone()).collect();
     let capacity_risks =
         ordered.iter().filter(|n| g[**n].replicas > 1).map(|n| (g[*n].name.clone(), g[*n].replicas)).collect();
-    Ok(SignalFigures { spofs, capacity_risks, hops: hops(g, signal)?, app_spofs, apps_unbuffered })
+    Ok(SignalFigures { spofs, capacity_risks, hops: deepest_store(g, &depth), app_spofs, apps_unbuffered })
 }
 
 /// Nodes (not backends) with an edge into a backend, and whether a Django service is one.
