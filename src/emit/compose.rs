@@ -76,30 +76,8 @@ pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
     tree.insert("compose/docker-compose.yaml".into(), document(&base(plan)));
     tree.insert("compose/dkp.override.yaml".into(), document(&overlay(plan)));
     tree.insert("compose/.env.example".into(), env_example(d));
-    if let Some(g) = &d.grafana {
-        let sources: Vec<Value> = g
-            .sources
-            .iter()
-            .map(|(kind, addr)| {
-                let (name, kind_name, url) = match kind {
-                    BackendKind::Jaeger => ("Jaeger", "jaeger", format!("http://{}:16686", addr.host)),
-                    BackendKind::Prometheus => {
-                        ("Prometheus", "prometheus", addr.url(Flavor::Compose, &plan.namespaces))
-                    }
-                    _ => ("Loki", "loki", addr.url(Flavor::Compose, &plan.namespaces)),
-                };
-                map([
-                    ("name", s(name)),
-                    ("type", s(kind_name)),
-                    ("uid", s(kind_name)),
-                    ("access", s("proxy")),
-                    ("url", lit(&url)),
-                    ("isDefault", Value::Bool(*kind == BackendKind::Prometheus)),
-                ])
-            })
-            .collect();
-        let file = map([("apiVersion", Value::Number(1.into())), ("datasources", Value::Sequence(sources))]);
-        tree.insert("compose/grafana/datasources.yaml".into(), document(&file));
+    if let Some(text) = crate::emit::grafana::datasources(plan, Flavor::Compose) {
+        tree.insert("compose/grafana/datasources.yaml".into(), text);
     }
 }
 
@@ -298,7 +276,7 @@ fn kibana_services(plan: &Plan, out: &mut Vec<(String, Value)>) {
     out.push((
         k.setup_name.clone(),
         map([
-            ("image", s(crate::plan::deploy::backend_image(BackendKind::Elasticsearch, k.image.rsplit(':').next()))),
+            ("image", s(k.setup_image.clone())),
             ("restart", s("no")),
             ("command", strings(["bash", "-c", &script])),
             ("environment", env_list(setup_env)),

@@ -163,7 +163,10 @@ pub(crate) fn emit(plan: &Plan, t: &Templates, tree: &mut OutputTree) -> anyhow:
         resources.push("kibana.yaml".into());
     }
     if let Some(g) = &plan.deployment.grafana {
-        tree.insert("kubernetes/grafana/datasources.yaml".into(), grafana_sources(plan)?);
+        tree.insert(
+            "kubernetes/grafana/datasources.yaml".into(),
+            crate::emit::grafana::datasources(plan, Flavor::Kubernetes).unwrap_or_default(),
+        );
         generators.push(json!({ "name": k8s_name(&format!("{}-datasources", g.name)), "files": ["otelplan.yaml=grafana/datasources.yaml"] }));
         tree.insert("kubernetes/grafana.yaml".into(), grafana_manifest(&cx)?);
         resources.push("grafana.yaml".into());
@@ -672,7 +675,7 @@ fn kibana_manifest(cx: &Ctx<'_>) -> anyhow::Result<String> {
         "securityContext": { "seccompProfile": { "type": "RuntimeDefault" } },
         "containers": [{
             "name": "set-password",
-            "image": crate::plan::deploy::backend_image(BackendKind::Elasticsearch, k.image.rsplit(':').next()),
+            "image": k.setup_image,
             "command": ["bash", "-c", script],
             "env": env,
             "resources": resources(64, 128, 50),
@@ -691,27 +694,6 @@ fn kibana_manifest(cx: &Ctx<'_>) -> anyhow::Result<String> {
         }),
     )?;
     Ok(m.text())
-}
-
-fn grafana_sources(plan: &Plan) -> anyhow::Result<String> {
-    let Some(g) = &plan.deployment.grafana else { return Ok(String::new()) };
-    let sources: Vec<serde_yaml::Value> = g
-        .sources
-        .iter()
-        .map(|(kind, addr)| {
-            let (name, type_name, url) = match kind {
-                BackendKind::Jaeger => ("Jaeger", "jaeger", format!("http://{}:16686", addr.resolved_host(Flavor::Kubernetes, &plan.namespaces))),
-                BackendKind::Prometheus => ("Prometheus", "prometheus", addr.url(Flavor::Kubernetes, &plan.namespaces)),
-                _ => ("Loki", "loki", addr.url(Flavor::Kubernetes, &plan.namespaces)),
-            };
-            serde_yaml::to_value(json!({ "name": name, "type": type_name, "uid": type_name, "access": "proxy", "url": url.replace('$', "$$"), "isDefault": *kind == BackendKind::Prometheus }))
-        })
-        .collect::<Result<_, _>>()?;
-    let file = crate::emit::yaml::map([
-        ("apiVersion", serde_yaml::Value::Number(1.into())),
-        ("datasources", serde_yaml::Value::Sequence(sources)),
-    ]);
-    Ok(crate::emit::yaml::document(&file))
 }
 
 fn grafana_manifest(cx: &Ctx<'_>) -> anyhow::Result<String> {

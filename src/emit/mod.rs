@@ -7,6 +7,7 @@ pub(crate) mod collector;
 pub(crate) mod component_names;
 pub(crate) mod compose;
 pub(crate) mod django;
+pub(crate) mod grafana;
 pub(crate) mod k8s;
 pub(crate) mod layout;
 pub(crate) mod readme;

@@ -19,7 +19,7 @@ use crate::plan::collector::{
 };
 use crate::plan::deploy::{
     backend_image, glob_dir, k8s_name, log_owner, DeployedBackend, Deployment, FileLogHook, Grafana, JmxHook, Kibana,
-    StdoutHook, Workload,
+    StdoutHook, Workload, ELASTIC_VERSION,
 };
 use crate::plan::edge::{PlanEdge, Protocol};
 use crate::plan::node::{NodeId, NodeKind, PlanNode, RoleKind};
@@ -623,9 +623,9 @@ impl<'a> Builder<'a> {
         let es = self.sinks.get(&BackendKind::Elasticsearch).filter(|s| s.deployed);
         let kibana = es.map(|s| Kibana {
             name: k8s_name(&format!("{}-kibana", self.name())),
-            image: backend_image(BackendKind::Elasticsearch, s.tag.as_deref())
-                .replace("elasticsearch/elasticsearch", "kibana/kibana"),
+            image: format!("docker.elastic.co/kibana/kibana:{}", s.tag.as_deref().unwrap_or(ELASTIC_VERSION)),
             setup_name: k8s_name(&format!("{}-kibana-setup", self.name())),
+            setup_image: backend_image(BackendKind::Elasticsearch, s.tag.as_deref()),
             elasticsearch: s.addr.clone().with_default_scheme(Scheme::Http),
         });
         let stores = [BackendKind::Jaeger, BackendKind::Prometheus, BackendKind::Loki];

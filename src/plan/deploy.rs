@@ -26,6 +26,8 @@ pub(crate) const JAVA_AGENT_IMAGE: &str =
 pub(crate) const JAVA_AGENT_DIR: &str = "/otel-auto-instrumentation";
 /// Grafana, provisioned with the three stores of topology C.
 pub(crate) const GRAFANA_IMAGE: &str = "grafana/grafana:13.0.2";
+/// Jaeger's query/UI port, where Grafana reads traces.
+pub(crate) const JAEGER_UI_PORT: u16 = 16686;
 /// The user id the collector-contrib image runs as.
 pub(crate) const COLLECTOR_UID: u32 = 10001;
 
@@ -63,6 +65,8 @@ pub(crate) struct Kibana {
     pub(crate) image: String,
     /// The one-shot service that sets `kibana_system`'s password.
     pub(crate) setup_name: String,
+    /// Its image: Elasticsearch's, which has curl and bash.
+    pub(crate) setup_image: String,
     /// The Elasticsearch it reads.
     pub(crate) elasticsearch: Addr,
 }
