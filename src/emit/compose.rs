@@ -14,8 +14,8 @@ use crate::model::env_ref::EnvRef;
 use crate::plan::app::EnvValue;
 use crate::plan::collector::{CollectorRole, STORAGE_DIR};
 use crate::plan::deploy::{
-    DeployedBackend, Deployment, BUSYBOX_IMAGE, COLLECTOR_IMAGE, COLLECTOR_UID, GRAFANA_IMAGE, JAVA_AGENT_DIR,
-    JAVA_AGENT_IMAGE,
+    DeployedBackend, Deployment, BUSYBOX_IMAGE, COLLECTOR_IMAGE, COLLECTOR_UID, GRAFANA_IMAGE, JAEGER_UI_PORT,
+    JAVA_AGENT_DIR, JAVA_AGENT_IMAGE,
 };
 use crate::plan::node::{NodeKind, RoleKind};
 use crate::plan::{ApmAuth, EsAuth, Flavor, Plan};
@@ -234,7 +234,7 @@ fn backend_service(plan: &Plan, b: &DeployedBackend) -> Value {
         }
         BackendKind::Jaeger => {
             // Without `--config` Jaeger runs its built-in all-in-one config: traces in memory.
-            entries.push(("ports", strings(["127.0.0.1:16686:16686"])));
+            entries.push(("ports", strings([format!("127.0.0.1:{JAEGER_UI_PORT}:{JAEGER_UI_PORT}")])));
             entries.push(("deploy", limits(1024)));
         }
         BackendKind::Prometheus => {

@@ -13,7 +13,7 @@ use crate::plan::app::EnvValue;
 use crate::plan::collector::{CollectorRole, HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, STORAGE_DIR};
 use crate::plan::deploy::{
     k8s_name, DeployedBackend, FileLogHook, JmxHook, Workload, COLLECTOR_IMAGE, COLLECTOR_UID, GRAFANA_IMAGE,
-    JAVA_AGENT_DIR, JAVA_AGENT_IMAGE,
+    JAEGER_UI_PORT, JAVA_AGENT_DIR, JAVA_AGENT_IMAGE,
 };
 use crate::plan::node::RoleKind;
 use crate::plan::{ApmAuth, EsAuth, Flavor, Plan};
@@ -509,7 +509,7 @@ fn backend_shape(cx: &Ctx<'_>, b: &DeployedBackend) -> BackendShape {
         BackendKind::Elasticsearch => elasticsearch_shape(cx),
         BackendKind::ApmServer => apm_server_shape(cx, b),
         BackendKind::Jaeger => BackendShape {
-            ports: vec![("otlp-grpc", 4317), ("otlp-http", 4318), ("ui", 16686)],
+            ports: vec![("otlp-grpc", 4317), ("otlp-http", 4318), ("ui", JAEGER_UI_PORT)],
             args: vec![],
             env: vec![],
             mounts: vec![],
@@ -518,7 +518,7 @@ fn backend_shape(cx: &Ctx<'_>, b: &DeployedBackend) -> BackendShape {
             user: 10001,
             group: 10001,
             read_only_root: true,
-            probes: tcp(16686),
+            probes: tcp(JAEGER_UI_PORT),
             memory: (256, 1024),
             comments: vec!["Jaeger's built-in all-in-one configuration: traces are kept in memory."],
         },
