@@ -31,7 +31,8 @@ use crate::validate::ValidStack;
 pub use crate::emit::OutputTree;
 
 /// `--version`: otelplan's version, the pinned collector and the stack format version.
-pub const VERSION_LINE: &str = concat!(env!("CARGO_PKG_VERSION"), " (collector-contrib 0.159.0, stack format 1)");
+pub const VERSION_LINE: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (collector-contrib ", env!("OTELPLAN_COLLECTOR_VERSION"), ", stack format 1)");
 
 /// Run the command line; returns the process exit code.
 pub fn run() -> i32 {

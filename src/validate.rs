@@ -81,7 +81,7 @@ pub(crate) fn validate(stack: Stack) -> Result<(ValidStack, Diagnostics), Diagno
             |t| t.value.iter().map(|x| x.value).collect(),
         ),
         collector: CollectorDefaults {
-            version: c.version.map_or(CollectorVersion::PINNED, |v| v.value),
+            version: c.version.map_or(CollectorVersion::pinned(), |v| v.value),
             gateway_replicas: c.gateway_replicas.map_or(2, |v| u32::try_from(v.value).unwrap_or(u32::MAX)),
             memory_limit_mib: c.memory_limit_mib.map_or(512, |v| u32::try_from(v.value).unwrap_or(u32::MAX)),
             persistent_queue: c.persistent_queue.is_none_or(|v| v.value),

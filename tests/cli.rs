@@ -70,7 +70,7 @@ fn validate_reports_valid_stacks() {
 fn version_names_the_collector_and_format() {
     let out = Test::new().args(&["--version"]).run();
     assert_eq!(out.code, 0);
-    assert!(out.stdout.contains("collector-contrib 0.159.0"), "{}", out.stdout);
+    assert!(out.stdout.contains("collector-contrib 0.152.0"), "{}", out.stdout);
     assert!(out.stdout.contains("stack format 1"), "{}", out.stdout);
 }
 

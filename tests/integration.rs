@@ -19,4 +19,5 @@ mod properties;
 mod regressions;
 mod render;
 mod schema;
+mod support;
 mod targets;

@@ -354,7 +354,7 @@ impl Sheet {
             reason: board.paragraph.clone(),
             columns: entries.iter().map(|e| e.topology.id.letter()).collect(),
             rows,
-            details: entries.iter().map(|e| detail(e, board, facts)).collect(),
+            details: entries.iter().map(|e| detail(e, board)).collect(),
             corrections: facts.corrections.clone(),
         }
     }
@@ -454,7 +454,7 @@ fn md(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
-fn detail(e: &Entry, board: &Scoreboard, facts: &Facts) -> Detail {
+fn detail(e: &Entry, board: &Scoreboard) -> Detail {
     let f = &e.figures;
     let id = e.topology.id;
     let item = |label: &str, values: Vec<String>| Item { label: label.to_string(), values, list: false };
@@ -473,7 +473,7 @@ fn detail(e: &Entry, board: &Scoreboard, facts: &Facts) -> Detail {
             .map(|c| {
                 let stability = c.stability.map_or_else(|| "unknown".to_string(), |s| s.to_string());
                 let deprecated = if c.deprecated {
-                    format!(", a name collector {} deprecates", facts.collector_version)
+                    format!(", a name collector {} deprecates", crate::model::version::CollectorVersion::pinned())
                 } else {
                     String::new()
                 };
@@ -553,7 +553,7 @@ mod tests {
         let text = compare(&valid(DKP), CompareFormat::Json).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(v["stack"], "dkp");
-        assert_eq!(v["collector_version"], "0.159.0");
+        assert_eq!(v["collector_version"], crate::model::version::CollectorVersion::pinned().to_string());
         assert_eq!(v["recommended"]["id"], "D");
         let topologies = v["topologies"].as_array().unwrap();
         assert_eq!(topologies.len(), 4);

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use serde_yaml::Value;
 
-use crate::emit::component_names::type_name;
 use crate::emit::yaml::{document, map, n, s, strings};
 use crate::model::env_ref::EnvRef;
 use crate::plan::collector::{
@@ -45,7 +44,7 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn id(&self, id: &ComponentId) -> String {
-        let t = type_name(id.kind, self.plan.collector_version);
+        let t = self.plan.distribution.type_name(id.kind, self.plan.collector_version);
         match &id.name {
             Some(name) => format!("{t}/{name}"),
             None => t.to_string(),

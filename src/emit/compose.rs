@@ -14,8 +14,7 @@ use crate::model::env_ref::EnvRef;
 use crate::plan::app::EnvValue;
 use crate::plan::collector::{CollectorRole, STORAGE_DIR};
 use crate::plan::deploy::{
-    DeployedBackend, Deployment, BUSYBOX_IMAGE, COLLECTOR_IMAGE, COLLECTOR_UID, GRAFANA_IMAGE, JAEGER_UI_PORT,
-    JAVA_AGENT_DIR, JAVA_AGENT_IMAGE,
+    DeployedBackend, Deployment, BUSYBOX_IMAGE, GRAFANA_IMAGE, JAEGER_UI_PORT, JAVA_AGENT_DIR, JAVA_AGENT_IMAGE,
 };
 use crate::plan::node::{NodeKind, RoleKind};
 use crate::plan::{ApmAuth, EsAuth, Flavor, Plan};
@@ -23,9 +22,6 @@ use crate::topology::BackendKind;
 
 /// The label the overlay puts on datastores whose container logs the node agent keeps.
 pub(crate) use crate::emit::collector::SERVICE_LABEL;
-
-/// Where the collector-contrib image reads its config.
-const CONFIG_PATH: &str = "/etc/otelcol-contrib/config.yaml";
 
 /// Escape a literal for compose, which interpolates `$`.
 fn lit(text: &str) -> Value {
@@ -121,7 +117,8 @@ fn collector_service(plan: &Plan, role: &CollectorRole, hops: &BTreeMap<&str, BT
     let d = &plan.deployment;
     let mut env = vec![literal_env("GOMEMLIMIT", &format!("{}MiB", role.memory_limit_mib * 4 / 5))];
     env.extend(role.secrets.iter().map(|e| secret_entry(e.name(), e)));
-    let mut volumes = vec![bind(&format!("../collector/{}", role.file_name()), CONFIG_PATH)];
+    let config_path = &plan.distribution.config_path;
+    let mut volumes = vec![bind(&format!("../collector/{}", role.file_name()), config_path)];
     if role.file_storage {
         volumes.push(s(format!("{}:{STORAGE_DIR}", storage_volume(role))));
     }
@@ -134,8 +131,8 @@ fn collector_service(plan: &Plan, role: &CollectorRole, hops: &BTreeMap<&str, BT
         depends_on.push(((*hop).to_string(), if healthy { "service_healthy" } else { "service_started" }));
     }
     let mut entries = vec![
-        ("image", s(format!("{COLLECTOR_IMAGE}:{}", plan.collector_version))),
-        ("command", strings([format!("--config={CONFIG_PATH}")])),
+        ("image", s(format!("{}:{}", plan.distribution.image, plan.collector_version))),
+        ("command", strings([format!("--config={config_path}")])),
         ("restart", s("unless-stopped")),
     ];
     match &role.role {
@@ -354,7 +351,8 @@ fn volume_init(plan: &Plan) -> Option<Value> {
     let mut steps = Vec::new();
     for r in &owned {
         mounts.push(format!("{}:/volumes/{}", storage_volume(r), r.name));
-        steps.push(format!("chown -R {COLLECTOR_UID}:{COLLECTOR_UID} /volumes/{}", r.name));
+        let uid = plan.distribution.uid;
+        steps.push(format!("chown -R {uid}:{uid} /volumes/{}", r.name));
     }
     for hook in logs {
         mounts.push(format!("{}:/volumes/{}", hook.volume, hook.volume));

@@ -12,8 +12,8 @@ use crate::model::env_ref::EnvRef;
 use crate::plan::app::EnvValue;
 use crate::plan::collector::{CollectorRole, HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, STORAGE_DIR};
 use crate::plan::deploy::{
-    k8s_name, DeployedBackend, FileLogHook, JmxHook, Workload, COLLECTOR_IMAGE, COLLECTOR_UID, GRAFANA_IMAGE,
-    JAEGER_UI_PORT, JAVA_AGENT_DIR, JAVA_AGENT_IMAGE,
+    k8s_name, DeployedBackend, FileLogHook, JmxHook, Workload, GRAFANA_IMAGE, JAEGER_UI_PORT, JAVA_AGENT_DIR,
+    JAVA_AGENT_IMAGE,
 };
 use crate::plan::node::RoleKind;
 use crate::plan::{ApmAuth, EsAuth, Flavor, Plan};
@@ -239,7 +239,7 @@ fn collector_container(cx: &Ctx<'_>, role: &CollectorRole, mounts: &[Value], sec
     let (readiness, liveness) = http_probes("/", "health");
     json!({
         "name": "otelcol",
-        "image": format!("{COLLECTOR_IMAGE}:{}", cx.plan.collector_version),
+        "image": format!("{}:{}", cx.plan.distribution.image, cx.plan.collector_version),
         "args": [format!("--config={CONFIG_DIR}/config.yaml")],
         "env": env,
         "ports": ports,
@@ -287,12 +287,13 @@ fn collector_manifest(cx: &Ctx<'_>, role: &CollectorRole) -> anyhow::Result<Stri
                 "spec": { "accessModes": ["ReadWriteOnce"], "resources": { "requests": { "storage": if role.role == RoleKind::Gateway { "2Gi" } else { "1Gi" } } } },
             }));
         }
-        restricted(COLLECTOR_UID, COLLECTOR_UID, true)
+        let uid = cx.plan.distribution.uid;
+        restricted(uid, uid, true)
     };
     let container = collector_container(cx, role, &mounts, &security);
     let mut pod = json!({
         "automountServiceAccountToken": matches!(role.role, RoleKind::Gateway | RoleKind::NodeAgent),
-        "securityContext": { "fsGroup": COLLECTOR_UID, "seccompProfile": { "type": "RuntimeDefault" } },
+        "securityContext": { "fsGroup": cx.plan.distribution.uid, "seccompProfile": { "type": "RuntimeDefault" } },
         "containers": [container],
         "volumes": volumes,
     });
@@ -820,7 +821,8 @@ fn file_log_patch(cx: &Ctx<'_>, hook: &FileLogHook, role: &CollectorRole, p: &mu
     ];
     // The agent runs with the datastore's group so it can read log files written
     // group-readable (see the tree's README for the datastore's settings).
-    let mut container = collector_container(cx, role, &mounts, &restricted(COLLECTOR_UID, hook.group, true));
+    let uid = cx.plan.distribution.uid;
+    let mut container = collector_container(cx, role, &mounts, &restricted(uid, hook.group, true));
     container["name"] = json!("otel-log-agent");
     // No readiness probe on a sidecar: a pod is ready only when every container is, and the
     // datastore must not leave its Service because its log agent is unwell. Liveness restarts
@@ -829,7 +831,7 @@ fn file_log_patch(cx: &Ctx<'_>, hook: &FileLogHook, role: &CollectorRole, p: &mu
         fields.remove("readinessProbe");
     }
     if hook.group == 0 {
-        container["securityContext"]["runAsGroup"] = json!(COLLECTOR_UID);
+        container["securityContext"]["runAsGroup"] = json!(uid);
         container["securityContext"]["runAsNonRoot"] = json!(true);
     }
     p.extra_containers.push(container);
@@ -858,7 +860,7 @@ fn jmx_patch(cx: &Ctx<'_>, hook: &JmxHook, p: &mut WorkloadPatch) {
         "command": ["cp", "/javaagent.jar", format!("{JAVA_AGENT_DIR}/javaagent.jar")],
         "volumeMounts": [{ "name": "otelplan-javaagent", "mountPath": JAVA_AGENT_DIR }],
         "resources": resources(32, 64, 50),
-        "securityContext": restricted(COLLECTOR_UID, COLLECTOR_UID, true),
+        "securityContext": restricted(cx.plan.distribution.uid, cx.plan.distribution.uid, true),
     }));
     p.volumes.push(json!({ "name": "otelplan-javaagent", "emptyDir": {} }));
     p.comments

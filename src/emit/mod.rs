@@ -3,8 +3,8 @@
 
 pub(crate) mod apm_server;
 pub(crate) mod app_env;
+pub(crate) mod builder;
 pub(crate) mod collector;
-pub(crate) mod component_names;
 pub(crate) mod compose;
 pub(crate) mod django;
 pub(crate) mod grafana;
@@ -31,6 +31,9 @@ pub(crate) fn emit(plan: &Plan, templates: &Templates) -> anyhow::Result<OutputT
         let path = format!("collector/{}", role.file_name());
         let text = collector::render(plan, role, flavor);
         tree.insert(path, text);
+    }
+    if !plan.roles.is_empty() {
+        tree.insert(builder::PATH.to_string(), builder::render(plan));
     }
     if let Some(apm) = &plan.apm_server {
         tree.insert("apm-server/apm-server.yml".to_string(), apm_server::render(plan, apm, flavor));

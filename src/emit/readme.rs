@@ -157,6 +157,32 @@ fn datastores_section(plan: &Plan, out: &mut String) {
     out.push('\n');
 }
 
+fn builder_section(plan: &Plan, out: &mut String) {
+    if plan.roles.is_empty() {
+        return;
+    }
+    let d = plan.distribution;
+    let _ = write!(
+        out,
+        "## A collector with only these components\n\n\
+         The deployment files run `{image}:{v}`, the whole {title} distribution.\n\
+         Upstream advises running a collector built from only the components you use: `{path}`\n\
+         lists exactly those of this tree's configs, at collector {v}. Build it with the\n\
+         OpenTelemetry Collector Builder (Go and the Go module proxy are all it needs):\n\n\
+         ```sh\ngo install {builder}@v{v}\nbuilder --config {path}\n```\n\n\
+         It writes the sources and the binary `otelcol-{stack}` under `./otelcol-{stack}/`. The deployment\n\
+         files keep the distribution's image: to run your own build, put the binary in an image of\n\
+         yours (it reads its config from `--config`, as the files pass it) and change `image:` in\n\
+         `compose/` and `kubernetes/`.\n\n",
+        image = d.image,
+        v = plan.collector_version,
+        title = d.title,
+        path = crate::emit::builder::PATH,
+        builder = d.builder_module,
+        stack = plan.stack_name,
+    );
+}
+
 /// Render the tree's README.
 pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
     let mut out = format!(
@@ -194,5 +220,6 @@ pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
         kubernetes_section(plan, &mut out);
     }
     datastores_section(plan, &mut out);
+    builder_section(plan, &mut out);
     tree.insert("README.md".into(), out);
 }

@@ -14,8 +14,11 @@ use crate::span::Spanned;
 pub(crate) struct CollectorVersion(pub u32, pub u32, pub u32);
 
 impl CollectorVersion {
-    /// The version otelplan is tested against (and the validators know).
-    pub(crate) const PINNED: CollectorVersion = CollectorVersion(0, 159, 0);
+    /// The release otelplan writes configs for by default and CI validates with: the
+    /// distribution table's `default_version` (`build.rs` reads it from there).
+    pub(crate) fn pinned() -> CollectorVersion {
+        CollectorVersion::parse(env!("OTELPLAN_COLLECTOR_VERSION")).unwrap_or(CollectorVersion::FLOOR)
+    }
     /// The oldest version otelplan writes configs for.
     pub(crate) const FLOOR: CollectorVersion = CollectorVersion(0, 130, 0);
 
@@ -49,7 +52,7 @@ impl CollectorVersion {
                     node.span,
                     format!("`{path}` is `{text}`, expected a collector-contrib version `MAJOR.MINOR.PATCH`"),
                 )
-                .hint(format!("for example `{}`; quote it if YAML reads it as a number", CollectorVersion::PINNED)),
+                .hint(format!("for example `{}`; quote it if YAML reads it as a number", CollectorVersion::pinned())),
             );
             return None;
         };
@@ -65,7 +68,7 @@ impl CollectorVersion {
                 .hint(format!(
                     "use {} or newer; otelplan is tested against {}",
                     CollectorVersion::FLOOR,
-                    CollectorVersion::PINNED
+                    CollectorVersion::pinned()
                 )),
             );
             return None;
@@ -148,6 +151,6 @@ mod tests {
         assert!(CollectorVersion::parse("0.159.0.1").is_none());
         assert!(CollectorVersion::parse("latest").is_none());
         assert!(CollectorVersion(0, 129, 9) < CollectorVersion::FLOOR);
-        assert!(CollectorVersion(1, 0, 0) > CollectorVersion::PINNED);
+        assert!(CollectorVersion(1, 0, 0) > CollectorVersion::pinned());
     }
 }

@@ -103,6 +103,7 @@ fn build(valid: &ValidStack, choice: Choice, missing: Missing) -> anyhow::Result
         topology,
         choice,
         collector_version: valid.collector.version,
+        distribution: crate::plan::distribution::Distribution::contrib()?,
         primary: primary_flavor(valid),
         targets: valid.targets.clone(),
         namespaces: Namespaces { app: valid.app_namespace.clone(), observability: valid.namespace.clone() },

@@ -159,14 +159,16 @@ pub(crate) enum ExporterSpec {
 /// emitter maps to the collector version's component name.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub(crate) struct ComponentId {
-    /// Component kind, see `emit::component_names`.
+    /// Component kind, see `plan::distribution`.
     pub(crate) kind: ComponentKind,
     /// Instance name after `/`, if any.
     pub(crate) name: Option<String>,
 }
 
-/// Component types otelplan uses (each maps to a version-dependent type name).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// Component types otelplan knows (each maps to a release-dependent type name, see
+/// `plan::distribution`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub(crate) enum ComponentKind {
     /// receiver `otlp`.
     OtlpReceiver,
@@ -192,10 +194,39 @@ pub(crate) enum ComponentKind {
     OtlpHttpExporter,
     /// exporter `elasticsearch`.
     ElasticsearchExporter,
+    /// exporter `load_balancing`.
+    LoadBalancingExporter,
     /// extension `health_check`.
     HealthCheckExtension,
     /// extension `file_storage`.
     FileStorageExtension,
+    /// exporter `debug` (tests only).
+    DebugExporter,
+    /// exporter `file` (tests only).
+    FileExporter,
+}
+
+impl ComponentKind {
+    /// Every kind.
+    pub(crate) const ALL: [ComponentKind; 17] = [
+        ComponentKind::OtlpReceiver,
+        ComponentKind::PostgresqlReceiver,
+        ComponentKind::RedisReceiver,
+        ComponentKind::ElasticsearchReceiver,
+        ComponentKind::KafkaMetricsReceiver,
+        ComponentKind::FileLogReceiver,
+        ComponentKind::MemoryLimiterProcessor,
+        ComponentKind::ResourceProcessor,
+        ComponentKind::K8sAttributesProcessor,
+        ComponentKind::OtlpGrpcExporter,
+        ComponentKind::OtlpHttpExporter,
+        ComponentKind::ElasticsearchExporter,
+        ComponentKind::LoadBalancingExporter,
+        ComponentKind::HealthCheckExtension,
+        ComponentKind::FileStorageExtension,
+        ComponentKind::DebugExporter,
+        ComponentKind::FileExporter,
+    ];
 }
 
 impl ComponentId {

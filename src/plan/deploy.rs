@@ -12,8 +12,6 @@ use crate::plan::address::{Addr, Flavor, Namespaces};
 use crate::plan::app::{percent_encode, EnvValue, APP_PROTOCOL};
 use crate::topology::BackendKind;
 
-/// collector-contrib image (Docker Hub); its tag is the collector version.
-pub(crate) const COLLECTOR_IMAGE: &str = "otel/opentelemetry-collector-contrib";
 /// The Elastic Stack version of deployed sandboxes (Elasticsearch, Kibana, APM Server).
 pub(crate) const ELASTIC_VERSION: &str = "9.5.2";
 /// A small image with a shell, for one-shot setup steps (volume ownership).
@@ -28,8 +26,6 @@ pub(crate) const JAVA_AGENT_DIR: &str = "/otel-auto-instrumentation";
 pub(crate) const GRAFANA_IMAGE: &str = "grafana/grafana:13.0.2";
 /// Jaeger's query/UI port, where Grafana reads traces.
 pub(crate) const JAEGER_UI_PORT: u16 = 16686;
-/// The user id the collector-contrib image runs as.
-pub(crate) const COLLECTOR_UID: u32 = 10001;
 
 /// The image of a deployed backend, with the stack's `version` when given.
 pub(crate) fn backend_image(kind: BackendKind, tag: Option<&str>) -> String {

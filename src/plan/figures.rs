@@ -9,11 +9,11 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 
-use crate::emit::component_names::type_name;
 use crate::model::keywords::Signal;
 use crate::plan::collector::{ComponentKind, HEALTH_PORT};
+use crate::plan::distribution::{ComponentClass, Stability};
 use crate::plan::edge::{PlanEdge, Protocol};
-use crate::plan::facts::{ComponentClass, Facts, Resources, Stability};
+use crate::plan::facts::{Facts, Resources};
 use crate::plan::node::{NodeKind, PlanNode, RoleKind};
 use crate::plan::{ApmAuth, EsAuth, Plan};
 use crate::topology::BackendKind;
@@ -103,7 +103,7 @@ pub(crate) fn figures(plan: &Plan, needs: &[BackendKind], facts: &Facts) -> anyh
         backend_writers: writers,
         apps_write_backends: apps_write,
         stores: stores_in_use(g),
-        components: components(plan, facts),
+        components: components(plan),
         ports: ports(plan),
         secrets,
         app_secrets,
@@ -281,24 +281,6 @@ fn stores_in_use(g: &Graph) -> Vec<String> {
     names.into_iter().collect()
 }
 
-fn class_of(kind: ComponentKind) -> ComponentClass {
-    match kind {
-        ComponentKind::OtlpReceiver
-        | ComponentKind::PostgresqlReceiver
-        | ComponentKind::RedisReceiver
-        | ComponentKind::ElasticsearchReceiver
-        | ComponentKind::KafkaMetricsReceiver
-        | ComponentKind::FileLogReceiver => ComponentClass::Receiver,
-        ComponentKind::MemoryLimiterProcessor
-        | ComponentKind::ResourceProcessor
-        | ComponentKind::K8sAttributesProcessor => ComponentClass::Processor,
-        ComponentKind::OtlpGrpcExporter | ComponentKind::OtlpHttpExporter | ComponentKind::ElasticsearchExporter => {
-            ComponentClass::Exporter
-        }
-        ComponentKind::HealthCheckExtension | ComponentKind::FileStorageExtension => ComponentClass::Extension,
-    }
-}
-
 /// Every component kind the plan's collectors use, with the signals it carries (extensions:
 /// none).
 fn component_signals(plan: &Plan) -> BTreeMap<ComponentKind, BTreeSet<Signal>> {
@@ -317,25 +299,21 @@ fn component_signals(plan: &Plan) -> BTreeMap<ComponentKind, BTreeSet<Signal>> {
     out
 }
 
-/// The collector components of the plan, with stability and deprecation from the table.
-fn components(plan: &Plan, facts: &Facts) -> Vec<ComponentUse> {
+/// The collector components of the plan, with stability from the distribution's table, and
+/// whether the name written is one the release otelplan is tested against deprecates.
+fn components(plan: &Plan) -> Vec<ComponentUse> {
+    let d = plan.distribution;
     let mut out: BTreeSet<ComponentUse> = BTreeSet::new();
     for (kind, signals) in component_signals(plan) {
-        let class = class_of(kind);
-        let name = type_name(kind, plan.collector_version);
-        let found = facts.component(class, name);
-        let stability = found.and_then(|(c, _)| {
-            if class == ComponentClass::Extension {
-                return c.stability.get("extension").copied();
-            }
+        let Some(c) = d.component(kind) else { continue };
+        let name = c.type_name(plan.collector_version);
+        let stability = if c.class == ComponentClass::Extension {
+            c.stability.get("extension").copied()
+        } else {
             signals.iter().filter_map(|s| c.stability.get(s.as_str()).copied()).min()
-        });
-        out.insert(ComponentUse {
-            class,
-            type_name: name.to_string(),
-            stability,
-            deprecated: found.is_some_and(|(_, d)| d),
-        });
+        };
+        let deprecated = d.by_name(c.class, name, d.default_version).is_some_and(|(_, deprecated)| deprecated);
+        out.insert(ComponentUse { class: c.class, type_name: name.to_string(), stability, deprecated });
     }
     out.into_iter().collect()
 }

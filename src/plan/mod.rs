@@ -7,6 +7,7 @@ pub(crate) mod build;
 pub(crate) mod choose;
 pub(crate) mod collector;
 pub(crate) mod deploy;
+pub(crate) mod distribution;
 pub(crate) mod edge;
 pub(crate) mod facts;
 pub(crate) mod figures;
@@ -68,6 +69,8 @@ pub(crate) struct Plan {
     pub(crate) choice: Choice,
     /// The collector version configs are written for.
     pub(crate) collector_version: CollectorVersion,
+    /// The collector distribution: image, user, component names and modules.
+    pub(crate) distribution: &'static distribution::Distribution,
     /// The flavour of the configuration files at the top of the tree.
     pub(crate) primary: Flavor,
     /// Deployment targets to write.

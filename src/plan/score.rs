@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 use crate::model::keywords::{Priority, TopologyId};
 use crate::plan::build::plan_hypothetical;
 use crate::plan::choose::missing_backends;
-use crate::plan::facts::{Facts, Stability};
+use crate::plan::distribution::Stability;
+use crate::plan::facts::Facts;
 use crate::plan::figures::{figures, Figures};
 use crate::plan::Plan;
 use crate::topology::{BackendKind, Topology};
@@ -238,7 +239,7 @@ fn long_term_support(f: &Figures, facts: &Facts) -> Score {
         let _ = write!(
             why,
             ", and writes names collector {} deprecates: {}",
-            facts.collector_version,
+            crate::model::version::CollectorVersion::pinned(),
             and_list(&deprecated)
         );
     }
