@@ -26,6 +26,15 @@ pub(crate) enum BackendKind {
 }
 
 impl BackendKind {
+    /// Every backend kind, in the order they are drawn and listed.
+    pub(crate) const ALL: [BackendKind; 5] = [
+        BackendKind::ApmServer,
+        BackendKind::Elasticsearch,
+        BackendKind::Jaeger,
+        BackendKind::Prometheus,
+        BackendKind::Loki,
+    ];
+
     /// The key in the stack file's `backends`.
     pub(crate) fn key(self) -> &'static str {
         match self {
@@ -34,17 +43,6 @@ impl BackendKind {
             BackendKind::Jaeger => "jaeger",
             BackendKind::Prometheus => "prometheus",
             BackendKind::Loki => "loki",
-        }
-    }
-
-    /// A typical endpoint, for hints.
-    pub(crate) fn example_endpoint(self) -> &'static str {
-        match self {
-            BackendKind::ApmServer => "http://apm-server:8200",
-            BackendKind::Elasticsearch => "http://elasticsearch:9200",
-            BackendKind::Jaeger => "http://jaeger:4317",
-            BackendKind::Prometheus => "http://prometheus:9090",
-            BackendKind::Loki => "http://loki:3100",
         }
     }
 }

@@ -7,10 +7,13 @@ use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::backend::{BackendCommon, Backends};
 use crate::model::endpoint::Scheme;
 use crate::model::keywords::{Priority, Target, TopologyChoice};
+use crate::model::names;
 use crate::model::service::{Logs, Service};
 use crate::model::version::CollectorVersion;
 use crate::model::Stack;
+use crate::plan::backend_spec::Catalog;
 use crate::span::{Span, Spanned};
+use crate::topology::BackendKind;
 
 /// Resolved collector settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,13 +225,14 @@ fn check_deployed_hosts(b: &Backends, stack: &Stack, d: &mut Diagnostics) {
             continue;
         };
         let host = ep.value.host.text();
-        let standard: &[u16] = match name {
-            "elasticsearch" => &[9200],
-            "apm_server" => &[8200],
-            "prometheus" => &[9090],
-            "loki" => &[3100],
-            _ => &[4317, 4318],
-        };
+        let standard = BackendKind::ALL
+            .into_iter()
+            .find(|k| k.key() == name)
+            .and_then(|k| Catalog::get().ok().map(|c| c.backend(k).endpoint_ports()))
+            .unwrap_or_default();
+        if standard.is_empty() {
+            continue;
+        }
         if !standard.contains(&ep.value.port) {
             d.push(
                 Diagnostic::error(
@@ -274,12 +278,8 @@ fn check_deployed_hosts(b: &Backends, stack: &Stack, d: &mut Diagnostics) {
 /// backend must not take: in one compose project they would be the same service.
 fn generated_names(stack: &Stack) -> BTreeSet<String> {
     let prefix = &stack.name.value;
-    let mut names: BTreeSet<String> =
-        ["gateway", "scraper", "node-agent", "volume-init", "kibana", "kibana-setup", "grafana", "javaagent-init"]
-            .iter()
-            .map(|s| format!("{prefix}-{s}"))
-            .collect();
-    names.extend(stack.services.value.keys().map(|ds| format!("{prefix}-agent-{ds}")));
+    let mut names: BTreeSet<String> = names::WORKLOAD_SUFFIXES.iter().map(|s| names::workload(prefix, s)).collect();
+    names.extend(stack.services.value.keys().map(|ds| names::file_agent(prefix, ds)));
     names
 }
 

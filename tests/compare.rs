@@ -156,3 +156,72 @@ fn invalid_stacks_fail_like_validate() {
     assert_eq!(out.code, 2);
     assert!(out.stdout.is_empty());
 }
+
+/// CPU millicores and memory MiB of a container's requests.
+fn requests(container: &serde_yaml::Value) -> (u64, u64) {
+    let r = &container["resources"]["requests"];
+    let cpu = r["cpu"].as_str().unwrap().strip_suffix('m').unwrap().parse::<u64>().unwrap();
+    let memory = r["memory"].as_str().unwrap().strip_suffix("Mi").unwrap().parse::<u64>().unwrap();
+    (cpu, memory)
+}
+
+/// What the Kubernetes manifests of a tree request: every workload's containers times its
+/// replicas (an autoscaled one's minimum, a DaemonSet's and a Job's once), plus the sidecars the
+/// app patches add to the team's workloads (containers with an image; init containers run to
+/// completion before the others and are not counted).
+fn manifest_requests(tree: &std::path::Path) -> (u64, u64) {
+    let mut docs = Vec::new();
+    for dir in ["kubernetes", "kubernetes/app-patches"] {
+        for entry in std::fs::read_dir(tree.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "yaml") && !path.ends_with("kustomization.yaml") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for doc in serde_yaml::Deserializer::from_str(&text) {
+                    docs.push(<serde_yaml::Value as serde::Deserialize>::deserialize(doc).unwrap());
+                }
+            }
+        }
+    }
+    let min_replicas = |name: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == "HorizontalPodAutoscaler" && d["spec"]["scaleTargetRef"]["name"] == name)
+            .map(|d| d["spec"]["minReplicas"].as_u64().unwrap())
+    };
+    let (mut cpu, mut memory) = (0, 0);
+    for d in &docs {
+        let kind = d["kind"].as_str().unwrap_or_default();
+        if !["Deployment", "StatefulSet", "DaemonSet", "Job"].contains(&kind) {
+            continue;
+        }
+        let name = d["metadata"]["name"].as_str().unwrap();
+        let replicas = d["spec"]["replicas"].as_u64().or_else(|| min_replicas(name)).unwrap_or(1);
+        for c in d["spec"]["template"]["spec"]["containers"].as_sequence().unwrap() {
+            if c.get("image").is_none() {
+                continue; // the team's own container, which a patch only adds settings to
+            }
+            let (c_cpu, c_memory) = requests(c);
+            cpu += c_cpu * replicas;
+            memory += c_memory * replicas;
+        }
+    }
+    (cpu, memory)
+}
+
+#[test]
+fn compare_resources_are_what_the_manifests_request() {
+    for example in ["dkp.yaml", "kubernetes.yaml", "grafana.yaml"] {
+        let v: serde_json::Value = serde_json::from_str(&compare(example, "json")).unwrap();
+        for t in v["topologies"].as_array().unwrap() {
+            let id = t["id"].as_str().unwrap();
+            if !t["needs"].as_array().unwrap().is_empty() {
+                continue;
+            }
+            let out = Test::new().example(example).args(&["render", "stack.yaml", "--topology", id, "-o", "out"]).run();
+            assert_eq!(out.code, 0, "{}", out.stderr);
+            let (cpu, memory) = manifest_requests(&out.dir.path().join("out"));
+            assert!(cpu > 0 && memory > 0, "{example} {id}");
+            assert_eq!(t["resources"]["cpu_millicores"].as_u64().unwrap(), cpu, "{example} {id}: CPU");
+            assert_eq!(t["resources"]["memory_mib"].as_u64().unwrap(), memory, "{example} {id}: memory");
+        }
+    }
+}

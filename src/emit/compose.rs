@@ -11,13 +11,14 @@ use serde_yaml::Value;
 use crate::emit::yaml::{document, map, s, strings, HEADER};
 use crate::emit::OutputTree;
 use crate::model::env_ref::EnvRef;
+use crate::model::keywords::Target;
 use crate::plan::app::EnvValue;
-use crate::plan::collector::{CollectorRole, STORAGE_DIR};
-use crate::plan::deploy::{
-    DeployedBackend, Deployment, BUSYBOX_IMAGE, GRAFANA_IMAGE, JAEGER_UI_PORT, JAVA_AGENT_DIR, JAVA_AGENT_IMAGE,
-};
-use crate::plan::node::{NodeKind, RoleKind};
-use crate::plan::{ApmAuth, EsAuth, Flavor, Plan};
+use crate::plan::collector::CollectorRole;
+use crate::plan::deploy::{Deployment, BUSYBOX_IMAGE, JAVA_AGENT_DIR, JAVA_AGENT_IMAGE};
+use crate::plan::node::NodeKind;
+use crate::plan::role_spec::Placement;
+use crate::plan::workload::{EnvSource, Replicas, Workload, WorkloadKind};
+use crate::plan::{Flavor, Plan};
 use crate::topology::BackendKind;
 
 /// The label the overlay puts on datastores whose container logs the node agent keeps.
@@ -89,8 +90,23 @@ fn env_example(d: &Deployment) -> String {
     out
 }
 
-fn storage_volume(role: &CollectorRole) -> String {
-    format!("{}-storage", role.name)
+/// A workload's environment as compose lists it: literals escaped, secrets passed through by
+/// name or as required interpolations, Kubernetes-only entries left out.
+fn workload_env(plan: &Plan, w: &Workload) -> Vec<Value> {
+    w.env
+        .iter()
+        .filter(|e| e.only.is_none_or(|t| t == Target::Compose))
+        .filter_map(|e| match &e.source {
+            EnvSource::Value(EnvValue::Literal(text)) => Some(literal_env(&e.name, text)),
+            EnvSource::Value(EnvValue::Secret { prefix, env }) if prefix.is_empty() => Some(secret_entry(&e.name, env)),
+            EnvSource::Value(EnvValue::Secret { prefix, env }) => {
+                let name = env.name();
+                Some(s(format!("{}={}${{{name}:?set {name} (see .env.example)}}", e.name, prefix.replace('$', "$$"))))
+            }
+            EnvSource::Url(addr) => Some(lit(&format!("{}={}", e.name, addr.url(Flavor::Compose, &plan.namespaces)))),
+            EnvSource::NodeName => None,
+        })
+        .collect()
 }
 
 /// For each sender (by node name), the compose services of this project that receive what it
@@ -113,52 +129,65 @@ fn next_hops(plan: &Plan) -> BTreeMap<&str, BTreeSet<&str>> {
     out
 }
 
-fn collector_service(plan: &Plan, role: &CollectorRole, hops: &BTreeMap<&str, BTreeSet<&str>>) -> Value {
+/// The condition a dependant waits for: healthy where the service has a healthcheck.
+fn condition(plan: &Plan, service: &str) -> &'static str {
+    let healthy = plan.workloads.iter().any(|w| w.name == service && w.compose_healthcheck.is_some());
+    if healthy {
+        "service_healthy"
+    } else {
+        "service_started"
+    }
+}
+
+fn collector_service(
+    plan: &Plan,
+    w: &Workload,
+    role: &CollectorRole,
+    placement: Placement,
+    hops: &BTreeMap<&str, BTreeSet<&str>>,
+) -> Value {
     let d = &plan.deployment;
-    let mut env = vec![literal_env("GOMEMLIMIT", &format!("{}MiB", role.memory_limit_mib * 4 / 5))];
-    env.extend(role.secrets.iter().map(|e| secret_entry(e.name(), e)));
-    let config_path = &plan.distribution.config_path;
+    let config_path = w.config.as_deref().unwrap_or_default();
     let mut volumes = vec![bind(&format!("../collector/{}", role.file_name()), config_path)];
-    if role.file_storage {
-        volumes.push(s(format!("{}:{STORAGE_DIR}", storage_volume(role))));
+    if let Some(storage) = &w.storage {
+        volumes.push(s(format!("{}:{}", storage.volume, storage.path)));
     }
     let mut depends_on: Vec<(String, &str)> = Vec::new();
-    if role.file_storage && role.role != RoleKind::NodeAgent {
-        depends_on.push((format!("{}-volume-init", d.prefix), "service_completed_successfully"));
+    if w.storage.is_some() && placement != Placement::PerNode {
+        depends_on.push((d.volume_init.clone(), "service_completed_successfully"));
     }
-    for hop in hops.get(role.name.as_str()).into_iter().flatten() {
-        let healthy = d.backends.iter().any(|b| b.name == *hop && has_healthcheck(b.kind));
-        depends_on.push(((*hop).to_string(), if healthy { "service_healthy" } else { "service_started" }));
+    for hop in hops.get(w.name.as_str()).into_iter().flatten() {
+        depends_on.push(((*hop).to_string(), condition(plan, hop)));
     }
     let mut entries = vec![
-        ("image", s(format!("{}:{}", plan.distribution.image, plan.collector_version))),
+        ("image", s(w.image.clone())),
         ("command", strings([format!("--config={config_path}")])),
         ("restart", s("unless-stopped")),
     ];
-    match &role.role {
-        RoleKind::FileAgent(ds) => {
-            if let Some(hook) = d.file_logs.iter().find(|h| h.datastore == *ds) {
+    match placement {
+        Placement::Sidecar => {
+            if let Some(hook) = d.file_logs.iter().find(|h| h.agent == w.name) {
                 volumes.push(named_volume(&hook.volume, &hook.dir, true));
                 // The files are the datastore's: join its group so files it writes group-readable
                 // can be read.
                 entries.push(("group_add", strings([hook.group.to_string()])));
             }
         }
-        RoleKind::NodeAgent => {
+        Placement::PerNode => {
             // Docker's json-file logs are root's: the node agent reads them as uid 0, with every
             // capability dropped and the host directory mounted read-only.
             entries.push(("user", s("0:0")));
             volumes.push(bind("/var/lib/docker/containers", "/var/lib/docker/containers"));
         }
-        RoleKind::Gateway | RoleKind::Scraper => {}
+        Placement::Scaled | Placement::Single => {}
     }
     entries.extend([
-        ("environment", env_list(env)),
+        ("environment", env_list(workload_env(plan, w))),
         ("volumes", Value::Sequence(volumes)),
         ("read_only", Value::Bool(true)),
         ("cap_drop", strings(["ALL"])),
         ("security_opt", strings(["no-new-privileges:true"])),
-        ("deploy", limits(role.memory_limit_mib)),
+        ("deploy", limits(w.resources.memory_limit_mib)),
     ]);
     if !depends_on.is_empty() {
         entries.push(("depends_on", depends(&depends_on)));
@@ -166,10 +195,6 @@ fn collector_service(plan: &Plan, role: &CollectorRole, hops: &BTreeMap<&str, BT
     // No healthcheck: the collector-contrib image has no shell or HTTP client to run one;
     // dependants wait for `service_started` and `restart` covers a failed start.
     map(entries)
-}
-
-fn has_healthcheck(kind: BackendKind) -> bool {
-    matches!(kind, BackendKind::Elasticsearch | BackendKind::Prometheus)
 }
 
 fn healthcheck(test: &str) -> Value {
@@ -182,158 +207,96 @@ fn healthcheck(test: &str) -> Value {
     ])
 }
 
-fn backend_service(plan: &Plan, b: &DeployedBackend) -> Value {
-    let d = &plan.deployment;
-    let mut entries = vec![("image", s(b.image.clone())), ("restart", s("unless-stopped"))];
-    match b.kind {
-        BackendKind::Elasticsearch => {
-            let mut env = vec![
-                literal_env("discovery.type", "single-node"),
-                literal_env("xpack.security.enabled", "true"),
-                literal_env("xpack.security.http.ssl.enabled", "false"),
-                literal_env("xpack.license.self_generated.type", "basic"),
-                literal_env("ES_JAVA_OPTS", "-Xms1g -Xmx1g"),
-            ];
-            if let Some(pw) = plan.deployment.elasticsearch_password.clone() {
-                env.push(secret_entry("ELASTIC_PASSWORD", &pw));
-            }
-            entries.push(("environment", env_list(env)));
-            entries
-                .push(("volumes", strings([format!("{}-elasticsearch-data:/usr/share/elasticsearch/data", d.prefix)])));
-            entries.push((
-                "healthcheck",
-                healthcheck("curl -fsS -u \"elastic:$${ELASTIC_PASSWORD}\" 'http://localhost:9200/_cluster/health?wait_for_status=yellow&timeout=5s' >/dev/null || exit 1"),
-            ));
-            entries.push(("deploy", limits(2048)));
-        }
-        BackendKind::ApmServer => {
-            // The entrypoint is the binary; a mounted config is owned by the host user, so the
-            // ownership check is relaxed. No healthcheck: the image has no curl or wget.
-            entries.push(("command", strings(["--strict.perms=false", "-e"])));
-            entries.push((
-                "volumes",
-                Value::Sequence(vec![bind("../apm-server/apm-server.yml", "/usr/share/apm-server/apm-server.yml")]),
-            ));
-            let mut secrets = BTreeSet::new();
-            if let Some(apm) = &plan.apm_server {
-                if let ApmAuth::SecretToken(e) | ApmAuth::ApiKey(e) = &apm.auth {
-                    secrets.insert(e.clone());
-                }
-                if let EsAuth::Basic { password: e, .. } | EsAuth::ApiKey(e) = &apm.elasticsearch_auth {
-                    secrets.insert(e.clone());
-                }
-            }
-            entries.push(("environment", env_list(secrets.iter().map(|e| secret_entry(e.name(), e)).collect())));
-            if let Some(es) = d.backends.iter().find(|x| x.kind == BackendKind::Elasticsearch) {
-                entries.push(("depends_on", depends(&[(es.name.clone(), "service_healthy")])));
-            }
-            entries.push(("deploy", limits(512)));
-        }
-        BackendKind::Jaeger => {
-            // Without `--config` Jaeger runs its built-in all-in-one config: traces in memory.
-            entries.push(("ports", strings([format!("127.0.0.1:{JAEGER_UI_PORT}:{JAEGER_UI_PORT}")])));
-            entries.push(("deploy", limits(1024)));
-        }
-        BackendKind::Prometheus => {
-            entries.push((
-                "command",
-                strings([
-                    "--config.file=/etc/prometheus/prometheus.yml",
-                    "--storage.tsdb.path=/prometheus",
-                    "--web.enable-otlp-receiver",
-                ]),
-            ));
-            entries.push(("volumes", strings([format!("{}-prometheus-data:/prometheus", d.prefix)])));
-            entries.push(("healthcheck", healthcheck("wget -q -O /dev/null http://localhost:9090/-/ready || exit 1")));
-            entries.push(("deploy", limits(1024)));
-        }
-        BackendKind::Loki => {
-            entries.push(("command", strings(["-config.file=/etc/loki/local-config.yaml"])));
-            entries.push(("volumes", strings([format!("{}-loki-data:/loki", d.prefix)])));
-            entries.push(("deploy", limits(1024)));
-        }
+/// A deployed backend or companion: its workload, plus what only compose needs (the mounted
+/// config file, published ports, the services it waits for, a setup command).
+fn program_service(plan: &Plan, w: &Workload, config: Option<&str>, command: Option<Value>, after: &[String]) -> Value {
+    let mut entries = vec![
+        ("image", s(w.image.clone())),
+        ("restart", s(if w.replicas == Replicas::OneShot { "no" } else { "unless-stopped" })),
+    ];
+    if let Some(command) = command {
+        entries.push(("command", command));
+    } else if !w.args.is_empty() {
+        entries.push(("command", strings(w.args.iter().cloned())));
     }
+    let mut volumes = Vec::new();
+    if let (Some(source), Some(target)) = (config, &w.config) {
+        volumes.push(bind(source, target));
+    }
+    if let Some(storage) = &w.storage {
+        volumes.push(s(format!("{}:{}", storage.volume, storage.path)));
+    }
+    if !volumes.is_empty() {
+        entries.push(("volumes", Value::Sequence(volumes)));
+    }
+    let env = workload_env(plan, w);
+    if !env.is_empty() {
+        entries.push(("environment", env_list(env)));
+    }
+    let published: Vec<String> =
+        w.ports.iter().filter(|p| p.published).map(|p| format!("127.0.0.1:{}:{}", p.port, p.port)).collect();
+    if !published.is_empty() {
+        entries.push(("ports", strings(published)));
+    }
+    if !after.is_empty() {
+        let deps: Vec<(String, &str)> = after
+            .iter()
+            .map(|name| {
+                let one_shot = plan.workloads.iter().any(|x| x.name == *name && x.replicas == Replicas::OneShot);
+                (name.clone(), if one_shot { "service_completed_successfully" } else { condition(plan, name) })
+            })
+            .collect();
+        entries.push(("depends_on", depends(&deps)));
+    }
+    if let Some(test) = &w.compose_healthcheck {
+        entries.push(("healthcheck", healthcheck(&test.replace('$', "$$"))));
+    }
+    entries.push(("deploy", limits(w.resources.memory_limit_mib)));
     map(entries)
 }
 
-fn kibana_services(plan: &Plan, out: &mut Vec<(String, Value)>) {
+fn backend_service(plan: &Plan, w: &Workload, kind: BackendKind) -> Value {
     let d = &plan.deployment;
-    let Some(k) = &d.kibana else { return };
-    let es_host = &k.elasticsearch.host;
-    let es_url = k.elasticsearch.url(Flavor::Compose, &plan.namespaces);
-    let mut setup_env = vec![secret_entry("KIBANA_PASSWORD", &d.kibana_password)];
-    if let Some(pw) = plan.deployment.elasticsearch_password.clone() {
-        setup_env.push(secret_entry("ELASTIC_PASSWORD", &pw));
+    match kind {
+        BackendKind::ApmServer => {
+            let es: Vec<String> =
+                d.backends.iter().filter(|x| x.kind == BackendKind::Elasticsearch).map(|x| x.name.clone()).collect();
+            program_service(plan, w, Some("../apm-server/apm-server.yml"), None, &es)
+        }
+        _ => program_service(plan, w, None, None, &[]),
     }
-    // Sets `kibana_system`'s password once Elasticsearch answers, as Elastic's compose example
-    // does; the Elasticsearch image has curl.
-    let script = format!(
-        "until curl -s -o /dev/null -w '%{{http_code}}' -u \"elastic:$${{ELASTIC_PASSWORD}}\" -X POST -H 'Content-Type: application/json' {es_url}/_security/user/kibana_system/_password -d \"{{\\\"password\\\":\\\"$${{KIBANA_PASSWORD}}\\\"}}\" | grep -q '^200$$'; do echo waiting for elasticsearch; sleep 5; done"
-    );
-    out.push((
-        k.setup_name.clone(),
-        map([
-            ("image", s(k.setup_image.clone())),
-            ("restart", s("no")),
-            ("command", strings(["bash", "-c", &script])),
-            ("environment", env_list(setup_env)),
-            ("depends_on", depends(&[(es_host.clone(), "service_healthy")])),
-        ]),
-    ));
-    out.push((
-        k.name.clone(),
-        map([
-            ("image", s(k.image.clone())),
-            ("restart", s("unless-stopped")),
-            (
-                "environment",
-                env_list(vec![
-                    lit(&format!("ELASTICSEARCH_HOSTS={es_url}")),
-                    literal_env("ELASTICSEARCH_USERNAME", "kibana_system"),
-                    secret_entry("ELASTICSEARCH_PASSWORD", &d.kibana_password),
-                ]),
-            ),
-            ("ports", strings(["127.0.0.1:5601:5601"])),
-            ("depends_on", depends(&[(k.setup_name.clone(), "service_completed_successfully")])),
-            ("healthcheck", healthcheck("curl -fsS http://localhost:5601/api/status >/dev/null || exit 1")),
-            ("deploy", limits(1024)),
-        ]),
-    ));
 }
 
-fn grafana_service(plan: &Plan, out: &mut Vec<(String, Value)>) {
+fn companion_service(plan: &Plan, w: &Workload) -> Value {
     let d = &plan.deployment;
-    let Some(g) = &d.grafana else { return };
-    let deps: Vec<(String, &str)> = d
-        .backends
-        .iter()
-        .filter(|b| matches!(b.kind, BackendKind::Jaeger | BackendKind::Prometheus | BackendKind::Loki))
-        .map(|b| (b.name.clone(), "service_started"))
-        .collect();
-    let mut entries = vec![
-        ("image", s(GRAFANA_IMAGE)),
-        ("restart", s("unless-stopped")),
-        (
-            "environment",
-            env_list(vec![
-                secret_entry("GF_SECURITY_ADMIN_PASSWORD", &d.grafana_password),
-                literal_env("GF_AUTH_ANONYMOUS_ENABLED", "false"),
-            ]),
-        ),
-        (
-            "volumes",
-            Value::Sequence(vec![bind(
-                "./grafana/datasources.yaml",
-                "/etc/grafana/provisioning/datasources/otelplan.yaml",
-            )]),
-        ),
-        ("ports", strings(["127.0.0.1:3000:3000"])),
-        ("deploy", limits(512)),
-    ];
-    if !deps.is_empty() {
-        entries.push(("depends_on", depends(&deps)));
+    match (&w.kind, &d.kibana) {
+        (WorkloadKind::KibanaSetup, Some(k)) => {
+            let es_url = k.elasticsearch.url(Flavor::Compose, &plan.namespaces);
+            // Sets `kibana_system`'s password once Elasticsearch answers, as Elastic's compose
+            // example does; the Elasticsearch image has curl.
+            let script = format!(
+                "until curl -s -o /dev/null -w '%{{http_code}}' -u \"elastic:$${{ELASTIC_PASSWORD}}\" -X POST -H 'Content-Type: application/json' {es_url}/_security/user/kibana_system/_password -d \"{{\\\"password\\\":\\\"$${{KIBANA_PASSWORD}}\\\"}}\" | grep -q '^200$$'; do echo waiting for elasticsearch; sleep 5; done"
+            );
+            program_service(
+                plan,
+                w,
+                None,
+                Some(strings(["bash", "-c", &script])),
+                std::slice::from_ref(&k.elasticsearch.host),
+            )
+        }
+        (WorkloadKind::Kibana, Some(k)) => program_service(plan, w, None, None, std::slice::from_ref(&k.setup_name)),
+        (WorkloadKind::Grafana, _) => {
+            let stores: Vec<String> = d
+                .backends
+                .iter()
+                .filter(|b| matches!(b.kind, BackendKind::Jaeger | BackendKind::Prometheus | BackendKind::Loki))
+                .map(|b| b.name.clone())
+                .collect();
+            program_service(plan, w, Some("./grafana/datasources.yaml"), None, &stores)
+        }
+        _ => program_service(plan, w, None, None, &[]),
     }
-    out.push((g.name.clone(), map(entries)));
 }
 
 /// Named volumes start root-owned, while the collector runs as uid 10001 and a datastore as
@@ -341,18 +304,23 @@ fn grafana_service(plan: &Plan, out: &mut Vec<(String, Value)>) {
 /// collector storage to the collector, a shared log directory to the datastore (group-readable,
 /// for the agent that joins its group).
 fn volume_init(plan: &Plan) -> Option<Value> {
-    let owned: Vec<&CollectorRole> =
-        plan.roles.iter().filter(|r| r.file_storage && r.role != RoleKind::NodeAgent).collect();
+    let owned: Vec<&Workload> = plan
+        .workloads
+        .iter()
+        .filter(|w| matches!(w.kind, WorkloadKind::Collector(_)) && w.storage.is_some() && w.user.uid != 0)
+        .collect();
+    let owned: Vec<&Workload> = owned.into_iter().filter(|w| !is_per_node(plan, w)).collect();
     let logs = &plan.deployment.file_logs;
     if owned.is_empty() && logs.is_empty() {
         return None;
     }
     let mut mounts = Vec::new();
     let mut steps = Vec::new();
-    for r in &owned {
-        mounts.push(format!("{}:/volumes/{}", storage_volume(r), r.name));
-        let uid = plan.distribution.uid;
-        steps.push(format!("chown -R {uid}:{uid} /volumes/{}", r.name));
+    for w in &owned {
+        if let Some(storage) = &w.storage {
+            mounts.push(format!("{}:/volumes/{}", storage.volume, w.name));
+            steps.push(format!("chown -R {}:{} /volumes/{}", w.user.uid, w.user.gid, w.name));
+        }
     }
     for hook in logs {
         mounts.push(format!("{}:/volumes/{}", hook.volume, hook.volume));
@@ -371,38 +339,44 @@ fn volume_init(plan: &Plan) -> Option<Value> {
     ]))
 }
 
+fn is_per_node(plan: &Plan, w: &Workload) -> bool {
+    placement_of(plan, w) == Some(Placement::PerNode)
+}
+
+fn placement_of(plan: &Plan, w: &Workload) -> Option<Placement> {
+    let WorkloadKind::Collector(i) = w.kind else { return None };
+    plan.roles.get(i).and_then(|r| r.spec().ok()).map(|spec| spec.placement)
+}
+
 fn base(plan: &Plan) -> Value {
     let d = &plan.deployment;
     let mut services: Vec<(String, Value)> = Vec::new();
     let mut volumes: BTreeSet<String> = BTreeSet::new();
     if let Some(init) = volume_init(plan) {
-        services.push((format!("{}-volume-init", d.prefix), init));
+        services.push((d.volume_init.clone(), init));
     }
     let hops = next_hops(plan);
-    for role in &plan.roles {
-        services.push((role.name.clone(), collector_service(plan, role, &hops)));
-        if role.file_storage {
-            volumes.insert(storage_volume(role));
+    for w in &plan.workloads {
+        let service = match &w.kind {
+            WorkloadKind::Collector(i) => {
+                let (Some(role), Some(placement)) = (plan.roles.get(*i), placement_of(plan, w)) else { continue };
+                collector_service(plan, w, role, placement, &hops)
+            }
+            WorkloadKind::Backend(kind) => backend_service(plan, w, *kind),
+            WorkloadKind::Kibana | WorkloadKind::KibanaSetup | WorkloadKind::Grafana => companion_service(plan, w),
+        };
+        if let Some(storage) = &w.storage {
+            volumes.insert(storage.volume.clone());
         }
+        services.push((w.name.clone(), service));
     }
     for hook in &d.file_logs {
         volumes.insert(hook.volume.clone());
     }
-    for b in &d.backends {
-        services.push((b.name.clone(), backend_service(plan, b)));
-        match b.kind {
-            BackendKind::Elasticsearch => volumes.insert(format!("{}-elasticsearch-data", d.prefix)),
-            BackendKind::Prometheus => volumes.insert(format!("{}-prometheus-data", d.prefix)),
-            BackendKind::Loki => volumes.insert(format!("{}-loki-data", d.prefix)),
-            BackendKind::ApmServer | BackendKind::Jaeger => false,
-        };
-    }
-    kibana_services(plan, &mut services);
-    grafana_service(plan, &mut services);
     if !d.jmx.is_empty() {
         let volume = format!("{}-javaagent", d.prefix);
         services.push((
-            format!("{}-javaagent-init", d.prefix),
+            d.javaagent_init.clone(),
             map([
                 ("image", s(JAVA_AGENT_IMAGE)),
                 ("restart", s("no")),
@@ -447,7 +421,7 @@ fn overlay(plan: &Plan) -> Value {
             hook.datastore.clone(),
             map([
                 ("volumes", Value::Sequence(vec![named_volume(&hook.volume, &hook.dir, false)])),
-                ("depends_on", depends(&[(format!("{}-volume-init", d.prefix), "service_completed_successfully")])),
+                ("depends_on", depends(&[(d.volume_init.clone(), "service_completed_successfully")])),
             ]),
         ));
     }
@@ -466,7 +440,7 @@ fn overlay(plan: &Plan) -> Value {
             map([
                 ("environment", env_values(hook.env(Flavor::Compose, &plan.namespaces, &plan.environment))),
                 ("volumes", strings([format!("{}-javaagent:{JAVA_AGENT_DIR}:ro", d.prefix)])),
-                ("depends_on", depends(&[(format!("{}-javaagent-init", d.prefix), "service_completed_successfully")])),
+                ("depends_on", depends(&[(d.javaagent_init.clone(), "service_completed_successfully")])),
             ]),
         ));
     }

@@ -4,7 +4,6 @@
 use serde_yaml::Value;
 
 use crate::emit::yaml::{document, map, s};
-use crate::plan::deploy::JAEGER_UI_PORT;
 use crate::plan::{Flavor, Plan};
 use crate::topology::BackendKind;
 
@@ -17,11 +16,7 @@ pub(crate) fn datasources(plan: &Plan, flavor: Flavor) -> Option<String> {
         .iter()
         .map(|(kind, addr)| {
             let (name, type_name, url) = match kind {
-                BackendKind::Jaeger => (
-                    "Jaeger",
-                    "jaeger",
-                    format!("http://{}:{JAEGER_UI_PORT}", addr.resolved_host(flavor, &plan.namespaces)),
-                ),
+                BackendKind::Jaeger => ("Jaeger", "jaeger", addr.url(flavor, &plan.namespaces)),
                 BackendKind::Prometheus => ("Prometheus", "prometheus", addr.url(flavor, &plan.namespaces)),
                 _ => ("Loki", "loki", addr.url(flavor, &plan.namespaces)),
             };

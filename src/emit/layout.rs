@@ -139,13 +139,7 @@ fn kind_title(kind: ServiceKind) -> (&'static str, &'static str) {
 }
 
 fn backend_title(kind: BackendKind) -> &'static str {
-    match kind {
-        BackendKind::ApmServer => "APM Server",
-        BackendKind::Elasticsearch => "Elasticsearch",
-        BackendKind::Jaeger => "Jaeger",
-        BackendKind::Prometheus => "Prometheus",
-        BackendKind::Loki => "Loki",
-    }
+    crate::plan::backend_spec::Catalog::get().map_or("backend", |c| c.backend(kind).title.as_str())
 }
 
 fn replicas(n: u32) -> String {
@@ -200,16 +194,7 @@ fn group_keys(plan: &Plan) -> BTreeMap<NodeIndex, String> {
                 format!("3/{order}/{}", node.name)
             }
             NodeKind::Backend { kind, store, .. } => {
-                let order = [
-                    BackendKind::ApmServer,
-                    BackendKind::Elasticsearch,
-                    BackendKind::Jaeger,
-                    BackendKind::Prometheus,
-                    BackendKind::Loki,
-                ]
-                .iter()
-                .position(|k| k == kind)
-                .unwrap_or(0);
+                let order = BackendKind::ALL.iter().position(|k| k == kind).unwrap_or(0);
                 format!("4/{}/{order}/{}", u8::from(*store), node.name)
             }
         };
@@ -254,12 +239,7 @@ fn diagram_node(plan: &Plan, key: &str, members: &[NodeIndex], needs: &[BackendK
             (Category::Collector, format!("{count} file log agents"), format!("{span} · 1 replica each"), false)
         }
         NodeKind::Collector { role } => {
-            let what = match role {
-                RoleKind::Gateway => "gateway",
-                RoleKind::Scraper => "scraper",
-                RoleKind::FileAgent(_) => "file log agent",
-                RoleKind::NodeAgent => "node log agent",
-            };
+            let what = crate::plan::role_spec::role(role.spec_key()).map_or("collector", |r| r.title.as_str());
             (Category::Collector, first.name.clone(), format!("{what} · {}", replicas(first.replicas)), false)
         }
         NodeKind::Backend { kind, store, deployed } => {

@@ -81,10 +81,10 @@ fn compose_section(plan: &Plan, out: &mut String) {
          ```sh\ndocker compose -f compose.yaml -f {TREE}/compose/dkp.override.yaml up -d\n```\n\n\
          The collector-contrib and APM Server images have no shell or HTTP client, so they get no\n\
          healthcheck: services that need them wait for `service_started`, and `restart: unless-stopped`\n\
-         covers a failed start. Named volumes are handed to their writers by the one-shot `{}-volume-init`.\n\n\
+         covers a failed start. Named volumes are handed to their writers by the one-shot `{}`.\n\n\
          The overlay sets the json-file log driver (with a label option) on datastores whose container\n\
          logs the node agent reads: it replaces a logging driver your project sets on them.\n\n",
-        plan.deployment.prefix
+        plan.deployment.volume_init
     );
 }
 

@@ -5,6 +5,7 @@ pub(crate) mod endpoint;
 pub(crate) mod env_ref;
 pub(crate) mod keywords;
 pub(crate) mod loader;
+pub(crate) mod names;
 pub(crate) mod node;
 pub(crate) mod reader;
 pub(crate) mod service;

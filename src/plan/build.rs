@@ -9,21 +9,23 @@ use crate::model::endpoint::{Endpoint, Scheme};
 use crate::model::env_ref::EnvRef;
 use crate::model::keywords::TopologyId;
 use crate::model::keywords::{Instrumentation, KafkaMetrics, ServiceKind, Signal, Target, WorkloadKind};
+use crate::model::names;
 use crate::model::service::{Logs, Service};
 use crate::plan::address::{Addr, Flavor, Namespaces, Scope};
 use crate::plan::app::AppPlan;
+use crate::plan::backend_spec::Catalog;
 use crate::plan::choose::Choice;
 use crate::plan::collector::{
     CollectorRole, ComponentId, ComponentKind as K, ContainerLogSource, Delivery, EsAuth, Exporter, ExporterSpec,
     HeaderValue, Pipeline, Processor, ProcessorSpec, Receiver, ReceiverSpec, OTLP_GRPC_PORT, OTLP_HTTP_PORT,
 };
 use crate::plan::deploy::{
-    backend_image, glob_dir, k8s_name, log_owner, DeployedBackend, Deployment, FileLogHook, Grafana, JmxHook, Kibana,
-    StdoutHook, Workload, ELASTIC_VERSION,
+    glob_dir, k8s_name, log_owner, DeployedBackend, Deployment, FileLogHook, Grafana, JmxHook, Kibana, StdoutHook,
+    Workload,
 };
 use crate::plan::edge::{PlanEdge, Protocol};
 use crate::plan::node::{NodeId, NodeKind, PlanNode, RoleKind};
-use crate::plan::{ApmAuth, ApmServerPlan, Plan};
+use crate::plan::{sizing, workload, ApmAuth, ApmServerPlan, Plan};
 use crate::topology::{BackendKind, Destination, Topology};
 use crate::validate::ValidStack;
 
@@ -40,25 +42,6 @@ fn role_id(role: &RoleKind) -> NodeId {
 
 fn backend_id(kind: BackendKind) -> NodeId {
     NodeId(format!("backend/{}", kind.key()))
-}
-
-/// Memory for a role's container: the gateway gets `collector.memory_limit_mib`; the node
-/// agent half of it, the scraper and file agents a quarter (they handle one datastore's data),
-/// never under 64 MiB nor over the configured limit.
-pub(crate) fn role_memory(role: &RoleKind, limit: u32) -> u32 {
-    let share = match role {
-        RoleKind::Gateway => limit,
-        RoleKind::NodeAgent => limit / 2,
-        RoleKind::Scraper | RoleKind::FileAgent(_) => limit / 4,
-    };
-    share.max(64).min(limit)
-}
-
-/// `memory_limiter` settings for a container limit: the limit at 80%, a spike margin of a
-/// quarter of that (20% of the container), leaving room for the Go runtime.
-pub(crate) fn memory_limiter(container_mib: u32) -> ProcessorSpec {
-    let limit_mib = container_mib * 4 / 5;
-    ProcessorSpec::MemoryLimiter { limit_mib, spike_limit_mib: limit_mib / 4 }
 }
 
 /// Build the plan for `valid` in the chosen topology.
@@ -89,21 +72,30 @@ fn build(valid: &ValidStack, choice: Choice, missing: Missing) -> anyhow::Result
     let mut b = Builder::new(valid, &topology, missing)?;
     b.add_backends();
     let apps = b.add_apps();
-    let mut roles = b.add_datastores();
+    let mut roles = b.add_datastores()?;
     if topology.has_gateway() && b.reaches_gateway() {
-        roles.insert(0, b.gateway_role());
+        roles.insert(0, b.gateway_role()?);
     }
     b.add_intake_edges();
     let graph = b.graph();
     let apm_server = b.apm_server_plan();
-    let deployment = b.deployment(&roles, &apps, apm_server.as_ref());
+    let catalog = Catalog::get()?;
+    let deployment = b.deployment(catalog, &roles, &apps, apm_server.as_ref());
+    let distribution = crate::plan::distribution::Distribution::contrib()?;
+    let mut workloads = Vec::new();
+    for (i, role) in roles.iter().enumerate() {
+        workloads.push(workload::collector(i, role, distribution, valid.collector.version)?);
+    }
+    workloads
+        .extend(deployment.backends.iter().map(|b| workload::backend(catalog, b, &deployment, apm_server.as_ref())));
+    workloads.extend(workload::companions(catalog, &deployment));
     Ok(Plan {
         stack_name: valid.stack.name.value.clone(),
         environment: valid.environment.clone(),
         topology,
         choice,
         collector_version: valid.collector.version,
-        distribution: crate::plan::distribution::Distribution::contrib()?,
+        distribution,
         primary: primary_flavor(valid),
         targets: valid.targets.clone(),
         namespaces: Namespaces { app: valid.app_namespace.clone(), observability: valid.namespace.clone() },
@@ -112,6 +104,7 @@ fn build(valid: &ValidStack, choice: Choice, missing: Missing) -> anyhow::Result
         apm_server,
         apps,
         deployment,
+        workloads,
     })
 }
 
@@ -178,7 +171,8 @@ impl<'a> Builder<'a> {
             let (endpoint, deployed) = match (described, missing) {
                 (Some(pair), _) => pair,
                 (None, Missing::StandIn) => {
-                    (Endpoint::parse(kind.example_endpoint()).map_err(anyhow::Error::msg)?, false)
+                    let example = &Catalog::get()?.backend(kind).example_endpoint;
+                    (Endpoint::parse(example).map_err(anyhow::Error::msg)?, false)
                 }
                 (None, Missing::Refuse) => {
                     anyhow::bail!("backend `{}` is missing after the choice (this is a bug in otelplan)", kind.key())
@@ -197,7 +191,11 @@ impl<'a> Builder<'a> {
     }
 
     fn role_name(&self, role: &RoleKind) -> String {
-        k8s_name(&format!("{}-{}", self.name(), role.short()))
+        let name = match role {
+            RoleKind::FileAgent(ds) => names::file_agent(self.name(), ds),
+            _ => names::workload(self.name(), &role.short()),
+        };
+        k8s_name(&name)
     }
 
     fn add_node(&mut self, id: NodeId, name: String, kind: NodeKind, replicas: u32) {
@@ -273,7 +271,7 @@ impl<'a> Builder<'a> {
         apps
     }
 
-    fn add_datastores(&mut self) -> Vec<CollectorRole> {
+    fn add_datastores(&mut self) -> anyhow::Result<Vec<CollectorRole>> {
         let mut scraper_receivers: Vec<(String, Receiver)> = Vec::new();
         let mut agents = Vec::new();
         let mut container_sources = Vec::new();
@@ -313,23 +311,25 @@ impl<'a> Builder<'a> {
         }
         let mut roles = Vec::new();
         if !scraper_receivers.is_empty() {
-            roles.push(self.scraper_role(scraper_receivers));
+            roles.push(self.scraper_role(scraper_receivers)?);
         }
         for (ds, glob) in agents {
-            roles.push(self.file_agent_role(&ds, glob));
+            roles.push(self.file_agent_role(&ds, glob)?);
         }
         if !container_sources.is_empty() {
-            roles.push(self.node_agent_role(container_sources));
+            roles.push(self.node_agent_role(container_sources)?);
         }
-        roles
+        Ok(roles)
     }
 
-    fn new_role(&mut self, role: RoleKind) -> CollectorRole {
+    fn new_role(&mut self, role: RoleKind) -> anyhow::Result<CollectorRole> {
         let name = self.role_name(&role);
-        let memory = role_memory(&role, self.valid.collector.memory_limit_mib);
+        let spec = crate::plan::role_spec::role(role.spec_key())?;
+        let memory = sizing::role_memory(spec, self.valid.collector.memory_limit_mib);
         let replicas = if role == RoleKind::Gateway { self.valid.collector.gateway_replicas } else { 1 };
         self.add_node(role_id(&role), name.clone(), NodeKind::Collector { role: role.clone() }, replicas);
-        CollectorRole {
+        let (limit_mib, spike_limit_mib) = sizing::memory_limiter(memory);
+        Ok(CollectorRole {
             role,
             name,
             replicas,
@@ -337,14 +337,14 @@ impl<'a> Builder<'a> {
             receivers: Vec::new(),
             processors: vec![Processor {
                 id: ComponentId::bare(K::MemoryLimiterProcessor),
-                spec: memory_limiter(memory),
+                spec: ProcessorSpec::MemoryLimiter { limit_mib, spike_limit_mib },
                 only: None,
             }],
             exporters: Vec::new(),
             file_storage: self.valid.collector.persistent_queue,
             pipelines: Vec::new(),
             secrets: Vec::new(),
-        }
+        })
     }
 
     fn delivery(&self) -> Delivery {
@@ -490,16 +490,16 @@ impl<'a> Builder<'a> {
         role.processors.push(resource);
     }
 
-    fn scraper_role(&mut self, receivers: Vec<(String, Receiver)>) -> CollectorRole {
-        let mut role = self.new_role(RoleKind::Scraper);
+    fn scraper_role(&mut self, receivers: Vec<(String, Receiver)>) -> anyhow::Result<CollectorRole> {
+        let mut role = self.new_role(RoleKind::Scraper)?;
         for (ds, receiver) in receivers {
             self.datastore_pipeline(&mut role, Signal::Metrics, &ds, receiver);
         }
-        finish(role)
+        Ok(finish(role))
     }
 
-    fn file_agent_role(&mut self, ds: &str, glob: String) -> CollectorRole {
-        let mut role = self.new_role(RoleKind::FileAgent(ds.to_string()));
+    fn file_agent_role(&mut self, ds: &str, glob: String) -> anyhow::Result<CollectorRole> {
+        let mut role = self.new_role(RoleKind::FileAgent(ds.to_string()))?;
         role.file_storage = true;
         let receiver = Receiver {
             id: ComponentId::named(K::FileLogReceiver, ds),
@@ -507,11 +507,11 @@ impl<'a> Builder<'a> {
             checkpoints: true,
         };
         self.datastore_pipeline(&mut role, Signal::Logs, ds, receiver);
-        finish(role)
+        Ok(finish(role))
     }
 
-    fn node_agent_role(&mut self, sources: Vec<ContainerLogSource>) -> CollectorRole {
-        let mut role = self.new_role(RoleKind::NodeAgent);
+    fn node_agent_role(&mut self, sources: Vec<ContainerLogSource>) -> anyhow::Result<CollectorRole> {
+        let mut role = self.new_role(RoleKind::NodeAgent)?;
         role.file_storage = true;
         let receiver = Receiver {
             id: ComponentId::named(K::FileLogReceiver, "containers"),
@@ -532,7 +532,7 @@ impl<'a> Builder<'a> {
         role.receivers.push(receiver);
         role.processors.push(pod);
         role.processors.push(resource);
-        finish(role)
+        Ok(finish(role))
     }
 
     /// Whether anything sends to the gateway (a stack whose only datastore is not observed
@@ -543,8 +543,8 @@ impl<'a> Builder<'a> {
     }
 
     /// The gateway: one pipeline per signal that reaches it.
-    fn gateway_role(&mut self) -> CollectorRole {
-        let mut role = self.new_role(RoleKind::Gateway);
+    fn gateway_role(&mut self) -> anyhow::Result<CollectorRole> {
+        let mut role = self.new_role(RoleKind::Gateway)?;
         let me = role_id(&RoleKind::Gateway);
         let incoming: BTreeSet<Signal> =
             self.edges.iter().filter(|(_, to, _)| *to == me).map(|(_, _, e)| e.signal).collect();
@@ -575,7 +575,7 @@ impl<'a> Builder<'a> {
         role.receivers.push(otlp);
         role.processors.push(pod);
         role.processors.push(resource);
-        finish(role)
+        Ok(finish(role))
     }
 
     /// Intakes forward every signal they receive to their store.
@@ -609,7 +609,13 @@ impl<'a> Builder<'a> {
     }
 
     /// The deployment side: sandboxes, hooks into the team's datastores, secrets.
-    fn deployment(&self, roles: &[CollectorRole], apps: &[AppPlan], apm: Option<&ApmServerPlan>) -> Deployment {
+    fn deployment(
+        &self,
+        catalog: &Catalog,
+        roles: &[CollectorRole],
+        apps: &[AppPlan],
+        apm: Option<&ApmServerPlan>,
+    ) -> Deployment {
         let backends: Vec<DeployedBackend> = self
             .sinks
             .iter()
@@ -617,24 +623,40 @@ impl<'a> Builder<'a> {
             .map(|(kind, s)| DeployedBackend {
                 kind: *kind,
                 name: s.addr.host.clone(),
-                image: backend_image(*kind, s.tag.as_deref()),
+                image: catalog.image(catalog.backend(*kind), s.tag.as_deref()),
                 port: s.addr.port,
             })
             .collect();
         let es = self.sinks.get(&BackendKind::Elasticsearch).filter(|s| s.deployed);
         let kibana = es.map(|s| Kibana {
-            name: k8s_name(&format!("{}-kibana", self.name())),
-            image: format!("docker.elastic.co/kibana/kibana:{}", s.tag.as_deref().unwrap_or(ELASTIC_VERSION)),
-            setup_name: k8s_name(&format!("{}-kibana-setup", self.name())),
-            setup_image: backend_image(BackendKind::Elasticsearch, s.tag.as_deref()),
+            name: k8s_name(&names::workload(self.name(), "kibana")),
+            image: catalog.image(&catalog.companions.kibana, s.tag.as_deref()),
+            setup_name: k8s_name(&names::workload(self.name(), "kibana-setup")),
+            setup_image: catalog.image(&catalog.companions.kibana_setup, s.tag.as_deref()),
             elasticsearch: s.addr.clone().with_default_scheme(Scheme::Http),
         });
         let stores = [BackendKind::Jaeger, BackendKind::Prometheus, BackendKind::Loki];
         let grafana = (self.topology.id == TopologyId::C
             && stores.iter().any(|k| self.sinks.get(k).is_some_and(|s| s.deployed)))
         .then(|| Grafana {
-            name: k8s_name(&format!("{}-grafana", self.name())),
-            sources: stores.iter().filter_map(|k| self.sinks.get(k).map(|s| (*k, s.addr.clone()))).collect(),
+            name: k8s_name(&names::workload(self.name(), "grafana")),
+            sources: stores
+                .iter()
+                .filter_map(|k| {
+                    let addr = self.sinks.get(k)?.addr.clone();
+                    // Grafana reads traces from Jaeger's query port, not its OTLP intake.
+                    let query = catalog.backend(*k).port("ui");
+                    Some((
+                        *k,
+                        query.map_or(addr.clone(), |port| Addr {
+                            port,
+                            scheme: Some(Scheme::Http),
+                            path: String::new(),
+                            ..addr
+                        }),
+                    ))
+                })
+                .collect(),
         });
         let (file_logs, stdout_logs, jmx) = self.hooks();
         let mut observability_secrets = BTreeSet::new();
@@ -682,6 +704,8 @@ impl<'a> Builder<'a> {
             kibana_password,
             grafana_password,
             prefix: self.name().to_string(),
+            volume_init: k8s_name(&names::workload(self.name(), "volume-init")),
+            javaagent_init: k8s_name(&names::workload(self.name(), "javaagent-init")),
         }
     }
 
@@ -930,12 +954,11 @@ mod tests {
 
     #[test]
     fn memory_limits_follow_the_container() {
-        assert_eq!(memory_limiter(512), ProcessorSpec::MemoryLimiter { limit_mib: 409, spike_limit_mib: 102 });
-        assert_eq!(role_memory(&RoleKind::Gateway, 512), 512);
-        assert_eq!(role_memory(&RoleKind::Scraper, 512), 128);
-        assert_eq!(role_memory(&RoleKind::NodeAgent, 512), 256);
-        assert_eq!(role_memory(&RoleKind::FileAgent("db".into()), 128), 64);
-        assert_eq!(role_memory(&RoleKind::Scraper, 64), 64);
+        let p = plan_for(DKP, TopologyId::A);
+        let gateway = role(&p, &RoleKind::Gateway).unwrap();
+        assert_eq!(gateway.memory_limit_mib, 512);
+        assert_eq!(gateway.processors[0].spec, ProcessorSpec::MemoryLimiter { limit_mib: 409, spike_limit_mib: 102 });
+        assert_eq!(role(&p, &RoleKind::Scraper).unwrap().memory_limit_mib, 128);
     }
 
     #[test]

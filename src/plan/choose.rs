@@ -4,6 +4,7 @@
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::keywords::{TopologyChoice, TopologyId};
+use crate::plan::backend_spec::Catalog;
 use crate::plan::facts::Facts;
 use crate::plan::score::{entries, Scoreboard};
 use crate::span::Span;
@@ -62,7 +63,8 @@ fn missing_diagnostic(id: TopologyId, m: &Missing, span: Option<Span>) -> Diagno
     } else {
         format!("topology {} needs the backend `{}`, which `backends` does not describe", id.letter(), m.backend.key())
     };
-    let hint = format!("add `backends.{}.endpoint`, for example `{}`", m.backend.key(), m.backend.example_endpoint());
+    let example = Catalog::get().map(|c| c.backend(m.backend).example_endpoint.clone()).unwrap_or_default();
+    let hint = format!("add `backends.{}.endpoint`, for example `{example}`", m.backend.key());
     let d = match span {
         Some(s) => Diagnostic::error(s, message),
         None => Diagnostic::file_error(message),

@@ -323,6 +323,11 @@ pub(crate) struct CollectorRole {
 }
 
 impl CollectorRole {
+    /// Its kind's placement and sizing (`data/roles.yaml`).
+    pub(crate) fn spec(&self) -> anyhow::Result<&'static crate::plan::role_spec::RoleSpec> {
+        crate::plan::role_spec::role(self.role.spec_key())
+    }
+
     /// The file name of its config: `gateway.yaml`, `agent-db.yaml`, …
     pub(crate) fn file_name(&self) -> String {
         format!("{}.yaml", self.role.short())

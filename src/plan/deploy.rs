@@ -12,8 +12,6 @@ use crate::plan::address::{Addr, Flavor, Namespaces};
 use crate::plan::app::{percent_encode, EnvValue, APP_PROTOCOL};
 use crate::topology::BackendKind;
 
-/// The Elastic Stack version of deployed sandboxes (Elasticsearch, Kibana, APM Server).
-pub(crate) const ELASTIC_VERSION: &str = "9.5.2";
 /// A small image with a shell, for one-shot setup steps (volume ownership).
 pub(crate) const BUSYBOX_IMAGE: &str = "busybox:1.37.0";
 /// The OpenTelemetry Operator's Java agent image (the tag Operator 0.160.0 pins in its
@@ -22,23 +20,6 @@ pub(crate) const JAVA_AGENT_IMAGE: &str =
     "ghcr.io/open-telemetry/opentelemetry-operator/autoinstrumentation-java:2.31.1";
 /// Where the Java agent jar is mounted in the broker's container.
 pub(crate) const JAVA_AGENT_DIR: &str = "/otel-auto-instrumentation";
-/// Grafana, provisioned with the three stores of topology C.
-pub(crate) const GRAFANA_IMAGE: &str = "grafana/grafana:13.0.2";
-/// Jaeger's query/UI port, where Grafana reads traces.
-pub(crate) const JAEGER_UI_PORT: u16 = 16686;
-
-/// The image of a deployed backend, with the stack's `version` when given.
-pub(crate) fn backend_image(kind: BackendKind, tag: Option<&str>) -> String {
-    let (repo, default) = match kind {
-        BackendKind::Elasticsearch => ("docker.elastic.co/elasticsearch/elasticsearch", ELASTIC_VERSION),
-        BackendKind::ApmServer => ("docker.elastic.co/apm/apm-server", ELASTIC_VERSION),
-        BackendKind::Jaeger => ("jaegertracing/jaeger", "2.20.0"),
-        BackendKind::Prometheus => ("prom/prometheus", "v3.14.0"),
-        BackendKind::Loki => ("grafana/loki", "3.7.6"),
-    };
-    format!("{repo}:{}", tag.unwrap_or(default))
-}
-
 /// A backend that otelplan runs as a sandbox.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct DeployedBackend {
@@ -160,6 +141,10 @@ pub(crate) struct Deployment {
     pub(crate) grafana_password: EnvRef,
     /// The volume or hostPath name prefix for per-role storage (`<stack>`).
     pub(crate) prefix: String,
+    /// The one-shot compose service that hands named volumes to their writers.
+    pub(crate) volume_init: String,
+    /// The one-shot that puts the Java agent on its volume.
+    pub(crate) javaagent_init: String,
 }
 
 /// The directory a log glob lives in: the components before the first wildcard.
@@ -252,14 +237,5 @@ mod tests {
         assert_eq!(short, k8s_name(&long));
         assert_ne!(short, k8s_name(&format!("{long}x")));
         assert!(short.starts_with("aaaa") && !short.contains("--"));
-    }
-
-    #[test]
-    fn images_are_pinned() {
-        assert_eq!(
-            backend_image(BackendKind::Elasticsearch, None),
-            "docker.elastic.co/elasticsearch/elasticsearch:9.5.2"
-        );
-        assert_eq!(backend_image(BackendKind::Loki, Some("3.6.0")), "grafana/loki:3.6.0");
     }
 }

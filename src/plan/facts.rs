@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::model::keywords::TopologyId;
+use crate::plan::backend_spec::{Catalog, ProgramSpec};
 use crate::topology::BackendKind;
 
 const SOURCE: &str = include_str!("../../data/facts.yaml");
@@ -19,26 +20,6 @@ pub(crate) struct Resources {
     pub(crate) cpu_millicores: u32,
     /// Memory in MiB.
     pub(crate) memory_mib: u32,
-}
-
-/// What a backend means for the scores.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct BackendFacts {
-    /// Its product name.
-    pub(crate) title: String,
-    /// `false` when upstream no longer recommends sending OTLP to it.
-    #[serde(default = "yes")]
-    pub(crate) otlp_intake_recommended: bool,
-    /// Whether it computes the aggregated metrics Kibana's APM UI needs.
-    #[serde(default)]
-    pub(crate) apm_aggregations: bool,
-    /// What one replica requests.
-    pub(crate) resources: Resources,
-}
-
-fn yes() -> bool {
-    true
 }
 
 /// Where current upstream facts overturn the design report.
@@ -55,14 +36,18 @@ pub(crate) struct Correction {
     pub(crate) sources: Vec<String>,
 }
 
-/// The whole table.
+/// The corrections, as written.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct Table {
+    corrections: Vec<Correction>,
+}
+
+/// What the figures and scores read: the corrections, and the backends' data.
+#[derive(Debug, Clone)]
 pub(crate) struct Facts {
-    /// Backends, by kind.
-    pub(crate) backends: BTreeMap<BackendKind, BackendFacts>,
-    /// CPU per replica of each collector role (`gateway`, `scraper`, `file-agent`, `node-agent`).
-    pub(crate) collector_cpu_millicores: BTreeMap<String, u32>,
+    /// Backends, by kind (`data/backends.yaml`).
+    pub(crate) backends: &'static BTreeMap<BackendKind, ProgramSpec>,
     /// Corrections to the design report.
     pub(crate) corrections: Vec<Correction>,
 }
@@ -70,14 +55,15 @@ pub(crate) struct Facts {
 impl Facts {
     /// The embedded table.
     pub(crate) fn load() -> anyhow::Result<Facts> {
-        serde_yaml::from_str(SOURCE)
-            .map_err(|e| anyhow::anyhow!("data/facts.yaml is invalid: {e} (this is a bug in otelplan)"))
+        let table: Table = serde_yaml::from_str(SOURCE)
+            .map_err(|e| anyhow::anyhow!("data/facts.yaml is invalid: {e} (this is a bug in otelplan)"))?;
+        Ok(Facts { backends: &Catalog::get()?.backends, corrections: table.corrections })
     }
 
-    /// A backend's facts.
-    pub(crate) fn backend(&self, kind: BackendKind) -> anyhow::Result<&BackendFacts> {
+    /// A backend's data.
+    pub(crate) fn backend(&self, kind: BackendKind) -> anyhow::Result<&ProgramSpec> {
         self.backends.get(&kind).ok_or_else(|| {
-            anyhow::anyhow!("data/facts.yaml lacks backend `{}` (this is a bug in otelplan)", kind.key())
+            anyhow::anyhow!("data/backends.yaml lacks backend `{}` (this is a bug in otelplan)", kind.key())
         })
     }
 }

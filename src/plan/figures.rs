@@ -14,7 +14,8 @@ use crate::plan::collector::{ComponentKind, HEALTH_PORT};
 use crate::plan::distribution::{ComponentClass, Stability};
 use crate::plan::edge::{PlanEdge, Protocol};
 use crate::plan::facts::{Facts, Resources};
-use crate::plan::node::{NodeKind, PlanNode, RoleKind};
+use crate::plan::node::{NodeKind, PlanNode};
+use crate::plan::workload::{total, Replicas};
 use crate::plan::{ApmAuth, EsAuth, Plan};
 use crate::topology::BackendKind;
 
@@ -97,7 +98,7 @@ pub(crate) fn figures(plan: &Plan, needs: &[BackendKind], facts: &Facts) -> anyh
     let (writers, apps_write) = backend_writers(g);
     let (secrets, app_secrets) = secrets(plan);
     Ok(Figures {
-        workloads: run_workloads(g, needs).len(),
+        workloads: plan.workloads.iter().filter(|w| w.replicas != Replicas::OneShot).count() + needs.len(),
         flows,
         backends,
         backend_writers: writers,
@@ -109,18 +110,6 @@ pub(crate) fn figures(plan: &Plan, needs: &[BackendKind], facts: &Facts) -> anyh
         app_secrets,
         resources: resources(plan, needs, facts)?,
     })
-}
-
-/// The workloads someone runs for this topology: collector roles, and backends that are
-/// deployed by otelplan or missing from the stack (they would have to be provided).
-fn run_workloads<'g>(g: &'g Graph, needs: &[BackendKind]) -> Vec<&'g PlanNode> {
-    g.node_weights()
-        .filter(|n| match &n.kind {
-            NodeKind::Collector { .. } => true,
-            NodeKind::Backend { kind, deployed, .. } => *deployed || needs.contains(kind),
-            NodeKind::App | NodeKind::Datastore { .. } => false,
-        })
-        .collect()
 }
 
 fn is_source(node: &PlanNode) -> bool {
@@ -363,40 +352,24 @@ fn secrets(plan: &Plan) -> (Vec<String>, Vec<String>) {
 }
 
 /// The role key of the CPU table.
-fn cpu_key(role: &RoleKind) -> &'static str {
-    match role {
-        RoleKind::Gateway => "gateway",
-        RoleKind::Scraper => "scraper",
-        RoleKind::FileAgent(_) => "file-agent",
-        RoleKind::NodeAgent => "node-agent",
-    }
-}
-
-/// Requests of every workload counted, times its replicas.
+/// Requests of every workload the plan runs, a scaled one's minimum replicas counted, plus
+/// those of the backends the stack lacks as a sandbox would request them: the numbers the
+/// manifests request.
 fn resources(plan: &Plan, needs: &[BackendKind], facts: &Facts) -> anyhow::Result<Resources> {
-    let mut total = Resources::default();
-    for role in &plan.roles {
-        let cpu = facts.collector_cpu_millicores.get(cpu_key(&role.role)).copied().ok_or_else(|| {
-            anyhow::anyhow!("data/facts.yaml lacks the CPU of `{}` (this is a bug in otelplan)", cpu_key(&role.role))
-        })?;
-        total.cpu_millicores += cpu * role.replicas;
-        total.memory_mib += role.memory_limit_mib * role.replicas;
+    let (mut cpu, mut memory) = total(&plan.workloads);
+    for kind in needs {
+        let r = facts.backend(*kind)?.resources;
+        cpu += r.cpu_millicores;
+        memory += r.memory_request_mib;
     }
-    for node in run_workloads(&plan.graph, needs) {
-        if let NodeKind::Backend { kind, .. } = &node.kind {
-            let r = facts.backend(*kind)?.resources;
-            total.cpu_millicores += r.cpu_millicores * node.replicas;
-            total.memory_mib += r.memory_mib * node.replicas;
-        }
-    }
-    Ok(total)
+    Ok(Resources { cpu_millicores: cpu, memory_mib: memory })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::keywords::ServiceKind;
-    use crate::plan::node::NodeId;
+    use crate::plan::node::{NodeId, RoleKind};
 
     fn node(g: &mut Graph, name: &str, kind: NodeKind, replicas: u32) -> NodeIndex {
         g.add_node(PlanNode { id: NodeId(name.to_string()), name: name.to_string(), kind, replicas })

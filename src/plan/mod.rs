@@ -3,6 +3,7 @@
 
 pub(crate) mod address;
 pub(crate) mod app;
+pub(crate) mod backend_spec;
 pub(crate) mod build;
 pub(crate) mod choose;
 pub(crate) mod collector;
@@ -12,7 +13,10 @@ pub(crate) mod edge;
 pub(crate) mod facts;
 pub(crate) mod figures;
 pub(crate) mod node;
+pub(crate) mod role_spec;
 pub(crate) mod score;
+pub(crate) mod sizing;
+pub(crate) mod workload;
 
 use std::collections::BTreeSet;
 
@@ -88,6 +92,8 @@ pub(crate) struct Plan {
     pub(crate) apps: Vec<AppPlan>,
     /// Sandboxes, hooks into the team's datastores and secrets, for the deployment targets.
     pub(crate) deployment: deploy::Deployment,
+    /// Every workload the deployment files run: collectors, deployed backends, companions.
+    pub(crate) workloads: Vec<workload::Workload>,
 }
 
 /// One edge, by node names, for listings.

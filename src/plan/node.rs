@@ -24,6 +24,16 @@ pub(crate) enum RoleKind {
 }
 
 impl RoleKind {
+    /// The key of its kind in `data/roles.yaml`.
+    pub(crate) fn spec_key(&self) -> &'static str {
+        match self {
+            RoleKind::Gateway => "gateway",
+            RoleKind::Scraper => "scraper",
+            RoleKind::FileAgent(_) => "file-agent",
+            RoleKind::NodeAgent => "node-agent",
+        }
+    }
+
     /// The role's short name: `gateway`, `scraper`, `agent-db`, `node-agent`.
     pub(crate) fn short(&self) -> String {
         match self {

@@ -1,0 +1,166 @@
+//! Emit stage: the Kubernetes target, a kustomize directory under `kubernetes/`. Each file here
+//! maps the plan's workloads to one kind of object, rendered through the `templates/k8s/`
+//! layouts; `kubernetes/app-patches/` is a Component for the team's own kustomization.
+//!
+//! - `container.rs`: a workload's container (environment, ports, probes, resources, security);
+//! - `collector.rs`: collectors as Deployments, `StatefulSets` and `DaemonSets`;
+//! - `program.rs`: deployed backends and their companions, and the setup Job;
+//! - `service.rs`: Services and `NetworkPolicies`; `scaling.rs`: autoscalers and disruption budgets;
+//! - `rbac.rs`: service accounts for pod metadata; `patches.rs`: the app-patches Component.
+
+mod collector;
+mod container;
+mod patches;
+mod program;
+mod rbac;
+mod scaling;
+mod service;
+
+use serde_json::{json, Value};
+
+use crate::emit::yaml::HEADER;
+use crate::emit::{apm_server, OutputTree};
+use crate::model::env_ref::EnvRef;
+use crate::plan::collector::CollectorRole;
+use crate::plan::deploy::{k8s_name, DeployedBackend};
+use crate::plan::workload::WorkloadKind;
+use crate::plan::{Flavor, Plan};
+use crate::templates::Templates;
+use crate::topology::BackendKind;
+
+/// The annotation that names the Secrets a workload reads but otelplan does not write.
+const EXTERNAL_SECRETS: &str = "otelplan.io/external-secrets";
+
+/// One rendered manifest file, several documents joined by `---`.
+struct Manifest {
+    docs: Vec<String>,
+}
+
+impl Manifest {
+    fn new() -> Self {
+        Manifest { docs: Vec::new() }
+    }
+
+    fn add(&mut self, t: &Templates, template: &str, data: &Value) -> anyhow::Result<()> {
+        self.docs.push(t.render(template, data)?);
+        Ok(())
+    }
+
+    fn text(&self) -> String {
+        let body: Vec<&str> = self.docs.iter().map(|d| d.trim_end_matches('\n')).collect();
+        format!("# {HEADER}\n{}\n", body.join("\n---\n"))
+    }
+}
+
+struct Ctx<'a> {
+    plan: &'a Plan,
+    t: &'a Templates,
+}
+
+impl Ctx<'_> {
+    fn labels(&self, name: &str, component: &str) -> Value {
+        json!({
+            "app.kubernetes.io/name": name,
+            "app.kubernetes.io/instance": self.plan.stack_name,
+            "app.kubernetes.io/component": component,
+            "app.kubernetes.io/part-of": "otelplan",
+            "app.kubernetes.io/managed-by": "otelplan",
+        })
+    }
+
+    fn selector(&self, name: &str) -> Value {
+        json!({ "app.kubernetes.io/name": name, "app.kubernetes.io/instance": self.plan.stack_name })
+    }
+
+    fn secret(&self) -> &str {
+        &self.plan.deployment.secret_name
+    }
+
+    /// A container env entry read from the stack's Secret (key = variable name).
+    fn secret_env(&self, container_var: &str, source: &EnvRef) -> Value {
+        json!({ "name": container_var, "valueFrom": { "secretKeyRef": { "name": self.secret(), "key": source.name() } } })
+    }
+
+    /// Annotations naming the external Secret, when the workload reads one.
+    fn secret_annotations(&self, reads_secrets: bool) -> Value {
+        if reads_secrets {
+            json!({ EXTERNAL_SECRETS: self.secret() })
+        } else {
+            json!({})
+        }
+    }
+}
+
+/// The files of the Kubernetes target.
+pub(crate) fn emit(plan: &Plan, t: &Templates, tree: &mut OutputTree) -> anyhow::Result<()> {
+    let cx = Ctx { plan, t };
+    let mut resources: Vec<String> = vec!["namespace.yaml".into()];
+    let mut generators: Vec<Value> = Vec::new();
+    let mut ns = Manifest::new();
+    ns.add(t, "k8s/namespace.yaml.j2", &json!({ "name": plan.namespaces.observability, "labels": cx.labels(&plan.namespaces.observability, "namespace") }))?;
+    tree.insert("kubernetes/namespace.yaml".into(), ns.text());
+    if let Some(text) = rbac::manifest(&cx)? {
+        tree.insert("kubernetes/rbac.yaml".into(), text);
+        resources.push("rbac.yaml".into());
+    }
+    for w in &plan.workloads {
+        let WorkloadKind::Collector(i) = w.kind else { continue };
+        let Some(role) = plan.roles.get(i) else { continue };
+        let Some(text) = collector::manifest(&cx, w, role)? else { continue };
+        let config = format!("collector/{}", role.file_name());
+        tree.insert(format!("kubernetes/{config}"), crate::emit::collector::render(plan, role, Flavor::Kubernetes));
+        generators.push(json!({ "name": config_map(role), "files": [format!("config.yaml={config}")] }));
+        let file = format!("{}.yaml", role.role.short());
+        tree.insert(format!("kubernetes/{file}"), text);
+        resources.push(file);
+    }
+    if let (Some(apm), Some(b)) = (&plan.apm_server, deployed(plan, BackendKind::ApmServer)) {
+        tree.insert("kubernetes/apm-server/apm-server.yml".into(), apm_server::render(plan, apm, Flavor::Kubernetes));
+        generators.push(json!({ "name": apm_config_map(b), "files": ["apm-server.yml=apm-server/apm-server.yml"] }));
+    }
+    for w in &plan.workloads {
+        let WorkloadKind::Backend(kind) = w.kind else { continue };
+        let Some(b) = deployed(plan, kind) else { continue };
+        let file = format!("{}.yaml", b.name);
+        tree.insert(format!("kubernetes/{file}"), program::backend_manifest(&cx, w, b)?);
+        resources.push(file);
+    }
+    if plan.deployment.kibana.is_some() {
+        tree.insert("kubernetes/kibana.yaml".into(), program::kibana_manifest(&cx)?);
+        resources.push("kibana.yaml".into());
+    }
+    if let Some(g) = &plan.deployment.grafana {
+        tree.insert(
+            "kubernetes/grafana/datasources.yaml".into(),
+            crate::emit::grafana::datasources(plan, Flavor::Kubernetes).unwrap_or_default(),
+        );
+        generators
+            .push(json!({ "name": grafana_config_map(&g.name), "files": ["otelplan.yaml=grafana/datasources.yaml"] }));
+        tree.insert("kubernetes/grafana.yaml".into(), program::grafana_manifest(&cx)?);
+        resources.push("grafana.yaml".into());
+    }
+    let mut kustomization = Manifest::new();
+    kustomization.add(
+        t,
+        "k8s/kustomization.yaml.j2",
+        &json!({ "namespace": plan.namespaces.observability, "resources": resources, "generators": generators }),
+    )?;
+    tree.insert("kubernetes/kustomization.yaml".into(), kustomization.text());
+    patches::app_patches(&cx, tree)
+}
+
+fn deployed(plan: &Plan, kind: BackendKind) -> Option<&DeployedBackend> {
+    plan.deployment.backends.iter().find(|b| b.kind == kind)
+}
+
+fn config_map(role: &CollectorRole) -> String {
+    k8s_name(&format!("{}-config", role.name))
+}
+
+fn apm_config_map(b: &DeployedBackend) -> String {
+    k8s_name(&format!("{}-config", b.name))
+}
+
+fn grafana_config_map(name: &str) -> String {
+    k8s_name(&format!("{name}-datasources"))
+}

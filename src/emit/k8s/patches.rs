@@ -1,0 +1,231 @@
+//! The app-patches Component: the OpenTelemetry settings of the Django workloads, and the log
+//! agents and Java agent added to the team's datastores, as patches of their own workloads.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::collector::{collector_container, CONFIG_DIR};
+use super::container::{k8s_literal, literal_env, resources, restricted};
+use super::{config_map, Ctx, Manifest};
+use crate::emit::{collector, OutputTree};
+use crate::plan::app::EnvValue;
+use crate::plan::backend_spec::ResourceSpec;
+use crate::plan::collector::{CollectorRole, STORAGE_DIR};
+use crate::plan::deploy::{FileLogHook, JmxHook, Workload, JAVA_AGENT_DIR, JAVA_AGENT_IMAGE};
+use crate::plan::node::RoleKind;
+use crate::plan::Flavor;
+
+/// A Kubernetes env list from plan env values; secrets come from the stack's Secret and are
+/// spliced in with `$(NAME)`, which Kubernetes expands from earlier entries.
+fn env_entries(cx: &Ctx<'_>, env: Vec<(String, EnvValue)>) -> Vec<Value> {
+    let mut secrets: BTreeMap<String, Value> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (key, value) in env {
+        match value {
+            EnvValue::Literal(text) => out.push(literal_env(&key, &text)),
+            EnvValue::Secret { prefix, env } => {
+                secrets.entry(env.name().to_string()).or_insert_with(|| cx.secret_env(env.name(), &env));
+                out.push(json!({ "name": key, "value": format!("{}$({})", k8s_literal(&prefix), env.name()) }));
+            }
+        }
+    }
+    secrets.into_values().chain(out).collect()
+}
+
+/// The patch of one of the team's workloads, gathering every hook on it.
+#[derive(Default)]
+struct WorkloadPatch {
+    kind: &'static str,
+    containers: BTreeMap<String, Value>,
+    extra_containers: Vec<Value>,
+    init_containers: Vec<Value>,
+    volumes: Vec<Value>,
+    comments: Vec<String>,
+    secrets: bool,
+    annotations: BTreeMap<String, String>,
+}
+
+/// A short, stable hash of generated content (FNV-1a, 64 bits), for pod-template annotations.
+fn content_hash(text: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        hash ^= u64::from(b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+impl WorkloadPatch {
+    fn container(&mut self, name: &str) -> &mut Value {
+        self.containers.entry(name.to_string()).or_insert_with(|| json!({ "name": name }))
+    }
+}
+
+fn kind_name(w: &Workload) -> &'static str {
+    match w.kind {
+        crate::model::keywords::WorkloadKind::Deployment => "Deployment",
+        crate::model::keywords::WorkloadKind::StatefulSet => "StatefulSet",
+        crate::model::keywords::WorkloadKind::DaemonSet => "DaemonSet",
+    }
+}
+
+fn push(v: &mut Value, key: &str, item: Value) {
+    if let Some(list) = v.get_mut(key).and_then(Value::as_array_mut) {
+        list.push(item);
+    } else {
+        v[key] = json!([item]);
+    }
+}
+
+fn file_log_patch(cx: &Ctx<'_>, hook: &FileLogHook, role: &CollectorRole, p: &mut WorkloadPatch) {
+    let Some(w) = cx.plan.workloads.iter().find(|w| w.name == role.name) else { return };
+    push(
+        p.container(&hook.workload.container),
+        "volumeMounts",
+        json!({ "name": "otelplan-logs", "mountPath": hook.dir }),
+    );
+    let mounts = vec![
+        json!({ "name": "otelplan-agent-config", "mountPath": CONFIG_DIR, "readOnly": true }),
+        json!({ "name": "otelplan-logs", "mountPath": hook.dir, "readOnly": true }),
+        json!({ "name": "otelplan-agent-storage", "mountPath": STORAGE_DIR }),
+    ];
+    // The agent runs with the datastore's group so it can read log files written
+    // group-readable (see the tree's README for the datastore's settings).
+    let uid = w.user.uid;
+    let mut container = collector_container(cx, w, &mounts, &restricted(uid, hook.group, true));
+    container["name"] = json!("otel-log-agent");
+    // No readiness probe on a sidecar: a pod is ready only when every container is, and the
+    // datastore must not leave its Service because its log agent is unwell. Liveness restarts
+    // the agent alone.
+    if let Some(fields) = container.as_object_mut() {
+        fields.remove("readinessProbe");
+    }
+    if hook.group == 0 {
+        container["securityContext"]["runAsGroup"] = json!(uid);
+        container["securityContext"]["runAsNonRoot"] = json!(true);
+    }
+    p.extra_containers.push(container);
+    p.volumes.push(json!({ "name": "otelplan-logs", "emptyDir": {} }));
+    p.volumes.push(json!({ "name": "otelplan-agent-config", "configMap": { "name": config_map(role) } }));
+    p.volumes.push(json!({ "name": "otelplan-agent-storage", "emptyDir": {} }));
+    p.comments.push(format!(
+        "`{}`'s log files go to {} on a volume shared with the `otel-log-agent` sidecar, which tails them.",
+        hook.datastore, hook.dir
+    ));
+    p.comments.push("Files and read positions live as long as the pod, like its emptyDir.".to_string());
+    p.secrets |= !role.secrets.is_empty();
+}
+
+fn jmx_patch(cx: &Ctx<'_>, hook: &JmxHook, p: &mut WorkloadPatch) {
+    let plan = cx.plan;
+    let env = env_entries(cx, hook.env(Flavor::Kubernetes, &plan.namespaces, &plan.environment));
+    let c = p.container(&hook.workload.container);
+    for e in env {
+        push(c, "env", e);
+    }
+    push(c, "volumeMounts", json!({ "name": "otelplan-javaagent", "mountPath": JAVA_AGENT_DIR, "readOnly": true }));
+    p.init_containers.push(json!({
+        "name": "otel-javaagent",
+        "image": JAVA_AGENT_IMAGE,
+        "command": ["cp", "/javaagent.jar", format!("{JAVA_AGENT_DIR}/javaagent.jar")],
+        "volumeMounts": [{ "name": "otelplan-javaagent", "mountPath": JAVA_AGENT_DIR }],
+        "resources": resources(&ResourceSpec { cpu_millicores: 50, memory_request_mib: 32, memory_limit_mib: 64 }),
+        "securityContext": restricted(cx.plan.distribution.uid, cx.plan.distribution.uid, true),
+    }));
+    p.volumes.push(json!({ "name": "otelplan-javaagent", "emptyDir": {} }));
+    p.comments
+        .push(format!("The OpenTelemetry Java agent in `{}`'s JVM exports its metrics over OTLP.", hook.datastore));
+    p.secrets |= hook.auth.is_some();
+}
+
+pub(super) fn app_patches(cx: &Ctx<'_>, tree: &mut OutputTree) -> anyhow::Result<()> {
+    let plan = cx.plan;
+    let d = &plan.deployment;
+    let mut patches: BTreeMap<(&'static str, String), WorkloadPatch> = BTreeMap::new();
+    for app in &plan.apps {
+        let (kind, name, container) = &app.workload;
+        let w = Workload { kind: *kind, name: name.clone(), container: container.clone() };
+        let p = patches.entry((kind_name(&w), name.clone())).or_default();
+        p.kind = kind_name(&w);
+        let env = env_entries(cx, app.env(Flavor::Kubernetes, &plan.namespaces, &plan.environment));
+        let c = p.container(container);
+        for e in env {
+            push(c, "env", e);
+        }
+        p.comments.push(format!(
+            "OpenTelemetry settings of `{}` in topology {}.",
+            app.service,
+            plan.choice.id.letter()
+        ));
+        p.secrets |= app.auth.is_some();
+    }
+    let mut generators = Vec::new();
+    for hook in &d.file_logs {
+        let Some(role) = plan.roles.iter().find(|r| r.role == RoleKind::FileAgent(hook.datastore.clone())) else {
+            continue;
+        };
+        let config = format!("collector/{}", role.file_name());
+        let text = collector::render(plan, role, Flavor::Kubernetes);
+        // A fixed name, so the reference holds whatever namespace the team's workloads are in;
+        // the config's hash on the pod template rolls the pods when it changes.
+        generators.push(json!({
+            "name": config_map(role),
+            "files": [format!("config.yaml={config}")],
+            "options": { "disableNameSuffixHash": true },
+        }));
+        let p = patches.entry((kind_name(&hook.workload), hook.workload.name.clone())).or_default();
+        p.kind = kind_name(&hook.workload);
+        p.annotations.insert(format!("otelplan.io/{}-config", role.role.short()), content_hash(&text));
+        tree.insert(format!("kubernetes/app-patches/{config}"), text);
+        file_log_patch(cx, hook, role, p);
+    }
+    for hook in &d.jmx {
+        let p = patches.entry((kind_name(&hook.workload), hook.workload.name.clone())).or_default();
+        p.kind = kind_name(&hook.workload);
+        jmx_patch(cx, hook, p);
+    }
+    let mut entries = Vec::new();
+    for ((kind, name), p) in patches {
+        let file = format!("{}-{name}.yaml", kind.to_ascii_lowercase());
+        let mut containers: Vec<Value> = p.containers.into_values().collect();
+        containers.extend(p.extra_containers);
+        // Built by moving the parts in: `json!` would copy each of them whole.
+        let mut pod = serde_json::Map::new();
+        pod.insert("containers".into(), Value::Array(containers));
+        if !p.init_containers.is_empty() {
+            pod.insert("initContainers".into(), Value::Array(p.init_containers));
+        }
+        if !p.volumes.is_empty() {
+            pod.insert("volumes".into(), Value::Array(p.volumes));
+        }
+        let mut annotations = cx.secret_annotations(p.secrets);
+        for (k, v) in &p.annotations {
+            annotations[k] = json!(v);
+        }
+        let data: serde_json::Map<String, Value> = [
+            ("comments", Value::from(p.comments)),
+            ("kind", Value::from(kind)),
+            ("name", Value::from(name.as_str())),
+            ("pod_annotations", annotations),
+            ("pod", Value::Object(pod)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        let mut m = Manifest::new();
+        m.add(cx.t, "k8s/patch.yaml.j2", &Value::Object(data))?;
+        tree.insert(format!("kubernetes/app-patches/{file}"), m.text());
+        // A target selector without a namespace matches the workload whether or not the team's
+        // manifests set `metadata.namespace`.
+        entries
+            .push(json!({ "path": file, "target": { "group": "apps", "version": "v1", "kind": kind, "name": name } }));
+    }
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut m = Manifest::new();
+    m.add(cx.t, "k8s/component.yaml.j2", &json!({ "generators": generators, "patches": entries }))?;
+    tree.insert("kubernetes/app-patches/kustomization.yaml".into(), m.text());
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! Services in front of workloads, and the `NetworkPolicies` that limit who may send to an entry
+//! point.
+
+use serde_json::{json, Value};
+
+use super::{Ctx, Manifest};
+use crate::plan::deploy::k8s_name;
+use crate::plan::workload::Workload;
+
+/// Service ports for the named ports of `w` (each targets its container port by name).
+pub(super) fn ports(w: &Workload, names: &[&str]) -> Vec<Value> {
+    names.iter().filter_map(|n| w.port(n).map(|p| json!({ "name": n, "port": p, "targetPort": n }))).collect()
+}
+
+/// A Service `name` selecting the pods of `workload`.
+pub(super) fn add(
+    cx: &Ctx<'_>,
+    m: &mut Manifest,
+    name: &str,
+    labels: &Value,
+    workload: &str,
+    headless: bool,
+    ports: &[Value],
+) -> anyhow::Result<()> {
+    m.add(
+        cx.t,
+        "k8s/service.yaml.j2",
+        &json!({ "name": name, "labels": labels, "headless": headless, "selector": cx.selector(workload), "ports": ports }),
+    )
+}
+
+/// Ingress to `name`'s `ports` only from the apps' and the observability namespaces.
+pub(super) fn network_policy(
+    cx: &Ctx<'_>,
+    name: &str,
+    component: &str,
+    ports: &[u16],
+    m: &mut Manifest,
+) -> anyhow::Result<()> {
+    let plan = cx.plan;
+    let mut namespaces = vec![plan.namespaces.app.clone(), plan.namespaces.observability.clone()];
+    namespaces.dedup();
+    let ports: Vec<Value> = ports.iter().map(|p| json!({ "protocol": "TCP", "port": p })).collect();
+    m.add(
+        cx.t,
+        "k8s/network-policy.yaml.j2",
+        &json!({
+            "name": k8s_name(&format!("{name}-otlp-ingress")),
+            "labels": cx.labels(name, component),
+            "selector": cx.selector(name),
+            "namespaces": namespaces,
+            "ports": ports,
+        }),
+    )
+}

@@ -1,0 +1,278 @@
+//! Plan stage: what otelplan knows about each telemetry backend and its companions, as data
+//! (`data/backends.yaml`, embedded): names, ports, and how a deployed sandbox runs. The
+//! workload pass turns these into workloads; validation reads the ports a sandbox listens on.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::keywords::Target;
+use crate::model::reader::Keyword;
+
+use crate::topology::BackendKind;
+
+const SOURCE: &str = include_str!("../../data/backends.yaml");
+
+/// A port a container listens on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PortSpec {
+    /// Its name (Kubernetes port names, probe references).
+    pub(crate) name: String,
+    /// Its number.
+    pub(crate) port: u16,
+    /// Published on the host's loopback by compose (a UI to open in a browser).
+    #[serde(default)]
+    pub(crate) published: bool,
+    /// A port the stack's endpoint may name when otelplan deploys the backend.
+    #[serde(default)]
+    pub(crate) endpoint: bool,
+}
+
+/// One health check, as data.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CheckSpec {
+    /// An HTTP GET of this path on `port`.
+    #[serde(default)]
+    pub(crate) http: Option<String>,
+    /// A named port, for `http`.
+    #[serde(default)]
+    pub(crate) port: Option<String>,
+    /// A TCP connect to this named port.
+    #[serde(default)]
+    pub(crate) tcp: Option<String>,
+    /// A shell command (run with `bash -c`).
+    #[serde(default)]
+    pub(crate) exec: Option<String>,
+    /// Seconds before the first check.
+    #[serde(default)]
+    pub(crate) initial_delay_seconds: Option<u32>,
+    /// Seconds a check may take.
+    #[serde(default)]
+    pub(crate) timeout_seconds: Option<u32>,
+}
+
+/// Readiness and liveness; liveness defaults to the readiness check.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ProbesSpec {
+    /// When the container takes traffic.
+    pub(crate) readiness: CheckSpec,
+    /// When it is restarted.
+    #[serde(default)]
+    pub(crate) liveness: Option<CheckSpec>,
+}
+
+/// An environment variable a sandbox always gets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct EnvSpec {
+    /// Name.
+    pub(crate) name: String,
+    /// Value.
+    pub(crate) value: String,
+    /// Only for this target (`kubernetes`).
+    #[serde(default)]
+    pub(crate) only: Option<Target>,
+}
+
+/// A persistent data directory.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DataSpec {
+    /// Where the program keeps its data.
+    pub(crate) path: String,
+    /// The volume's size.
+    pub(crate) size_gib: u32,
+}
+
+/// User and group a container runs as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct UserSpec {
+    /// User id.
+    pub(crate) uid: u32,
+    /// Group id.
+    pub(crate) gid: u32,
+}
+
+/// CPU and memory of one replica.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ResourceSpec {
+    /// CPU request, millicores.
+    pub(crate) cpu_millicores: u32,
+    /// Memory request, MiB.
+    pub(crate) memory_request_mib: u32,
+    /// Memory limit, MiB.
+    pub(crate) memory_limit_mib: u32,
+}
+
+/// A program otelplan can run: a backend or a companion.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(clippy::struct_excessive_bools, reason = "independent facts read from data")]
+pub(crate) struct ProgramSpec {
+    /// Product name.
+    pub(crate) title: String,
+    /// Image repository.
+    pub(crate) image: String,
+    /// Default tag; `elastic_stack` means the catalog's Elastic Stack version.
+    pub(crate) tag: String,
+    /// Ports, the endpoint's first.
+    #[serde(default)]
+    pub(crate) ports: Vec<PortSpec>,
+    /// Where the stack's endpoint usually points (hints, stand-ins in `compare`).
+    #[serde(default)]
+    pub(crate) example_endpoint: String,
+    /// User and group.
+    pub(crate) user: UserSpec,
+    /// Whether its root filesystem can be read-only.
+    pub(crate) read_only_root: bool,
+    /// Why not, when it cannot.
+    #[serde(default)]
+    pub(crate) read_only_root_reason: Option<String>,
+    /// A note on how it runs, for the manifests.
+    #[serde(default)]
+    pub(crate) note: Option<String>,
+    /// Arguments.
+    #[serde(default)]
+    pub(crate) args: Vec<String>,
+    /// Fixed environment.
+    #[serde(default)]
+    pub(crate) env: Vec<EnvSpec>,
+    /// Whether a Java heap size follows from its memory (`ES_JAVA_OPTS`).
+    #[serde(default)]
+    pub(crate) java_heap: bool,
+    /// A config file otelplan writes, mounted at this path.
+    #[serde(default)]
+    pub(crate) config: Option<String>,
+    /// Persistent data.
+    #[serde(default)]
+    pub(crate) data: Option<DataSpec>,
+    /// Directories it writes scratch files to (Kubernetes: emptyDir, for a read-only root).
+    #[serde(default)]
+    pub(crate) scratch: Vec<String>,
+    /// Health checks.
+    #[serde(default)]
+    pub(crate) probes: Option<ProbesSpec>,
+    /// A compose healthcheck command, where the image has a tool to run one.
+    #[serde(default)]
+    pub(crate) compose_healthcheck: Option<String>,
+    /// Requests and limits.
+    pub(crate) resources: ResourceSpec,
+    /// `false` when upstream no longer recommends sending OTLP to it.
+    #[serde(default = "yes")]
+    pub(crate) otlp_intake_recommended: bool,
+    /// Whether it computes the aggregated metrics Kibana's APM UI needs.
+    #[serde(default)]
+    pub(crate) apm_aggregations: bool,
+}
+
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(de)?;
+        Target::ALL
+            .iter()
+            .find(|(t, _)| *t == text)
+            .map(|(_, target)| *target)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown target `{text}`")))
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Companions of deployed stores.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Companions {
+    /// Kibana, beside a deployed Elasticsearch.
+    pub(crate) kibana: ProgramSpec,
+    /// The one-shot job that sets Kibana's user's password.
+    pub(crate) kibana_setup: ProgramSpec,
+    /// Grafana, beside C's deployed stores.
+    pub(crate) grafana: ProgramSpec,
+}
+
+/// The whole catalog.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Catalog {
+    /// The Elastic Stack release of Elasticsearch, Kibana and APM Server.
+    pub(crate) elastic_stack_version: String,
+    /// Backends, by kind.
+    pub(crate) backends: BTreeMap<BackendKind, ProgramSpec>,
+    /// Companions.
+    pub(crate) companions: Companions,
+}
+
+impl Catalog {
+    /// The embedded catalog, parsed once and checked to describe every backend kind.
+    pub(crate) fn get() -> anyhow::Result<&'static Catalog> {
+        static PARSED: OnceLock<Result<Catalog, String>> = OnceLock::new();
+        PARSED
+            .get_or_init(|| {
+                let c: Catalog = serde_yaml::from_str(SOURCE).map_err(|e| format!("data/backends.yaml: {e}"))?;
+                match BackendKind::ALL.iter().find(|k| !c.backends.contains_key(k)) {
+                    Some(k) => Err(format!("data/backends.yaml lacks backend `{}`", k.key())),
+                    None => Ok(c),
+                }
+            })
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e} (this is a bug in otelplan)"))
+    }
+
+    /// The entry of `kind` (`get` checked that every kind has one).
+    pub(crate) fn backend(&self, kind: BackendKind) -> &ProgramSpec {
+        &self.backends[&kind]
+    }
+
+    /// `program`'s image with `tag`, or its default tag.
+    pub(crate) fn image(&self, program: &ProgramSpec, tag: Option<&str>) -> String {
+        let default = if program.tag == "elastic_stack" { &self.elastic_stack_version } else { &program.tag };
+        format!("{}:{}", program.image, tag.unwrap_or(default))
+    }
+}
+
+impl ProgramSpec {
+    /// The ports the stack's endpoint may name when otelplan deploys it.
+    pub(crate) fn endpoint_ports(&self) -> Vec<u16> {
+        self.ports.iter().filter(|p| p.endpoint).map(|p| p.port).collect()
+    }
+
+    /// The number of the port called `name`.
+    pub(crate) fn port(&self, name: &str) -> Option<u16> {
+        self.ports.iter().find(|p| p.name == name).map(|p| p.port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_catalog_describes_every_backend_and_pins_images() {
+        let c = Catalog::get().unwrap();
+        let es = c.backend(BackendKind::Elasticsearch);
+        assert_eq!(c.image(es, None), "docker.elastic.co/elasticsearch/elasticsearch:9.5.2");
+        assert_eq!(c.image(c.backend(BackendKind::Loki), Some("3.6.0")), "grafana/loki:3.6.0");
+        assert_eq!(c.image(&c.companions.kibana, None), "docker.elastic.co/kibana/kibana:9.5.2");
+        for kind in BackendKind::ALL {
+            let b = c.backend(kind);
+            let ports = b.endpoint_ports();
+            assert!(!ports.is_empty(), "{kind:?}");
+            assert!(ports.iter().any(|p| b.example_endpoint.ends_with(&format!(":{p}"))), "{kind:?}");
+            if let Some(probes) = &b.probes {
+                for check in std::iter::once(&probes.readiness).chain(&probes.liveness) {
+                    for port in check.port.iter().chain(&check.tcp) {
+                        assert!(b.port(port).is_some(), "{kind:?}: probe port `{port}`");
+                    }
+                }
+            }
+        }
+    }
+}

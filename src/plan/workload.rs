@@ -1,0 +1,404 @@
+//! Plan stage: the workloads otelplan runs, described once and target-neutral — image,
+//! placement and replicas, resources, storage, ports, arguments, environment, user, probes.
+//! Built from the collector roles, the deployed backends and their companions, with the
+//! numbers of `plan::sizing` and the data of `data/backends.yaml`. The compose and Kubernetes
+//! emitters map each workload to their objects; `compare` sums the same workloads.
+
+use serde::Serialize;
+
+use crate::model::env_ref::EnvRef;
+use crate::model::keywords::Target;
+use crate::plan::app::EnvValue;
+use crate::plan::backend_spec::{Catalog, CheckSpec, PortSpec, ProgramSpec, ResourceSpec, UserSpec};
+use crate::plan::collector::{CollectorRole, HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, STORAGE_DIR};
+use crate::plan::deploy::{DeployedBackend, Deployment};
+use crate::plan::role_spec::Placement;
+use crate::plan::{sizing, ApmAuth, ApmServerPlan, EsAuth};
+use crate::topology::BackendKind;
+
+/// What a workload is, for the emitters' object shapes and labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) enum WorkloadKind {
+    /// A collector of the role at this index of `Plan::roles`.
+    Collector(usize),
+    /// A deployed backend.
+    Backend(BackendKind),
+    /// Kibana.
+    Kibana,
+    /// The one-shot job that sets Kibana's user's password.
+    KibanaSetup,
+    /// Grafana.
+    Grafana,
+}
+
+/// How many replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) enum Replicas {
+    /// Between `min` and `max`, by an autoscaler.
+    Scaled {
+        /// Minimum (and the count compose runs... one: compose runs a single replica).
+        min: u32,
+        /// Maximum.
+        max: u32,
+    },
+    /// Exactly one.
+    One,
+    /// One on every node.
+    PerNode,
+    /// In the pod of a datastore's workload.
+    Sidecar,
+    /// Runs to completion once.
+    OneShot,
+}
+
+impl Replicas {
+    /// The replicas counted for resources: the minimum of a scaled workload, one otherwise
+    /// (a per-node agent counts once: the node count is the cluster's).
+    pub(crate) fn counted(self) -> u32 {
+        match self {
+            Replicas::Scaled { min, .. } => min,
+            Replicas::One | Replicas::PerNode | Replicas::Sidecar | Replicas::OneShot => 1,
+        }
+    }
+}
+
+/// A value of the container's environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) enum EnvSource {
+    /// A literal or a secret, as apps have them.
+    Value(EnvValue),
+    /// The name of the node the pod runs on (Kubernetes only).
+    NodeName,
+    /// The URL of an address, as the target resolves it.
+    Url(crate::plan::Addr),
+}
+
+/// One environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct EnvVar {
+    /// Its name in the container.
+    pub(crate) name: String,
+    /// Its value.
+    pub(crate) source: EnvSource,
+    /// Only for this target.
+    pub(crate) only: Option<Target>,
+}
+
+impl EnvVar {
+    fn literal(name: &str, value: impl Into<String>) -> Self {
+        EnvVar { name: name.to_string(), source: EnvSource::Value(EnvValue::Literal(value.into())), only: None }
+    }
+
+    fn secret(name: &str, env: &EnvRef) -> Self {
+        EnvVar {
+            name: name.to_string(),
+            source: EnvSource::Value(EnvValue::Secret { prefix: String::new(), env: env.clone() }),
+            only: None,
+        }
+    }
+
+    /// The secret it reads, if any.
+    pub(crate) fn secret_ref(&self) -> Option<&EnvRef> {
+        match &self.source {
+            EnvSource::Value(EnvValue::Secret { env, .. }) => Some(env),
+            _ => None,
+        }
+    }
+}
+
+/// A health check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) enum Check {
+    /// HTTP GET of `path` on the named port.
+    Http {
+        /// Path.
+        path: String,
+        /// Port name.
+        port: String,
+    },
+    /// TCP connect to a port.
+    Tcp(u16),
+    /// A shell command, run with `bash -c`.
+    Exec(String),
+}
+
+/// When a container is ready and when it is restarted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Probes {
+    /// Readiness.
+    pub(crate) readiness: Check,
+    /// Seconds a readiness check may take, when not the default.
+    pub(crate) readiness_timeout_seconds: Option<u32>,
+    /// Liveness.
+    pub(crate) liveness: Check,
+    /// Seconds before the first liveness check.
+    pub(crate) liveness_delay_seconds: u32,
+}
+
+/// A volume that keeps data across restarts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Storage {
+    /// Its name within the workload (Kubernetes claim template: `storage`, `data`).
+    pub(crate) key: &'static str,
+    /// Its name as a compose named volume.
+    pub(crate) volume: String,
+    /// Where it is mounted.
+    pub(crate) path: String,
+    /// Its size, when it is a volume of its own (a claim on Kubernetes); without one it lives
+    /// as long as the pod or on the node, as the placement has it.
+    pub(crate) size_gib: Option<u32>,
+}
+
+/// One workload, decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Workload {
+    /// What it is.
+    pub(crate) kind: WorkloadKind,
+    /// Its compose service and Kubernetes object name.
+    pub(crate) name: String,
+    /// Its `app.kubernetes.io/component` label.
+    pub(crate) component: String,
+    /// Its container's name.
+    pub(crate) container: String,
+    /// Image with tag.
+    pub(crate) image: String,
+    /// Replicas.
+    pub(crate) replicas: Replicas,
+    /// Requests and limits of one replica.
+    pub(crate) resources: ResourceSpec,
+    /// Ports it listens on.
+    pub(crate) ports: Vec<PortSpec>,
+    /// Arguments.
+    pub(crate) args: Vec<String>,
+    /// Environment, in order.
+    pub(crate) env: Vec<EnvVar>,
+    /// User and group.
+    pub(crate) user: UserSpec,
+    /// Whether its root filesystem is read-only.
+    pub(crate) read_only_root: bool,
+    /// Notes for the manifests (why a root filesystem stays writable, how it runs).
+    pub(crate) notes: Vec<String>,
+    /// Persistent storage, if any.
+    pub(crate) storage: Option<Storage>,
+    /// Scratch directories (Kubernetes: emptyDir).
+    pub(crate) scratch: Vec<String>,
+    /// Where a config file otelplan writes is mounted.
+    pub(crate) config: Option<String>,
+    /// Health checks.
+    pub(crate) probes: Option<Probes>,
+    /// A compose healthcheck command (the image has the tool it runs).
+    pub(crate) compose_healthcheck: Option<String>,
+}
+
+impl Workload {
+    /// Whether it reads a secret.
+    pub(crate) fn reads_secrets(&self) -> bool {
+        self.env.iter().any(|e| e.secret_ref().is_some())
+    }
+
+    /// The number of the port called `name`.
+    pub(crate) fn port(&self, name: &str) -> Option<u16> {
+        self.ports.iter().find(|p| p.name == name).map(|p| p.port)
+    }
+}
+
+fn probes(spec: &ProgramSpec) -> Option<Probes> {
+    let p = spec.probes.as_ref()?;
+    let check = |c: &CheckSpec| -> Option<Check> {
+        if let Some(path) = &c.http {
+            return Some(Check::Http { path: path.clone(), port: c.port.clone()? });
+        }
+        if let Some(port) = &c.tcp {
+            return Some(Check::Tcp(spec.port(port)?));
+        }
+        c.exec.clone().map(Check::Exec)
+    };
+    let readiness = check(&p.readiness)?;
+    let liveness_spec = p.liveness.as_ref().unwrap_or(&p.readiness);
+    Some(Probes {
+        readiness_timeout_seconds: p.readiness.timeout_seconds,
+        liveness: check(liveness_spec)?,
+        liveness_delay_seconds: liveness_spec.initial_delay_seconds.unwrap_or(30),
+        readiness,
+    })
+}
+
+fn program(
+    kind: WorkloadKind,
+    name: &str,
+    component: &str,
+    container: &str,
+    image: String,
+    spec: &ProgramSpec,
+) -> Workload {
+    let mut notes: Vec<String> = spec.note.iter().cloned().collect();
+    notes.extend(spec.read_only_root_reason.iter().cloned());
+    Workload {
+        kind,
+        name: name.to_string(),
+        component: component.to_string(),
+        container: container.to_string(),
+        image,
+        replicas: Replicas::One,
+        resources: spec.resources,
+        ports: spec.ports.clone(),
+        args: spec.args.clone(),
+        env: spec.env.iter().map(|e| EnvVar { only: e.only, ..EnvVar::literal(&e.name, e.value.clone()) }).collect(),
+        user: spec.user,
+        read_only_root: spec.read_only_root,
+        notes,
+        storage: None,
+        scratch: spec.scratch.clone(),
+        config: spec.config.clone(),
+        probes: probes(spec),
+        compose_healthcheck: spec.compose_healthcheck.clone(),
+    }
+}
+
+/// The workload of a collector role.
+pub(crate) fn collector(
+    index: usize,
+    role: &CollectorRole,
+    d: &crate::plan::distribution::Distribution,
+    version: crate::model::version::CollectorVersion,
+) -> anyhow::Result<Workload> {
+    let spec = role.spec()?;
+    let mut env = vec![EnvVar::literal("GOMEMLIMIT", format!("{}MiB", sizing::go_memory_limit(role.memory_limit_mib)))];
+    if spec.placement == Placement::PerNode {
+        env.push(EnvVar { name: "K8S_NODE_NAME".into(), source: EnvSource::NodeName, only: Some(Target::Kubernetes) });
+    }
+    env.extend(role.secrets.iter().map(|e| EnvVar::secret(e.name(), e)));
+    let mut ports = Vec::new();
+    if spec.listens_otlp {
+        ports.push(PortSpec { name: "otlp-grpc".into(), port: OTLP_GRPC_PORT, published: false, endpoint: true });
+        ports.push(PortSpec { name: "otlp-http".into(), port: OTLP_HTTP_PORT, published: false, endpoint: true });
+    }
+    ports.push(PortSpec { name: "health".into(), port: HEALTH_PORT, published: false, endpoint: false });
+    let replicas = match spec.placement {
+        Placement::Scaled => Replicas::Scaled { min: role.replicas, max: sizing::max_replicas(role.replicas) },
+        Placement::Single => Replicas::One,
+        Placement::PerNode => Replicas::PerNode,
+        Placement::Sidecar => Replicas::Sidecar,
+    };
+    let storage = role.file_storage.then(|| Storage {
+        key: "storage",
+        volume: format!("{}-storage", role.name),
+        path: STORAGE_DIR.to_string(),
+        size_gib: spec.storage_gib,
+    });
+    let health = Check::Http { path: "/".into(), port: "health".into() };
+    Ok(Workload {
+        kind: WorkloadKind::Collector(index),
+        name: role.name.clone(),
+        component: role.role.short(),
+        container: "otelcol".into(),
+        image: format!("{}:{version}", d.image),
+        replicas,
+        resources: sizing::collector_resources(spec, role.memory_limit_mib),
+        ports,
+        args: Vec::new(),
+        env,
+        user: UserSpec { uid: d.uid, gid: d.uid },
+        read_only_root: true,
+        notes: Vec::new(),
+        storage,
+        scratch: Vec::new(),
+        config: Some(d.config_path.clone()),
+        probes: Some(Probes {
+            readiness: health.clone(),
+            readiness_timeout_seconds: None,
+            liveness: health,
+            liveness_delay_seconds: 30,
+        }),
+        compose_healthcheck: None,
+    })
+}
+
+/// The workload of a deployed backend.
+pub(crate) fn backend(
+    catalog: &Catalog,
+    b: &DeployedBackend,
+    deployment: &Deployment,
+    apm: Option<&ApmServerPlan>,
+) -> Workload {
+    let spec = catalog.backend(b.kind);
+    let mut w = program(
+        WorkloadKind::Backend(b.kind),
+        &b.name,
+        b.kind.key(),
+        &b.kind.key().replace('_', "-"),
+        b.image.clone(),
+        spec,
+    );
+    if spec.java_heap {
+        w.env.push(EnvVar::literal("ES_JAVA_OPTS", sizing::java_heap_options(spec.resources.memory_limit_mib)));
+    }
+    match b.kind {
+        BackendKind::Elasticsearch => {
+            w.env.extend(deployment.elasticsearch_password.iter().map(|pw| EnvVar::secret("ELASTIC_PASSWORD", pw)));
+        }
+        BackendKind::ApmServer => {
+            if let Some(apm) = apm {
+                if let ApmAuth::SecretToken(e) | ApmAuth::ApiKey(e) = &apm.auth {
+                    w.env.push(EnvVar::secret(e.name(), e));
+                }
+                if let EsAuth::Basic { password: e, .. } | EsAuth::ApiKey(e) = &apm.elasticsearch_auth {
+                    w.env.push(EnvVar::secret(e.name(), e));
+                }
+            }
+        }
+        BackendKind::Jaeger | BackendKind::Prometheus | BackendKind::Loki => {}
+    }
+    w.storage = spec.data.as_ref().map(|data| Storage {
+        key: "data",
+        volume: format!("{}-{}-data", deployment.prefix, b.kind.key()),
+        path: data.path.clone(),
+        size_gib: Some(data.size_gib),
+    });
+    w
+}
+
+/// Kibana, its setup job and Grafana, when the plan runs them.
+pub(crate) fn companions(catalog: &Catalog, deployment: &Deployment) -> Vec<Workload> {
+    let mut out = Vec::new();
+    let c = &catalog.companions;
+    if let Some(k) = &deployment.kibana {
+        let mut kibana = program(WorkloadKind::Kibana, &k.name, "kibana", "kibana", k.image.clone(), &c.kibana);
+        kibana.env.push(EnvVar {
+            name: "ELASTICSEARCH_HOSTS".into(),
+            source: EnvSource::Url(k.elasticsearch.clone()),
+            only: None,
+        });
+        kibana.env.push(EnvVar::literal("ELASTICSEARCH_USERNAME", "kibana_system"));
+        kibana.env.push(EnvVar::secret("ELASTICSEARCH_PASSWORD", &deployment.kibana_password));
+        out.push(kibana);
+        let mut setup = program(
+            WorkloadKind::KibanaSetup,
+            &k.setup_name,
+            "kibana-setup",
+            "set-password",
+            k.setup_image.clone(),
+            &c.kibana_setup,
+        );
+        setup.replicas = Replicas::OneShot;
+        setup.env.push(EnvVar::secret("KIBANA_PASSWORD", &deployment.kibana_password));
+        setup.env.extend(deployment.elasticsearch_password.iter().map(|pw| EnvVar::secret("ELASTIC_PASSWORD", pw)));
+        out.push(setup);
+    }
+    if let Some(g) = &deployment.grafana {
+        let mut grafana =
+            program(WorkloadKind::Grafana, &g.name, "grafana", "grafana", catalog.image(&c.grafana, None), &c.grafana);
+        grafana.env.push(EnvVar::secret("GF_SECURITY_ADMIN_PASSWORD", &deployment.grafana_password));
+        grafana.env.push(EnvVar::literal("GF_AUTH_ANONYMOUS_ENABLED", "false"));
+        out.push(grafana);
+    }
+    out
+}
+
+/// The sum of every workload's requests, counting a scaled workload's minimum replicas.
+pub(crate) fn total(workloads: &[Workload]) -> (u32, u32) {
+    workloads.iter().fold((0, 0), |(cpu, mem), w| {
+        let n = w.replicas.counted();
+        (cpu + w.resources.cpu_millicores * n, mem + w.resources.memory_request_mib * n)
+    })
+}
