@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::model::keywords::TopologyId;
@@ -70,32 +71,17 @@ pub(crate) enum TemplatesCommand {
     List,
 }
 
-/// A topology letter on the command line.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum TopologyArg {
-    /// Collector gateway, then APM Server.
-    #[value(name = "A", alias = "a")]
-    A,
-    /// Apps straight to APM Server.
-    #[value(name = "B", alias = "b")]
-    B,
-    /// A specialised backend per signal (Jaeger, Prometheus, Loki).
-    #[value(name = "C", alias = "c")]
-    C,
-    /// Collector gateway with the elasticsearch exporter.
-    #[value(name = "D", alias = "d")]
-    D,
-}
-
-impl From<TopologyArg> for TopologyId {
-    fn from(t: TopologyArg) -> TopologyId {
-        match t {
-            TopologyArg::A => TopologyId::A,
-            TopologyArg::B => TopologyId::B,
-            TopologyArg::C => TopologyId::C,
-            TopologyArg::D => TopologyId::D,
-        }
-    }
+/// A topology on the command line: the id of one of the embedded topologies, in either case.
+fn topology_arg() -> impl clap::builder::TypedValueParser<Value = TopologyId> {
+    let values: Vec<clap::builder::PossibleValue> = crate::topology::TopologyId::all()
+        .into_iter()
+        .map(|id| {
+            let title = crate::topology::Topology::load(id).map(|t| t.title).unwrap_or_default();
+            clap::builder::PossibleValue::new(id.letter()).help(title)
+        })
+        .collect();
+    clap::builder::PossibleValuesParser::new(values)
+        .try_map(|text: String| TopologyId::parse(&text).ok_or_else(|| format!("no topology `{text}`")))
 }
 
 /// How `compare` writes its result.
@@ -122,8 +108,8 @@ pub(crate) enum Command {
         #[arg(short, long, default_value = "otelplan-out")]
         output: PathBuf,
         /// Render this topology, overriding the file's `topology`.
-        #[arg(long, value_enum)]
-        topology: Option<TopologyArg>,
+        #[arg(long, value_parser = topology_arg(), ignore_case = true)]
+        topology: Option<TopologyId>,
         /// Write nothing; exit 1 when the directory is not what a render would write, with a diff.
         #[arg(long)]
         check: bool,
@@ -173,8 +159,8 @@ pub(crate) enum Command {
         /// The stack file.
         stack: PathBuf,
         /// Plan this topology, overriding the file's `topology`.
-        #[arg(long, value_enum)]
-        topology: Option<TopologyArg>,
+        #[arg(long, value_parser = topology_arg(), ignore_case = true)]
+        topology: Option<TopologyId>,
         /// Report format.
         #[arg(long, value_enum, default_value = "text")]
         format: OutputFormat,
@@ -184,8 +170,8 @@ pub(crate) enum Command {
         /// The stack file.
         stack: PathBuf,
         /// Draw this topology, overriding the file's `topology`.
-        #[arg(long, value_enum)]
-        topology: Option<TopologyArg>,
+        #[arg(long, value_parser = topology_arg(), ignore_case = true)]
+        topology: Option<TopologyId>,
         /// Write the SVG here (default: standard output).
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -203,4 +189,6 @@ pub(crate) enum Command {
     },
     /// Print the JSON Schema of the stack file.
     Schema,
+    /// List the topologies otelplan knows: id and title, tab-separated, one per line.
+    Topologies,
 }

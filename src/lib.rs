@@ -12,6 +12,7 @@ pub(crate) mod model;
 pub(crate) mod output;
 pub(crate) mod plan;
 pub(crate) mod report;
+pub(crate) mod settings;
 pub mod source;
 pub mod span;
 #[doc(hidden)]
@@ -111,11 +112,17 @@ pub(crate) fn analyse(source: &Source, topology: Option<TopologyId>) -> anyhow::
     Ok(Ok((plan, warnings)))
 }
 
+/// The ids of the topologies otelplan knows, in order (`A` … `D` and any other
+/// `topologies/*.yaml`).
+pub fn topologies() -> Vec<&'static str> {
+    topology::TopologyId::all().into_iter().map(topology::TopologyId::letter).collect()
+}
+
 /// Render a stack file's text in memory (no files read or written): the API that tests,
 /// benchmarks and fuzz targets share. `topology` overrides the file's choice.
 pub fn render(text: &str, topology: Option<&str>) -> Result<OutputTree, Vec<Diagnostic>> {
     let source = Source::from_text("stack.yaml", text);
-    let flag = topology.and_then(|t| TopologyId::ALL.into_iter().find(|x| x.letter().eq_ignore_ascii_case(t)));
+    let flag = topology.and_then(TopologyId::parse);
     let internal = |e: anyhow::Error| vec![Diagnostic::file_error(format!("{e:#} (this is a bug in otelplan)"))];
     let (plan, _) = analyse(&source, flag).map_err(internal)??;
     let templates = templates::Templates::new(None).map_err(internal)?;

@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::keywords::{Signal, TopologyId};
+use include_dir::{include_dir, Dir};
+
+use crate::model::keywords::Signal;
 
 /// A telemetry backend kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -60,15 +62,17 @@ pub(crate) enum Destination {
 }
 
 /// One architecture, as described in `topologies/*.yaml`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Serialize)]
 pub(crate) struct Topology {
-    /// `A` … `D`.
+    /// `A` … `D`, or another file's id.
     pub(crate) id: TopologyId,
     /// A short title.
     pub(crate) title: String,
     /// One paragraph on how data flows.
     pub(crate) summary: String,
+    /// The planner's passes, in order (`src/plan/pass/`): the sources, this topology's tiers,
+    /// then the backends' side.
+    pub(crate) passes: Vec<String>,
     /// Where Django services send OTLP.
     pub(crate) apps_send_to: Destination,
     /// Where datastore collectors (scraper, agents) send OTLP.
@@ -83,16 +87,6 @@ pub(crate) struct Topology {
     pub(crate) cons: Vec<String>,
 }
 
-impl<'de> Deserialize<'de> for TopologyId {
-    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(de)?;
-        TopologyId::ALL
-            .into_iter()
-            .find(|t| t.letter() == s)
-            .ok_or_else(|| serde::de::Error::custom(format!("unknown topology `{s}`")))
-    }
-}
-
 impl<'de> Deserialize<'de> for Signal {
     fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
         let s = String::deserialize(de)?;
@@ -103,47 +97,106 @@ impl<'de> Deserialize<'de> for Signal {
     }
 }
 
-const SOURCES: [(TopologyId, &str); 4] = [
-    (TopologyId::A, include_str!("../topologies/a.yaml")),
-    (TopologyId::B, include_str!("../topologies/b.yaml")),
-    (TopologyId::C, include_str!("../topologies/c.yaml")),
-    (TopologyId::D, include_str!("../topologies/d.yaml")),
-];
+/// The embedded `topologies/` directory: one YAML file per topology.
+static EMBEDDED: Dir<'_> = include_dir!("$CARGO_MANIFEST_DIR/topologies");
 
-impl Topology {
-    /// Load the embedded description of `id`. Each is parsed once per process and copied
-    /// from there: choosing and comparing read them a dozen times.
-    pub(crate) fn load(id: TopologyId) -> anyhow::Result<Topology> {
-        static PARSED: OnceLock<Vec<(TopologyId, Result<Topology, String>)>> = OnceLock::new();
-        let parsed = PARSED.get_or_init(|| {
-            TopologyId::ALL.into_iter().map(|t| (t, Self::parse(t).map_err(|e| e.to_string()))).collect()
-        });
-        match parsed.iter().find(|(t, _)| *t == id) {
-            Some((_, Ok(topology))) => Ok(topology.clone()),
-            Some((_, Err(e))) => Err(anyhow::anyhow!("{e}")),
-            None => anyhow::bail!("no description of topology {} (this is a bug in otelplan)", id.letter()),
-        }
+/// A topology's id: the `id` of one of the embedded `topologies/*.yaml` files (`A` … `D` for
+/// the design report's four). A new topology is one more file there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub(crate) struct TopologyId(&'static str);
+
+impl TopologyId {
+    /// The id as written (`A`).
+    pub(crate) fn letter(self) -> &'static str {
+        self.0
     }
 
-    /// Parse the embedded description of `id`.
-    fn parse(id: TopologyId) -> anyhow::Result<Topology> {
-        let text =
-            SOURCES.iter().find(|(t, _)| *t == id).map(|(_, s)| *s).ok_or_else(|| {
-                anyhow::anyhow!("no description of topology {} (this is a bug in otelplan)", id.letter())
-            })?;
-        let topology: Topology = serde_yaml::from_str(text).map_err(|e| {
-            anyhow::anyhow!(
-                "topologies/{}.yaml is invalid: {e} (this is a bug in otelplan)",
-                id.letter().to_ascii_lowercase()
-            )
-        })?;
-        anyhow::ensure!(
-            topology.id == id,
-            "topologies/{}.yaml describes {} (this is a bug in otelplan)",
-            id.letter(),
-            topology.id.letter()
-        );
-        Ok(topology)
+    /// Every embedded topology, in id order (empty only if the embedded data is broken, which
+    /// the tests rule out).
+    pub(crate) fn all() -> Vec<TopologyId> {
+        registry().map(|r| r.iter().map(|t| t.id).collect()).unwrap_or_default()
+    }
+
+    /// The topology `text` names, in either case.
+    pub(crate) fn parse(text: &str) -> Option<TopologyId> {
+        Self::all().into_iter().find(|id| id.0.eq_ignore_ascii_case(text))
+    }
+}
+
+impl<'de> Deserialize<'de> for TopologyId {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(de)?;
+        TopologyId::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("unknown topology `{s}`")))
+    }
+}
+
+#[cfg(test)]
+impl TopologyId {
+    /// The design report's four, by name, for tests.
+    pub(crate) const A: TopologyId = TopologyId("A");
+    pub(crate) const B: TopologyId = TopologyId("B");
+    pub(crate) const C: TopologyId = TopologyId("C");
+    pub(crate) const D: TopologyId = TopologyId("D");
+}
+
+/// One file as written; its `id` becomes a `TopologyId`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Written {
+    id: String,
+    title: String,
+    summary: String,
+    passes: Vec<String>,
+    apps_send_to: Destination,
+    collectors_send_to: Destination,
+    sinks: BTreeMap<Signal, BackendKind>,
+    intakes: BTreeMap<BackendKind, BackendKind>,
+    pros: Vec<String>,
+    cons: Vec<String>,
+}
+
+/// Every embedded topology, parsed once, in id order.
+fn registry() -> anyhow::Result<&'static [Topology]> {
+    static PARSED: OnceLock<Result<Vec<Topology>, String>> = OnceLock::new();
+    let parsed = PARSED.get_or_init(|| {
+        let mut out = Vec::new();
+        for file in EMBEDDED.files().filter(|f| f.path().extension().is_some_and(|e| e == "yaml")) {
+            let name = file.path().display();
+            let text = file.contents_utf8().ok_or_else(|| format!("topologies/{name} is not UTF-8"))?;
+            out.push(Topology::from_yaml(text).map_err(|e| format!("topologies/{name} is invalid: {e}"))?);
+        }
+        out.sort_by_key(|a| a.id);
+        Ok(out)
+    });
+    parsed.as_deref().map_err(|e| anyhow::anyhow!("{e} (this is a bug in otelplan)"))
+}
+
+impl Topology {
+    /// A topology described in YAML (the format of `topologies/*.yaml`). Its id lives as long
+    /// as the process: the few embedded ones are read once.
+    pub(crate) fn from_yaml(text: &str) -> Result<Topology, String> {
+        let w: Written = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+        Ok(Topology {
+            id: TopologyId(Box::leak(w.id.into_boxed_str())),
+            title: w.title,
+            summary: w.summary,
+            passes: w.passes,
+            apps_send_to: w.apps_send_to,
+            collectors_send_to: w.collectors_send_to,
+            sinks: w.sinks,
+            intakes: w.intakes,
+            pros: w.pros,
+            cons: w.cons,
+        })
+    }
+
+    /// The embedded description of `id`.
+    pub(crate) fn load(id: TopologyId) -> anyhow::Result<Topology> {
+        registry()?
+            .iter()
+            .find(|t| t.id == id)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no description of topology {} (this is a bug in otelplan)", id.letter()))
     }
 
     /// Every backend this topology needs: the sinks and the stores behind intakes.
@@ -157,11 +210,6 @@ impl Topology {
         out.dedup();
         out
     }
-
-    /// Whether the topology has a gateway collector.
-    pub(crate) fn has_gateway(&self) -> bool {
-        self.apps_send_to == Destination::Gateway || self.collectors_send_to == Destination::Gateway
-    }
 }
 
 #[cfg(test)]
@@ -170,7 +218,7 @@ mod tests {
 
     #[test]
     fn every_topology_loads() {
-        for id in TopologyId::ALL {
+        for id in TopologyId::all() {
             let t = Topology::load(id).unwrap();
             assert_eq!(t.sinks.len(), 3, "{id:?} names a sink per signal");
             assert!(!t.pros.is_empty() && !t.cons.is_empty());

@@ -12,6 +12,7 @@ use crate::model::service::{Logs, Service};
 use crate::model::version::CollectorVersion;
 use crate::model::Stack;
 use crate::plan::backend_spec::Catalog;
+use crate::settings::{self, ServiceSettings};
 use crate::span::{Span, Spanned};
 use crate::topology::BackendKind;
 
@@ -47,6 +48,8 @@ pub(crate) struct ValidStack {
     pub(crate) namespace: String,
     /// `kubernetes.app_namespace`, default `default`.
     pub(crate) app_namespace: String,
+    /// Every service, its defaults applied, in name order.
+    pub(crate) services: Vec<ServiceSettings>,
     _sealed: (),
 }
 
@@ -91,6 +94,7 @@ pub(crate) fn validate(stack: Stack) -> Result<(ValidStack, Diagnostics), Diagno
         },
         namespace: k.namespace.map_or_else(|| "observability".to_string(), |n| n.value),
         app_namespace: k.app_namespace.map_or_else(|| "default".to_string(), |n| n.value),
+        services: settings::resolve(&stack),
         stack,
         _sealed: (),
     };
@@ -327,7 +331,7 @@ fn data_dirs(service: &Service) -> &'static [&'static str] {
 
 fn check_log_dir(name: &str, service: &Service, d: &mut Diagnostics) {
     let Some(Logs::Files(glob)) = service.logs().map(|l| &l.value) else { return };
-    let dir = crate::plan::deploy::glob_dir(&glob.value);
+    let dir = crate::settings::glob_dir(&glob.value);
     let inside = |data: &str| dir == data || dir.starts_with(&format!("{data}/"));
     if let Some(data) = data_dirs(service).iter().find(|data| inside(data)) {
         d.push(

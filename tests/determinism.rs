@@ -4,7 +4,7 @@ use crate::common::{files, Test};
 
 #[test]
 fn rendering_twice_gives_the_same_tree() {
-    for topology in ["A", "B", "C", "D"] {
+    for topology in otelplan::topologies() {
         let a =
             Test::new().example("dkp.yaml").args(&["render", "stack.yaml", "-o", "out", "--topology", topology]).run();
         let b =
@@ -37,7 +37,7 @@ fn reversed_dkp() -> String {
 fn key_order_does_not_change_the_tree() {
     let shuffled = reversed_dkp();
     assert!(shuffled.starts_with("services:"), "{shuffled}");
-    for topology in ["A", "B", "C", "D"] {
+    for topology in otelplan::topologies() {
         let a =
             Test::new().example("dkp.yaml").args(&["render", "stack.yaml", "-o", "out", "--topology", topology]).run();
         let b = Test::new().stack(&shuffled).args(&["render", "stack.yaml", "-o", "out", "--topology", topology]).run();

@@ -39,7 +39,7 @@ fn dkp_diagram(topology: &str) -> (String, String) {
 
 #[test]
 fn one_arrow_per_edge_and_signal_with_protocol_and_port() {
-    for topology in ["A", "B", "C", "D"] {
+    for topology in otelplan::topologies() {
         let (svg, plan) = dkp_diagram(topology);
         let edges = plan.lines().skip_while(|l| *l != "edges:").skip(1).count();
         let arrows = svg.lines().filter(|l| l.starts_with("<path d=\"M") && l.contains("marker-end")).count();
@@ -72,7 +72,7 @@ fn legend_colours_and_replicas() {
 
 #[test]
 fn coordinates_are_integers_and_boxes_do_not_overlap() {
-    for topology in ["A", "B", "C", "D"] {
+    for topology in otelplan::topologies() {
         let (svg, _) = dkp_diagram(topology);
         for name in ["x", "y", "width", "height"] {
             for v in attributes(&svg, name) {

@@ -465,7 +465,7 @@ proptest! {
     #[test]
     fn random_stacks_render_and_read_back(stack in stack()) {
         let text = stack.text();
-        for topology in ["A", "B", "C", "D"] {
+        for topology in otelplan::topologies() {
             check_tree(&stack, &text, topology);
         }
         check_compare(&stack, &text);

@@ -4,8 +4,6 @@
 
 use serde_yaml::Value;
 
-const TOPOLOGIES: [Option<&str>; 5] = [None, Some("A"), Some("B"), Some("C"), Some("D")];
-
 fn parse_yaml(path: &str, text: &str) -> Vec<Value> {
     serde_yaml::Deserializer::from_str(text)
         .map(|doc| serde::Deserialize::deserialize(doc).unwrap_or_else(|e| panic!("{path}: {e}\n{text}")))
@@ -26,7 +24,7 @@ fn regression_inputs_render_or_are_refused() {
         let bytes = std::fs::read(&path).unwrap();
         // Fuzz inputs may be any bytes; the CLI refuses what is not UTF-8 before parsing.
         let Ok(text) = std::str::from_utf8(&bytes) else { continue };
-        for topology in TOPOLOGIES {
+        for topology in std::iter::once(None).chain(otelplan::topologies().into_iter().map(Some)) {
             let Ok(tree) = otelplan::render(text, topology) else { continue };
             for (file, content) in &tree {
                 if file.ends_with(".yaml") || file.ends_with(".yml") {

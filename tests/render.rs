@@ -3,13 +3,11 @@
 
 use crate::common::{tree_text, Test};
 
-const TOPOLOGIES: [&str; 4] = ["A", "B", "C", "D"];
-
 #[test]
 fn examples_render_in_every_topology() {
     insta::glob!("../examples", "*.yaml", |path| {
         let name = path.file_name().unwrap().to_string_lossy().to_string();
-        for topology in TOPOLOGIES {
+        for topology in otelplan::topologies() {
             let out =
                 Test::new().example(&name).args(&["render", "stack.yaml", "-o", "out", "--topology", topology]).run();
             let snapshot = format!("{}-{topology}", name.trim_end_matches(".yaml"));
@@ -27,7 +25,7 @@ fn examples_render_in_every_topology() {
 
 #[test]
 fn dkp_renders_in_all_four_topologies() {
-    for topology in TOPOLOGIES {
+    for topology in otelplan::topologies() {
         let out = Test::new().example("dkp.yaml").args(&["render", "stack.yaml", "--topology", topology]).run();
         assert_eq!(out.code, 0, "{topology}: {}", out.stderr);
         assert!(out.path("otelplan-out/collector/gateway.yaml").exists() || topology == "B");

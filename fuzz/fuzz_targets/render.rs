@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     }
     // `Source::load` refuses non-UTF-8 files the same way.
     let Ok(text) = std::str::from_utf8(data) else { return };
-    for topology in [None, Some("A"), Some("B"), Some("C"), Some("D")] {
+    for topology in std::iter::once(None).chain(otelplan::topologies().into_iter().map(Some)) {
         if let Ok(tree) = otelplan::render(text, topology) {
             check_tree(&tree);
         }

@@ -8,6 +8,7 @@ pub(crate) mod plan;
 pub(crate) mod render;
 pub(crate) mod schema;
 pub(crate) mod templates;
+pub(crate) mod topologies;
 pub(crate) mod validate;
 
 use crate::cli::{Cli, Command};
@@ -38,7 +39,7 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Render { stack, output, topology, check, force, templates, format } => render::run(&render::Options {
             stack: &stack,
             out: &output,
-            topology: topology.map(Into::into),
+            topology,
             check,
             force,
             templates: templates.as_deref(),
@@ -50,11 +51,10 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Templates { action } => templates::run(action),
         Command::Completions { shell } => completions::completions(shell),
         Command::Man => completions::man(),
-        Command::Plan { stack, topology, format } => plan::run(&stack, topology.map(Into::into), format),
-        Command::Diagram { stack, topology, output } => {
-            diagram::run(&stack, topology.map(Into::into), output.as_deref())
-        }
+        Command::Plan { stack, topology, format } => plan::run(&stack, topology, format),
+        Command::Diagram { stack, topology, output } => diagram::run(&stack, topology, output.as_deref()),
         Command::Compare { stack, format, output } => compare::run(&stack, format, output.as_deref()),
         Command::Schema => schema::run(),
+        Command::Topologies => topologies::run(),
     }
 }

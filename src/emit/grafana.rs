@@ -5,28 +5,27 @@ use serde_yaml::Value;
 
 use crate::emit::yaml::{document, map, s};
 use crate::plan::{Flavor, Plan};
-use crate::topology::BackendKind;
 
 /// `datasources.yaml` for `flavor`, when the plan runs a Grafana. Grafana expands `$` in
 /// provisioning files, so every literal `$` is doubled.
 pub(crate) fn datasources(plan: &Plan, flavor: Flavor) -> Option<String> {
     let g = plan.deployment.grafana.as_ref()?;
+    let catalog = crate::plan::backend_spec::Catalog::get().ok();
     let sources: Vec<Value> = g
         .sources
         .iter()
         .map(|(kind, addr)| {
-            let (name, type_name, url) = match kind {
-                BackendKind::Jaeger => ("Jaeger", "jaeger", addr.url(flavor, &plan.namespaces)),
-                BackendKind::Prometheus => ("Prometheus", "prometheus", addr.url(flavor, &plan.namespaces)),
-                _ => ("Loki", "loki", addr.url(flavor, &plan.namespaces)),
-            };
+            let spec = catalog.map(|c| c.backend(*kind));
+            let source = spec.and_then(|b| b.grafana.as_ref());
+            let type_name = source.map_or(kind.key(), |g| g.type_name.as_str());
+            let url = addr.url(flavor, &plan.namespaces);
             map([
-                ("name", s(name)),
+                ("name", s(spec.map_or(kind.key(), |b| b.title.as_str()))),
                 ("type", s(type_name)),
                 ("uid", s(type_name)),
                 ("access", s("proxy")),
                 ("url", s(url.replace('$', "$$"))),
-                ("isDefault", Value::Bool(*kind == BackendKind::Prometheus)),
+                ("isDefault", Value::Bool(source.is_some_and(|g| g.default))),
             ])
         })
         .collect();

@@ -373,7 +373,7 @@ mod tests {
 
     #[test]
     fn layouts_keep_boxes_and_arrows_apart() {
-        for id in TopologyId::ALL {
+        for id in TopologyId::all() {
             check(&plan(DKP, id));
             check(&plan(&big(), id));
         }

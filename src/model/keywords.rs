@@ -7,34 +7,7 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::Serialize;
 
 use crate::model::reader::Keyword;
-
-/// One of the four architectures of the design report.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub(crate) enum TopologyId {
-    /// All telemetry to a collector gateway, then to APM Server.
-    A,
-    /// Apps straight to APM Server.
-    B,
-    /// A specialised backend per signal (Jaeger, Prometheus, Loki).
-    C,
-    /// Collector gateway with the `elasticsearch` exporter, no APM Server.
-    D,
-}
-
-impl TopologyId {
-    /// All four, in order.
-    pub(crate) const ALL: [TopologyId; 4] = [TopologyId::A, TopologyId::B, TopologyId::C, TopologyId::D];
-
-    /// `A` … `D`.
-    pub(crate) fn letter(self) -> &'static str {
-        match self {
-            TopologyId::A => "A",
-            TopologyId::B => "B",
-            TopologyId::C => "C",
-            TopologyId::D => "D",
-        }
-    }
-}
+pub(crate) use crate::topology::TopologyId;
 
 /// The `topology` field: a fixed architecture or `auto`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,27 +18,33 @@ pub(crate) enum TopologyChoice {
     Fixed(TopologyId),
 }
 
-impl Keyword for TopologyChoice {
-    const ALL: &'static [(&'static str, Self)] = &[
-        ("A", TopologyChoice::Fixed(TopologyId::A)),
-        ("B", TopologyChoice::Fixed(TopologyId::B)),
-        ("C", TopologyChoice::Fixed(TopologyId::C)),
-        ("D", TopologyChoice::Fixed(TopologyId::D)),
-        ("auto", TopologyChoice::Auto),
-    ];
-    const CASE_INSENSITIVE: bool = true;
-}
-
 impl JsonSchema for TopologyChoice {
     fn schema_name() -> Cow<'static, str> {
         "TopologyChoice".into()
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let ids = TopologyId::all();
+        let both = |c: char| format!("{}{}", c.to_ascii_uppercase(), c.to_ascii_lowercase());
+        let either_case = if ids.iter().all(|id| id.letter().chars().count() == 1) {
+            format!("[{}]", ids.iter().flat_map(|id| id.letter().chars()).map(both).collect::<String>())
+        } else {
+            let words: Vec<String> = ids
+                .iter()
+                .map(|id| id.letter().chars().map(|c| ["[".to_string(), both(c), "]".to_string()].concat()).collect())
+                .collect();
+            words.join("|")
+        };
+        let listed: Vec<String> = ids.iter().map(|id| format!("`{}`", id.letter())).collect();
+        let pattern = format!("^({either_case}|[Aa][Uu][Tt][Oo])$");
+        let description = format!(
+            "{} (either case) or `auto`: choose from `priorities` among the topologies whose backends the file describes.",
+            listed.join(", ")
+        );
         json_schema!({
             "type": "string",
-            "pattern": "^([AaBbCcDd]|[Aa][Uu][Tt][Oo])$",
+            "pattern": pattern,
             "default": "auto",
-            "description": "`A`, `B`, `C`, `D` (either case) or `auto`: choose from `priorities` among the topologies whose backends the file describes."
+            "description": description
         })
     }
 }

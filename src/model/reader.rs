@@ -218,10 +218,20 @@ pub(crate) trait Keyword: Sized + Copy + 'static {
 
 /// One of `T`'s keywords.
 pub(crate) fn keyword<T: Keyword>(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Spanned<T>> {
-    let names: Vec<&str> = T::ALL.iter().map(|(k, _)| *k).collect();
+    one_of(node, path, T::ALL, T::CASE_INSENSITIVE, d)
+}
+
+/// One of `choices`, known at run time (the embedded topologies).
+pub(crate) fn one_of<T: Copy>(
+    node: &Node,
+    path: &str,
+    choices: &[(&str, T)],
+    case_insensitive: bool,
+    d: &mut Diagnostics,
+) -> Option<Spanned<T>> {
+    let names: Vec<&str> = choices.iter().map(|(k, _)| *k).collect();
     let text = scalar_text(node, path, d)?;
-    let found =
-        T::ALL.iter().find(|(k, _)| if T::CASE_INSENSITIVE { k.eq_ignore_ascii_case(text) } else { *k == text });
+    let found = choices.iter().find(|(k, _)| if case_insensitive { k.eq_ignore_ascii_case(text) } else { *k == text });
     if let Some((_, v)) = found {
         Some(Spanned::new(*v, node.span))
     } else {

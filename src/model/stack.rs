@@ -7,9 +7,9 @@ use schemars::JsonSchema;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::backend::Backends;
-use crate::model::keywords::{Priority, Target, TopologyChoice};
+use crate::model::keywords::{Priority, Target, TopologyChoice, TopologyId};
 use crate::model::node::Node;
-use crate::model::reader::{boolean, integer, keyword, label, label_text, list, short_text, MapView};
+use crate::model::reader::{boolean, integer, keyword, label, label_text, list, one_of, short_text, MapView};
 use crate::model::service::Service;
 use crate::model::version::CollectorVersion;
 use crate::span::Spanned;
@@ -131,7 +131,12 @@ impl Stack {
         let version = m.required("version", d).and_then(|n| read_version(n, d));
         let name = m.required("name", d).and_then(|n| label(n, "name", 40, d));
         let environment = m.get("environment").and_then(|n| short_text(n, "environment", 256, d));
-        let topology = m.get("topology").and_then(|n| keyword(n, "topology", d));
+        let topology = m.get("topology").and_then(|n| {
+            let mut choices: Vec<(&str, TopologyChoice)> =
+                TopologyId::all().into_iter().map(|id| (id.letter(), TopologyChoice::Fixed(id))).collect();
+            choices.push(("auto", TopologyChoice::Auto));
+            one_of(n, "topology", &choices, true, d)
+        });
         let priorities = m.get("priorities").and_then(|n| list(n, "priorities", true, d, keyword));
         let targets = m.get("targets").and_then(|n| list(n, "targets", true, d, keyword));
         let collector = m.get("collector").and_then(|n| CollectorSettings::read(n, d));

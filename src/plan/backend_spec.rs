@@ -110,6 +110,21 @@ pub(crate) struct ResourceSpec {
     pub(crate) memory_limit_mib: u32,
 }
 
+/// How Grafana reads a store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GrafanaSource {
+    /// The data source type.
+    #[serde(rename = "type")]
+    pub(crate) type_name: String,
+    /// The named port it queries, when not the endpoint's.
+    #[serde(default)]
+    pub(crate) port: Option<String>,
+    /// Whether it is Grafana's default data source.
+    #[serde(default)]
+    pub(crate) default: bool,
+}
+
 /// A program otelplan can run: a backend or a companion.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -169,6 +184,9 @@ pub(crate) struct ProgramSpec {
     /// Whether it computes the aggregated metrics Kibana's APM UI needs.
     #[serde(default)]
     pub(crate) apm_aggregations: bool,
+    /// How Grafana reads it, when it can.
+    #[serde(default)]
+    pub(crate) grafana: Option<GrafanaSource>,
 }
 
 impl<'de> Deserialize<'de> for Target {

@@ -114,7 +114,7 @@ fn load(id: TopologyId, diags: &mut Diagnostics) -> Result<Topology, Diagnostics
 fn choose_auto(stack: &ValidStack, span: Option<Span>, diags: &mut Diagnostics) -> Result<Choice, Diagnostics> {
     let mut renderable = false;
     let mut needs = Vec::new();
-    for id in TopologyId::ALL {
+    for id in TopologyId::all() {
         let t = load(id, diags)?;
         let missing = missing_backends(stack, &t);
         if missing.is_empty() {

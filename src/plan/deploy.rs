@@ -147,24 +147,6 @@ pub(crate) struct Deployment {
     pub(crate) javaagent_init: String,
 }
 
-/// The directory a log glob lives in: the components before the first wildcard.
-pub(crate) fn glob_dir(glob: &str) -> String {
-    let mut dir = Vec::new();
-    let parts: Vec<&str> = glob.split('/').collect();
-    for (i, part) in parts.iter().enumerate() {
-        if i == parts.len() - 1 || part.contains(['*', '?', '[', '{']) {
-            break;
-        }
-        dir.push(*part);
-    }
-    let joined = dir.join("/");
-    if joined.is_empty() {
-        "/".to_string()
-    } else {
-        joined
-    }
-}
-
 /// The user and group a datastore's official image runs as, so writes its log files as
 /// (PostgreSQL and Redis 999:999, Elasticsearch 1000:0, the Apache Kafka image 1000:1000).
 /// The log agent joins the group; the README says how to change it for other images.
@@ -219,14 +201,6 @@ pub(crate) fn k8s_name(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn glob_dirs() {
-        assert_eq!(glob_dir("/var/log/postgresql/*.log"), "/var/log/postgresql");
-        assert_eq!(glob_dir("/var/log/*/x.log"), "/var/log");
-        assert_eq!(glob_dir("/data/redis.log"), "/data");
-        assert_eq!(glob_dir("/x.log"), "/");
-    }
 
     #[test]
     fn long_names_are_shortened_stably() {

@@ -31,7 +31,7 @@ pub(crate) struct Entry {
 /// Plans and figures of all four topologies for `valid`.
 pub(crate) fn entries(valid: &ValidStack, facts: &Facts) -> anyhow::Result<Vec<Entry>> {
     let mut out = Vec::new();
-    for id in TopologyId::ALL {
+    for id in TopologyId::all() {
         let topology = Topology::load(id)?;
         let needs: Vec<BackendKind> = missing_backends(valid, &topology).into_iter().map(|m| m.backend).collect();
         let plan = plan_hypothetical(valid, id)?;

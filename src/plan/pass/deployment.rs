@@ -1,0 +1,148 @@
+//! Pass `deployment`: the deployment side — the backends otelplan runs as sandboxes, Kibana and
+//! Grafana beside them, the hooks into the team's datastores (shared log directories, container
+//! log labels, the Java agent) and which secrets each namespace needs.
+
+use std::collections::BTreeSet;
+
+use crate::model::endpoint::Scheme;
+use crate::model::env_ref::EnvRef;
+use crate::model::names;
+use crate::plan::address::Addr;
+use crate::plan::backend_spec::Catalog;
+use crate::plan::deploy::{
+    k8s_name, log_owner, DeployedBackend, Deployment, FileLogHook, Grafana, JmxHook, Kibana, StdoutHook, Workload,
+};
+use crate::plan::draft::{Draft, Sink};
+use crate::plan::node::RoleKind;
+use crate::plan::{ApmAuth, EsAuth};
+use crate::settings::{LogSource, Role};
+use crate::topology::BackendKind;
+
+/// Hooks into the team's datastores.
+fn hooks(d: &Draft<'_>) -> (Vec<FileLogHook>, Vec<StdoutHook>, Vec<JmxHook>) {
+    let (mut files, mut stdout, mut jmx) = (Vec::new(), Vec::new(), Vec::new());
+    let (_, entry) = d.app_entry();
+    let auth = d.app_credential();
+    for service in &d.valid.services {
+        let Role::Datastore(ds) = &service.role else { continue };
+        let name = &service.name;
+        let t = &service.workload;
+        let wl = Workload { kind: t.kind, name: t.name.clone(), container: t.container.clone() };
+        match &ds.logs {
+            Some(LogSource::Files { dir, .. }) => files.push(FileLogHook {
+                datastore: name.clone(),
+                kind: service.kind,
+                dir: dir.clone(),
+                agent: d.role_name(&RoleKind::FileAgent(name.clone())),
+                volume: format!("{}-{name}-logs", d.name()),
+                workload: wl.clone(),
+                owner: log_owner(service.kind).0,
+                group: log_owner(service.kind).1,
+            }),
+            Some(LogSource::Stdout) => stdout.push(StdoutHook { datastore: name.clone(), workload: wl.clone() }),
+            None => {}
+        }
+        if ds.java_agent {
+            jmx.push(JmxHook { datastore: name.clone(), workload: wl, endpoint: entry.clone(), auth: auth.clone() });
+        }
+    }
+    (files, stdout, jmx)
+}
+
+/// Grafana, beside the stores it can read, when otelplan deploys one of them.
+fn grafana(d: &Draft<'_>, catalog: &Catalog) -> Option<Grafana> {
+    let readable: Vec<(BackendKind, &Sink)> =
+        d.sinks.iter().filter(|(k, _)| catalog.backend(**k).grafana.is_some()).map(|(k, s)| (*k, s)).collect();
+    readable.iter().any(|(_, s)| s.deployed).then(|| Grafana {
+        name: k8s_name(&names::workload(d.name(), "grafana")),
+        sources: readable
+            .iter()
+            .map(|(k, s)| {
+                // A store read on another port than its intake (Jaeger's query port).
+                let query = catalog.backend(*k).grafana.as_ref().and_then(|g| g.port.as_deref());
+                let addr = s.addr.clone();
+                let addr = match query.and_then(|p| catalog.backend(*k).port(p)) {
+                    Some(port) => Addr { port, scheme: Some(Scheme::Http), path: String::new(), ..addr },
+                    None => addr,
+                };
+                (*k, addr)
+            })
+            .collect(),
+    })
+}
+
+/// Plan the deployment side.
+pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
+    let catalog = Catalog::get()?;
+    let backends: Vec<DeployedBackend> = d
+        .sinks
+        .iter()
+        .filter(|(_, s)| s.deployed)
+        .map(|(kind, s)| DeployedBackend {
+            kind: *kind,
+            name: s.addr.host.clone(),
+            image: catalog.image(catalog.backend(*kind), s.tag.as_deref()),
+            port: s.addr.port,
+        })
+        .collect();
+    let es = d.sinks.get(&BackendKind::Elasticsearch).filter(|s| s.deployed);
+    let kibana = es.map(|s| Kibana {
+        name: k8s_name(&names::workload(d.name(), "kibana")),
+        image: catalog.image(&catalog.companions.kibana, s.tag.as_deref()),
+        setup_name: k8s_name(&names::workload(d.name(), "kibana-setup")),
+        setup_image: catalog.image(&catalog.companions.kibana_setup, s.tag.as_deref()),
+        elasticsearch: s.addr.clone().with_default_scheme(Scheme::Http),
+    });
+    let grafana = grafana(d, catalog);
+    let (file_logs, stdout_logs, jmx) = hooks(d);
+    let mut observability_secrets = BTreeSet::new();
+    let mut app_secrets = BTreeSet::new();
+    for role in &d.roles {
+        let side =
+            if matches!(role.role, RoleKind::FileAgent(_)) { &mut app_secrets } else { &mut observability_secrets };
+        side.extend(role.secrets.iter().cloned());
+    }
+    app_secrets.extend(d.apps.iter().filter_map(|a| a.auth.as_ref().map(|(_, e)| e.clone())));
+    app_secrets.extend(jmx.iter().filter_map(|h| h.auth.as_ref().map(|(_, e)| e.clone())));
+    if let Some(apm) = &d.apm_server {
+        if let ApmAuth::SecretToken(e) | ApmAuth::ApiKey(e) = &apm.auth {
+            observability_secrets.insert(e.clone());
+        }
+        if let EsAuth::Basic { password: e, .. } | EsAuth::ApiKey(e) = &apm.elasticsearch_auth {
+            observability_secrets.insert(e.clone());
+        }
+    }
+    let kibana_password = EnvRef::named("KIBANA_SYSTEM_PASSWORD");
+    let grafana_password = EnvRef::named("GRAFANA_ADMIN_PASSWORD");
+    if let Some(s) = es {
+        if let EsAuth::Basic { password, .. } = &s.auth {
+            observability_secrets.insert(password.clone());
+        }
+        observability_secrets.insert(kibana_password.clone());
+    }
+    if grafana.is_some() {
+        observability_secrets.insert(grafana_password.clone());
+    }
+    let elasticsearch_password = d.sinks.get(&BackendKind::Elasticsearch).and_then(|s| match &s.auth {
+        EsAuth::Basic { password, .. } => Some(password.clone()),
+        EsAuth::ApiKey(_) | EsAuth::None => None,
+    });
+    d.deployment = Some(Deployment {
+        backends,
+        kibana,
+        grafana,
+        file_logs,
+        stdout_logs,
+        jmx,
+        secret_name: k8s_name(&format!("{}-otelplan", d.name())),
+        observability_secrets,
+        app_secrets,
+        elasticsearch_password,
+        kibana_password,
+        grafana_password,
+        prefix: d.name().to_string(),
+        volume_init: k8s_name(&names::workload(d.name(), "volume-init")),
+        javaagent_init: k8s_name(&names::workload(d.name(), "javaagent-init")),
+    });
+    Ok(())
+}
