@@ -4,6 +4,7 @@
 //! plan (`plan`) → emit (`emit`) → write (`output`); `cmd/*` wires the stages together.
 #![forbid(unsafe_code)]
 
+pub(crate) mod analysis;
 pub(crate) mod cli;
 pub(crate) mod cmd;
 pub mod diagnostic;
@@ -23,9 +24,8 @@ pub(crate) mod validate;
 
 use clap::Parser;
 
-use crate::diagnostic::{Diagnostic, Diagnostics, Severity};
+use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::keywords::TopologyId;
-use crate::plan::Plan;
 use crate::source::Source;
 use crate::validate::ValidStack;
 
@@ -76,42 +76,6 @@ pub(crate) fn check(source: &Source) -> Result<(ValidStack, Vec<Diagnostic>), Ve
     }
 }
 
-/// The plan and its warnings, or the input's problems.
-pub(crate) type Analysis = Result<(Plan, Vec<Diagnostic>), Vec<Diagnostic>>;
-
-/// Parse, validate, choose and plan. The outer error is an operational failure; the inner
-/// one the input's problems.
-pub(crate) fn analyse(source: &Source, topology: Option<TopologyId>) -> anyhow::Result<Analysis> {
-    let (valid, mut warnings) = match check(source) {
-        Ok(pair) => pair,
-        Err(diags) => return Ok(Err(diags)),
-    };
-    let choice = match plan::choose::choose(&valid, topology) {
-        Ok(c) => c,
-        Err(diags) => return Ok(Err(diags.into_sorted())),
-    };
-    let plan = plan::build::plan(&valid, choice)?;
-    if let Some(apm) = &plan.apm_server {
-        if apm.auth == plan::ApmAuth::Open {
-            let span = valid
-                .stack
-                .backends
-                .as_ref()
-                .and_then(|b| b.apm_server.as_ref())
-                .and_then(|a| a.common.endpoint.as_ref())
-                .map(|e| e.span);
-            let message =
-                "APM Server has no `secret_token` or `api_key`: it will accept telemetry from anyone who can reach it";
-            let d = span.map_or_else(|| Diagnostic::file_error(message), |s| Diagnostic::warning(s, message));
-            warnings.push(
-                Diagnostic { severity: Severity::Warning, ..d }
-                    .hint("set `backends.apm_server.secret_token: ${ELASTIC_APM_SECRET_TOKEN}`"),
-            );
-        }
-    }
-    Ok(Ok((plan, warnings)))
-}
-
 /// The ids of the topologies otelplan knows, in order (`A` … `D` and any other
 /// `topologies/*.yaml`).
 pub fn topologies() -> Vec<&'static str> {
@@ -124,9 +88,9 @@ pub fn render(text: &str, topology: Option<&str>) -> Result<OutputTree, Vec<Diag
     let source = Source::from_text("stack.yaml", text);
     let flag = topology.and_then(TopologyId::parse);
     let internal = |e: anyhow::Error| vec![Diagnostic::file_error(format!("{e:#} (this is a bug in otelplan)"))];
-    let (plan, _) = analyse(&source, flag).map_err(internal)??;
+    let analysis = analysis::analyse(&source, flag).map_err(internal)??;
     let templates = templates::Templates::new(None).map_err(internal)?;
-    emit::emit(&plan, &templates).map_err(internal)
+    emit::emit(&analysis.plan, &templates).map_err(internal)
 }
 
 /// Compare the four topologies for a stack file's text in memory, in `format` (`table`,
@@ -141,6 +105,6 @@ pub fn compare(text: &str, format: &str) -> Result<String, Vec<Diagnostic>> {
     };
     let source = Source::from_text("stack.yaml", text);
     let (valid, _) = check(&source)?;
-    cmd::compare::compare(&valid, format)
+    report::compare::compare(&valid, format)
         .map_err(|e| vec![Diagnostic::file_error(format!("{e:#} (this is a bug in otelplan)"))])
 }

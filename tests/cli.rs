@@ -88,3 +88,15 @@ fn missing_stack_file_is_reported() {
     assert!(out.stderr.contains("cannot read `nope.yaml`"), "{}", out.stderr);
     assert!(!out.path("otelplan-out").exists());
 }
+
+#[test]
+fn validate_shows_the_planner_warnings() {
+    let stack = std::fs::read_to_string(crate::common::repo().join("examples/dkp.yaml"))
+        .unwrap()
+        .replace("    secret_token: ${ELASTIC_APM_SECRET_TOKEN}\n", "")
+        .replace("topology: auto", "topology: A");
+    let out = Test::new().stack(&stack).args(&["validate", "stack.yaml"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("warning: APM Server has no `secret_token` or `api_key`"), "{}", out.stderr);
+    assert!(out.stdout.contains("topology A"), "{}", out.stdout);
+}

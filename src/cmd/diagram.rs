@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use crate::cli::OutputFormat;
 use crate::cmd::Exit;
 use crate::model::keywords::TopologyId;
 use crate::templates::Templates;
@@ -10,23 +11,17 @@ use crate::{output, report};
 
 /// Run `diagram`.
 pub(crate) fn run(path: &Path, topology: Option<TopologyId>, out: Option<&Path>) -> anyhow::Result<Exit> {
-    let source = match crate::load_source(path) {
-        Ok(s) => s,
+    let (source, analysis) = match crate::cmd::analyse(path, topology, OutputFormat::Text)? {
+        Ok(pair) => pair,
         Err(code) => return Ok(code),
     };
-    let (plan, warnings) = match crate::analyse(&source, topology)? {
-        Ok(pair) => pair,
-        Err(diags) => {
-            report::diagnostics(&source, &diags);
-            return Ok(2);
-        }
-    };
-    report::diagnostics(&source, &warnings);
-    let svg = crate::emit::svg::render(&plan, &[], "", &Templates::new(None)?)?;
+    report::diagnostics(&source, &analysis.warnings);
+    let plan = &analysis.plan;
+    let svg = crate::emit::svg::render(plan, &[], "", &Templates::new(None)?)?;
     match out {
         Some(file) => {
             output::write_file(file, &svg)?;
-            eprintln!("topology {}: wrote {}", plan.choice.id.letter(), file.display());
+            eprintln!("topology {}: wrote {}", plan.topology.id.letter(), file.display());
         }
         None => crate::report::out(&svg)?,
     }

@@ -11,10 +11,42 @@ pub(crate) mod templates;
 pub(crate) mod topologies;
 pub(crate) mod validate;
 
-use crate::cli::{Cli, Command};
+use std::path::Path;
+
+use crate::analysis::Analysis;
+use crate::cli::{Cli, Command, OutputFormat};
+use crate::model::keywords::TopologyId;
+use crate::report;
+use crate::source::Source;
 
 /// A finished command's exit code: 0 ok, 1 drift found, 2 invalid input (already reported).
 pub(crate) type Exit = i32;
+
+/// The prologue every planning subcommand shares: load the stack file, check it, choose and
+/// plan. Bad input is reported (as JSON too, with `--format json`) and comes back as the exit
+/// code; warnings are left to the caller, which knows how quiet to be.
+pub(crate) fn analyse(
+    path: &Path,
+    topology: Option<TopologyId>,
+    format: OutputFormat,
+) -> anyhow::Result<Result<(Source, Analysis), Exit>> {
+    let source = match crate::load_source(path) {
+        Ok(s) => s,
+        Err(code) => return Ok(Err(code)),
+    };
+    match crate::analysis::analyse(&source, topology)? {
+        Ok(analysis) => Ok(Ok((source, analysis))),
+        Err(diags) => {
+            if format == OutputFormat::Json {
+                report::print_json(
+                    &serde_json::json!({ "ok": false, "diagnostics": report::diagnostics_json(&source, &diags) }),
+                )?;
+            }
+            report::diagnostics(&source, &diags);
+            Ok(Err(2))
+        }
+    }
+}
 
 /// How much to print, from the global flags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +78,7 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
             format,
             verbosity,
         }),
-        Command::Validate { stack, format } => Ok(validate::run(&stack, format, verbosity)),
+        Command::Validate { stack, format } => validate::run(&stack, format, verbosity),
         Command::Init { file, force } => init::run(&file, force, verbosity),
         Command::Templates { action } => templates::run(action),
         Command::Completions { shell } => completions::completions(shell),

@@ -4,23 +4,23 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::analysis::Analysis;
 use crate::cli::OutputFormat;
 use crate::cmd::Exit;
 use crate::model::keywords::TopologyId;
-use crate::plan::Plan;
 use crate::report;
 
 /// The text `plan` prints.
-pub(crate) fn describe(plan: &Plan) -> String {
-    let mut out =
-        format!("topology: {} ({})\nwhy: {}\n", plan.choice.id.letter(), plan.topology.title, plan.choice.reason);
+pub(crate) fn describe(analysis: &Analysis) -> String {
+    let plan = &analysis.plan;
+    let mut out = format!("topology: {} ({})\nwhy: {}\n", plan.topology.id.letter(), plan.topology.title, plan.reason);
     let _ = writeln!(out, "collector-contrib: {}", plan.collector_version);
-    if let Some(board) = &plan.choice.scoreboard {
+    if let Some(board) = &analysis.choice.scoreboard {
         let _ = writeln!(out, "scores (3 strong to 1 weak, from this stack's plan in each topology):");
         for line in board.table().lines() {
             let _ = writeln!(out, "  {line}");
         }
-        let _ = write!(out, "reason:\n{}", crate::cmd::compare::wrap(&board.paragraph, 100, "  "));
+        let _ = write!(out, "reason:\n{}", crate::report::compare::wrap(&board.paragraph, 100, "  "));
     }
     let _ = writeln!(out, "collectors:");
     if plan.roles.is_empty() {
@@ -39,8 +39,9 @@ pub(crate) fn describe(plan: &Plan) -> String {
 }
 
 /// The plan as JSON: the choice, its scores, the collector roles and every edge.
-fn to_json(plan: &Plan) -> serde_json::Value {
-    let scores = plan.choice.scoreboard.as_ref().map(|board| {
+fn to_json(analysis: &Analysis) -> serde_json::Value {
+    let plan = &analysis.plan;
+    let scores = analysis.choice.scoreboard.as_ref().map(|board| {
         board
             .rows
             .iter()
@@ -53,10 +54,10 @@ fn to_json(plan: &Plan) -> serde_json::Value {
     });
     serde_json::json!({
         "ok": true,
-        "topology": plan.choice.id.letter(),
+        "topology": plan.topology.id.letter(),
         "title": plan.topology.title,
-        "auto": plan.choice.auto,
-        "reason": plan.choice.reason,
+        "auto": analysis.choice.auto,
+        "reason": plan.reason,
         "collector_version": plan.collector_version.to_string(),
         "scores": scores,
         "collectors": plan.roles.iter().map(|r| serde_json::json!({ "name": r.name, "role": r.role.short(), "replicas": r.replicas })).collect::<Vec<_>>(),
@@ -66,27 +67,14 @@ fn to_json(plan: &Plan) -> serde_json::Value {
 
 /// Run `plan`.
 pub(crate) fn run(path: &Path, topology: Option<TopologyId>, format: OutputFormat) -> anyhow::Result<Exit> {
-    let source = match crate::load_source(path) {
-        Ok(s) => s,
+    let (source, analysis) = match crate::cmd::analyse(path, topology, format)? {
+        Ok(pair) => pair,
         Err(code) => return Ok(code),
     };
-    match crate::analyse(&source, topology)? {
-        Ok((plan, warnings)) => {
-            report::diagnostics(&source, &warnings);
-            match format {
-                OutputFormat::Json => report::print_json(&to_json(&plan))?,
-                OutputFormat::Text => report::out(&describe(&plan))?,
-            }
-            Ok(0)
-        }
-        Err(diags) => {
-            if format == OutputFormat::Json {
-                report::print_json(
-                    &serde_json::json!({ "ok": false, "diagnostics": report::diagnostics_json(&source, &diags) }),
-                )?;
-            }
-            report::diagnostics(&source, &diags);
-            Ok(2)
-        }
+    report::diagnostics(&source, &analysis.warnings);
+    match format {
+        OutputFormat::Json => report::print_json(&to_json(&analysis))?,
+        OutputFormat::Text => report::out(&describe(&analysis))?,
     }
+    Ok(0)
 }

@@ -32,32 +32,21 @@ pub(crate) struct Options<'a> {
 
 /// Run `render`.
 pub(crate) fn run(o: &Options<'_>) -> anyhow::Result<Exit> {
-    let source = match crate::load_source(o.stack) {
-        Ok(s) => s,
+    let (source, analysis) = match crate::cmd::analyse(o.stack, o.topology, o.format)? {
+        Ok(pair) => pair,
         Err(code) => return Ok(code),
     };
-    let (plan, warnings) = match crate::analyse(&source, o.topology)? {
-        Ok(pair) => pair,
-        Err(diags) => {
-            if o.format == OutputFormat::Json {
-                report::print_json(
-                    &serde_json::json!({ "ok": false, "diagnostics": report::diagnostics_json(&source, &diags) }),
-                )?;
-            }
-            report::diagnostics(&source, &diags);
-            return Ok(2);
-        }
-    };
     if o.verbosity != Verbosity::Quiet {
-        report::diagnostics(&source, &warnings);
+        report::diagnostics(&source, &analysis.warnings);
     }
+    let plan = &analysis.plan;
     let templates = Templates::new(o.templates)?;
     if o.verbosity == Verbosity::Verbose {
         for name in &templates.overridden {
             eprintln!("using the template override {name}");
         }
     }
-    let tree = crate::emit::emit(&plan, &templates)?;
+    let tree = crate::emit::emit(plan, &templates)?;
     if o.check {
         let drift = output::check_tree(o.out, &tree)?;
         return check_report(o, &tree, &drift);
@@ -87,13 +76,13 @@ pub(crate) fn run(o: &Options<'_>) -> anyhow::Result<Exit> {
     match o.format {
         OutputFormat::Json => report::print_json(&serde_json::json!({
             "ok": true,
-            "topology": plan.choice.id.letter(),
-            "reason": plan.choice.reason,
+            "topology": plan.topology.id.letter(),
+            "reason": plan.reason,
             "output": o.out.display().to_string(),
             "written": written.written,
             "unchanged": written.unchanged,
             "removed": written.removed,
-            "warnings": report::diagnostics_json(&source, &warnings),
+            "warnings": report::diagnostics_json(&source, &analysis.warnings),
         }))?,
         OutputFormat::Text if o.verbosity == Verbosity::Quiet => {}
         OutputFormat::Text => {
@@ -102,7 +91,7 @@ pub(crate) fn run(o: &Options<'_>) -> anyhow::Result<Exit> {
                     eprintln!("  {group}: {count} file{}", if count == 1 { "" } else { "s" });
                 }
             }
-            eprintln!("{}", plan.choice.reason);
+            eprintln!("{}", plan.reason);
             eprintln!(
                 "{}: {} written, {} unchanged, {} removed",
                 o.out.display(),

@@ -1,4 +1,5 @@
-//! `otelplan validate STACK`: parse and validate, report every problem, write nothing.
+//! `otelplan validate STACK`: check the stack file and plan it, report every problem and
+//! warning (the planner's too), write nothing.
 
 use std::path::Path;
 
@@ -7,36 +8,33 @@ use crate::cmd::{Exit, Verbosity};
 use crate::report;
 
 /// Run `validate`.
-pub(crate) fn run(path: &Path, format: OutputFormat, verbosity: Verbosity) -> Exit {
+pub(crate) fn run(path: &Path, format: OutputFormat, verbosity: Verbosity) -> anyhow::Result<Exit> {
     let source = match crate::load_source(path) {
         Ok(s) => s,
-        Err(code) => return code,
+        Err(code) => return Ok(code),
     };
-    let (code, diags, summary) = match crate::check(&source) {
-        Ok((valid, warnings)) => {
+    let (code, diags, summary) = match crate::analysis::analyse(&source, None)? {
+        Ok(analysis) => {
             let summary = format!(
-                "{}: valid stack `{}` with {} services",
+                "{}: valid stack `{}` with {} services, topology {}",
                 path.display(),
-                valid.stack.name.value,
-                valid.stack.services.value.len()
+                analysis.plan.stack_name,
+                analysis.plan.graph.node_weights().filter(|n| n.kind.is_service()).count(),
+                analysis.plan.topology.id.letter()
             );
-            (0, warnings, Some(summary))
+            (0, analysis.warnings, Some(summary))
         }
         Err(diags) => (2, diags, None),
     };
     if format == OutputFormat::Json {
         let doc = serde_json::json!({ "ok": code == 0, "diagnostics": report::diagnostics_json(&source, &diags) });
-        if report::print_json(&doc).is_err() {
-            return 2;
-        }
+        report::print_json(&doc)?;
     }
     if code != 0 || verbosity != Verbosity::Quiet {
         report::diagnostics(&source, &diags);
     }
     if let (Some(summary), OutputFormat::Text, false) = (summary, format, verbosity == Verbosity::Quiet) {
-        if report::out(&format!("{summary}\n")).is_err() {
-            return 0;
-        }
+        report::out(&format!("{summary}\n"))?;
     }
-    code
+    Ok(code)
 }

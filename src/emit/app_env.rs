@@ -30,8 +30,11 @@ pub(crate) fn dotenv_value(value: &str) -> String {
 
 /// The env file of `app` in `flavor`.
 pub(crate) fn render(plan: &Plan, app: &AppPlan, flavor: Flavor) -> String {
-    let mut out =
-        format!("# {HEADER}\n# OpenTelemetry settings of `{}` in topology {}\n", app.service, plan.choice.id.letter());
+    let mut out = format!(
+        "# {HEADER}\n# OpenTelemetry settings of `{}` in topology {}\n",
+        app.service,
+        plan.topology.id.letter()
+    );
     for (key, value) in app.env(flavor, &plan.namespaces, &plan.environment) {
         let text = match value {
             EnvValue::Literal(v) => dotenv_value(&v),

@@ -105,8 +105,7 @@ mod tests {
 
     fn plan(text: &str, topology: crate::model::keywords::TopologyId) -> Plan {
         let (valid, _) = crate::check(&Source::from_text("t.yaml", text)).unwrap();
-        let choice = crate::plan::choose::choose(&valid, Some(topology)).unwrap();
-        crate::plan::build::plan(&valid, choice).unwrap()
+        crate::plan::build::plan(&valid, topology).unwrap()
     }
 
     const DKP: &str = include_str!("../../examples/dkp.yaml");

@@ -189,10 +189,10 @@ pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
         "<!-- {} -->\n# `{}`: topology {} — {}\n\n{}\n\nChosen as: {}\n\n",
         crate::emit::yaml::HEADER,
         plan.stack_name,
-        plan.choice.id.letter(),
+        plan.topology.id.letter(),
         plan.topology.title,
         plan.topology.summary,
-        plan.choice.reason
+        plan.reason
     );
     out.push_str("## What is here\n\n");
     let files: Vec<&String> = tree.keys().collect();

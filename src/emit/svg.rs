@@ -262,7 +262,7 @@ fn arrows(drawing: &Drawing, laid: &Layout, prefix: &str, view: &mut DiagramView
 pub(crate) fn view(plan: &Plan, needs: &[BackendKind], prefix: &str) -> DiagramView {
     let drawing = drawing(plan, needs);
     let laid = layout(&drawing, &measure);
-    let title = format!("{} · topology {}: {}", plan.stack_name, plan.choice.id.letter(), plan.topology.title);
+    let title = format!("{} · topology {}: {}", plan.stack_name, plan.topology.id.letter(), plan.topology.title);
     let mut view = DiagramView {
         prefix: prefix.to_string(),
         width: 0,

@@ -3,33 +3,26 @@
 
 use crate::model::keywords::{Target, TopologyId};
 use crate::plan::address::{Flavor, Namespaces};
-use crate::plan::choose::Choice;
 use crate::plan::distribution::Distribution;
 use crate::plan::draft::{Draft, Missing};
 use crate::plan::{pass, Plan};
 use crate::topology::Topology;
 use crate::validate::ValidStack;
 
-/// Build the plan for `valid` in the chosen topology.
-pub(crate) fn plan(valid: &ValidStack, choice: Choice) -> anyhow::Result<Plan> {
-    build(valid, choice, Missing::Refuse)
+/// Build the plan for `valid` in topology `id`, whose backends the stack describes.
+pub(crate) fn plan(valid: &ValidStack, id: TopologyId) -> anyhow::Result<Plan> {
+    build_topology(valid, Topology::load(id)?, Missing::Refuse)
 }
 
 /// Build the plan of topology `id` even when the stack lacks some of its backends: each missing
 /// one stands in at its usual address (`data/backends.yaml`'s `example_endpoint`), not deployed.
 /// For comparing topologies, never for rendering.
 pub(crate) fn plan_hypothetical(valid: &ValidStack, id: TopologyId) -> anyhow::Result<Plan> {
-    let reason = format!("topology {} as it would be for this stack", id.letter());
-    let choice = Choice { id, auto: false, reason, scoreboard: None };
-    build(valid, choice, Missing::StandIn)
-}
-
-fn build(valid: &ValidStack, choice: Choice, missing: Missing) -> anyhow::Result<Plan> {
-    build_topology(valid, Topology::load(choice.id)?, choice, missing)
+    build_topology(valid, Topology::load(id)?, Missing::StandIn)
 }
 
 /// Build the plan of `topology`, whatever its origin.
-fn build_topology(valid: &ValidStack, topology: Topology, choice: Choice, missing: Missing) -> anyhow::Result<Plan> {
+fn build_topology(valid: &ValidStack, topology: Topology, missing: Missing) -> anyhow::Result<Plan> {
     let mut draft = Draft::new(valid, &topology, missing)?;
     for name in &topology.passes {
         let run = pass::by_name(name).ok_or_else(|| {
@@ -47,7 +40,8 @@ fn build_topology(valid: &ValidStack, topology: Topology, choice: Choice, missin
     Ok(Plan {
         stack_name: valid.stack.name.value.clone(),
         environment: valid.environment.clone(),
-        choice,
+        reason: format!("topology {} ({})", topology.id.letter(), topology.title),
+        warnings: std::mem::take(&mut draft.warnings),
         collector_version: valid.collector.version,
         distribution: Distribution::contrib()?,
         primary: primary_flavor(valid),
@@ -80,7 +74,6 @@ mod tests {
     use super::*;
     use crate::model::keywords::TopologyId;
     use crate::model::keywords::{Instrumentation, Signal};
-    use crate::plan::choose::choose;
     use crate::plan::collector::{CollectorRole, ComponentId, ComponentKind as K, ProcessorSpec};
     use crate::plan::edge::Protocol;
     use crate::plan::node::RoleKind;
@@ -90,8 +83,7 @@ mod tests {
 
     fn plan_for(text: &str, id: TopologyId) -> Plan {
         let (valid, _) = crate::check(&Source::from_text("t.yaml", text)).unwrap();
-        let choice = choose(&valid, Some(id)).unwrap();
-        plan(&valid, choice).unwrap()
+        plan(&valid, id).unwrap()
     }
 
     fn role<'p>(p: &'p Plan, r: &RoleKind) -> Option<&'p CollectorRole> {
@@ -247,8 +239,7 @@ mod tests {
             .replace("  metrics: elasticsearch", "  metrics: prometheus");
         let topology = Topology::from_yaml(&text).unwrap();
         let (valid, _) = crate::check(&Source::from_text("t.yaml", DKP)).unwrap();
-        let choice = Choice { id: topology.id, auto: false, reason: "a test".into(), scoreboard: None };
-        let p = build_topology(&valid, topology, choice, Missing::Refuse).unwrap();
+        let p = build_topology(&valid, topology, Missing::Refuse).unwrap();
         let edges = p.edges();
         assert!(edges.iter().any(|e| e.from == "dkp-gateway" && e.to == "prometheus" && e.signal == Signal::Metrics));
         assert!(edges.iter().any(|e| e.from == "dkp-gateway" && e.to == "elasticsearch" && e.signal == Signal::Traces));

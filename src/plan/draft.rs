@@ -72,6 +72,8 @@ pub(crate) struct Draft<'a> {
     pub(crate) deployment: Option<Deployment>,
     /// Workloads.
     pub(crate) workloads: Vec<Workload>,
+    /// What the planner warns about.
+    pub(crate) warnings: Vec<crate::diagnostic::Diagnostic>,
 }
 
 pub(crate) fn service_id(name: &str) -> NodeId {
@@ -166,6 +168,7 @@ impl<'a> Draft<'a> {
             apm_server: None,
             deployment: None,
             workloads: Vec::new(),
+            warnings: Vec::new(),
         })
     }
 

@@ -5,18 +5,14 @@ pub(crate) mod address;
 pub(crate) mod app;
 pub(crate) mod backend_spec;
 pub(crate) mod build;
-pub(crate) mod choose;
 pub(crate) mod collector;
 pub(crate) mod deploy;
 pub(crate) mod distribution;
 pub(crate) mod draft;
 pub(crate) mod edge;
-pub(crate) mod facts;
-pub(crate) mod figures;
 pub(crate) mod node;
 pub(crate) mod pass;
 pub(crate) mod role_spec;
-pub(crate) mod score;
 pub(crate) mod sizing;
 pub(crate) mod workload;
 
@@ -32,7 +28,6 @@ use crate::topology::Topology;
 
 pub(crate) use address::{Addr, Flavor, Namespaces};
 pub(crate) use app::AppPlan;
-pub(crate) use choose::Choice;
 pub(crate) use collector::{CollectorRole, EsAuth};
 pub(crate) use edge::{PlanEdge, Protocol};
 pub(crate) use node::PlanNode;
@@ -71,8 +66,10 @@ pub(crate) struct Plan {
     pub(crate) environment: String,
     /// The chosen topology.
     pub(crate) topology: Topology,
-    /// How and why it was chosen.
-    pub(crate) choice: Choice,
+    /// Why it was chosen (set by the analysis that chose it).
+    pub(crate) reason: String,
+    /// What the planner warns about (an APM Server that accepts anyone, …).
+    pub(crate) warnings: Vec<crate::diagnostic::Diagnostic>,
     /// The collector version configs are written for.
     pub(crate) collector_version: CollectorVersion,
     /// The collector distribution: image, user, component names and modules.

@@ -72,6 +72,13 @@ pub(crate) enum NodeKind {
     },
 }
 
+impl NodeKind {
+    /// Whether it is one of the stack's services (a Django service or a datastore).
+    pub(crate) fn is_service(&self) -> bool {
+        matches!(self, NodeKind::App | NodeKind::Datastore { .. })
+    }
+}
+
 /// One node of the plan graph.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct PlanNode {

@@ -156,7 +156,7 @@ pub(super) fn app_patches(cx: &Ctx<'_>, tree: &mut OutputTree) -> anyhow::Result
         p.comments.push(format!(
             "OpenTelemetry settings of `{}` in topology {}.",
             app.service,
-            plan.choice.id.letter()
+            plan.topology.id.letter()
         ));
         p.secrets |= app.auth.is_some();
     }

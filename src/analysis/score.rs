@@ -5,12 +5,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use crate::analysis::choose::missing_backends;
+use crate::analysis::facts::Facts;
+use crate::analysis::figures::{figures, Figures};
 use crate::model::keywords::{Priority, TopologyId};
 use crate::plan::build::plan_hypothetical;
-use crate::plan::choose::missing_backends;
 use crate::plan::distribution::Stability;
-use crate::plan::facts::Facts;
-use crate::plan::figures::{figures, Figures};
 use crate::plan::Plan;
 use crate::topology::{BackendKind, Topology};
 use crate::validate::ValidStack;

@@ -1,6 +1,8 @@
-//! Terminal output of diagnostics and failures: `error: message`, `--> path:line:col`, the
-//! source line with a caret under the span, one `hint:` line per hint. The only code that
-//! knows about colour.
+//! Reporting. Here: terminal output of diagnostics and failures — `error: message`,
+//! `--> path:line:col`, the source line with a caret under the span, one `hint:` line per hint;
+//! the only code that knows about colour. `compare.rs`: what `otelplan compare` prints.
+
+pub(crate) mod compare;
 
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};

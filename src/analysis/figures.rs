@@ -9,11 +9,11 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use petgraph::Direction;
 
+use crate::analysis::facts::{Facts, Resources};
 use crate::model::keywords::Signal;
 use crate::plan::collector::{ComponentKind, HEALTH_PORT};
 use crate::plan::distribution::{ComponentClass, Stability};
 use crate::plan::edge::{PlanEdge, Protocol};
-use crate::plan::facts::{Facts, Resources};
 use crate::plan::node::{NodeKind, PlanNode};
 use crate::plan::workload::{total, Replicas};
 use crate::plan::{ApmAuth, EsAuth, Plan};

@@ -2,11 +2,12 @@
 //! `auto` the best-scored one among those whose backends the stack describes, scored from each
 //! topology's plan for this stack (`score`).
 
+use crate::analysis::facts::Facts;
+use crate::analysis::score::{entries, Entry, Scoreboard};
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::keywords::{TopologyChoice, TopologyId};
 use crate::plan::backend_spec::Catalog;
-use crate::plan::facts::Facts;
-use crate::plan::score::{entries, Scoreboard};
+use crate::plan::Plan;
 use crate::span::Span;
 use crate::topology::{BackendKind, Topology};
 use crate::validate::ValidStack;
@@ -72,8 +73,9 @@ fn missing_diagnostic(id: TopologyId, m: &Missing, span: Option<Span>) -> Diagno
     d.hint(hint)
 }
 
-/// Choose the topology: `flag` (from `--topology`) wins over the file's `topology`.
-pub(crate) fn choose(stack: &ValidStack, flag: Option<TopologyId>) -> Result<Choice, Diagnostics> {
+/// Choose the topology: `flag` (from `--topology`) wins over the file's `topology`. For `auto`,
+/// the chosen topology's plan comes back too: scoring built it.
+pub(crate) fn choose(stack: &ValidStack, flag: Option<TopologyId>) -> Result<(Choice, Option<Plan>), Diagnostics> {
     let (file_choice, span) = stack.topology;
     // With neither `topology` nor `backends` written, point at the top of the stack file.
     let fallback = stack.stack.version.span;
@@ -89,12 +91,13 @@ pub(crate) fn choose(stack: &ValidStack, flag: Option<TopologyId>) -> Result<Cho
         let topology = load(id, &mut diags)?;
         let missing = missing_backends(stack, &topology);
         if missing.is_empty() {
-            return Ok(Choice {
+            let choice = Choice {
                 id,
                 auto: false,
                 reason: format!("topology {} ({}), {how}", id.letter(), topology.title),
                 scoreboard: None,
-            });
+            };
+            return Ok((choice, None));
         }
         for m in &missing {
             diags.push(missing_diagnostic(id, m, span));
@@ -111,7 +114,11 @@ fn load(id: TopologyId, diags: &mut Diagnostics) -> Result<Topology, Diagnostics
     })
 }
 
-fn choose_auto(stack: &ValidStack, span: Option<Span>, diags: &mut Diagnostics) -> Result<Choice, Diagnostics> {
+fn choose_auto(
+    stack: &ValidStack,
+    span: Option<Span>,
+    diags: &mut Diagnostics,
+) -> Result<(Choice, Option<Plan>), Diagnostics> {
     let mut renderable = false;
     let mut needs = Vec::new();
     for id in TopologyId::all() {
@@ -136,7 +143,7 @@ fn choose_auto(stack: &ValidStack, span: Option<Span>, diags: &mut Diagnostics) 
         );
         return Err(diags.clone());
     }
-    let board = scoreboard(stack).map_err(|e| {
+    let (board, entries) = scoreboard(stack).map_err(|e| {
         diags.push(Diagnostic::file_error(format!("{e:#}")));
         diags.clone()
     })?;
@@ -144,14 +151,16 @@ fn choose_auto(stack: &ValidStack, span: Option<Span>, diags: &mut Diagnostics) 
         diags.push(Diagnostic::file_error("`auto` ranked no topology (this is a bug in otelplan)"));
         return Err(diags.clone());
     };
-    Ok(Choice { id: best, auto: true, reason: board.summary(), scoreboard: Some(board) })
+    // The best renders (no backend missing), so its plan has no stand-in: it is the real one.
+    let plan = entries.into_iter().find(|e| e.topology.id == best && e.needs.is_empty()).map(|e| e.plan);
+    Ok((Choice { id: best, auto: true, reason: board.summary(), scoreboard: Some(board) }, plan))
 }
 
-/// Every topology scored for `stack` and ranked by its priorities.
-pub(crate) fn scoreboard(stack: &ValidStack) -> anyhow::Result<Scoreboard> {
+/// Every topology planned and scored for `stack`, ranked by its priorities.
+pub(crate) fn scoreboard(stack: &ValidStack) -> anyhow::Result<(Scoreboard, Vec<Entry>)> {
     let facts = Facts::load()?;
     let entries = entries(stack, &facts)?;
-    Ok(Scoreboard::new(stack, &entries, &facts))
+    Ok((Scoreboard::new(stack, &entries, &facts), entries))
 }
 
 #[cfg(test)]
@@ -168,7 +177,8 @@ mod tests {
 
     #[test]
     fn auto_ranks_by_the_computed_scores() {
-        let choice = choose(&valid(DKP), None).unwrap();
+        let (choice, plan) = choose(&valid(DKP), None).unwrap();
+        assert_eq!(plan.map(|p| p.topology.id), Some(choice.id), "auto hands back the plan it scored");
         assert_eq!(choice.id, TopologyId::D);
         assert!(choice.auto);
         assert!(choice.reason.contains("chosen by `auto` among A, B, C, D"), "{}", choice.reason);
@@ -179,14 +189,15 @@ mod tests {
     #[test]
     fn auto_only_among_renderable_topologies() {
         let text = "version: 1\nname: x\npriorities: [correlation]\nbackends:\n  jaeger: { endpoint: http://jaeger:4317 }\n  prometheus: { endpoint: http://prometheus:9090 }\n  loki: { endpoint: http://loki:3100 }\nservices:\n  web: { kind: django }\n";
-        let choice = choose(&valid(text), None).unwrap();
+        let (choice, _) = choose(&valid(text), None).unwrap();
         assert_eq!(choice.id, TopologyId::C, "C is the only one that renders, though it correlates worst");
         assert!(choice.reason.contains("the only topology"), "{}", choice.reason);
     }
 
     #[test]
     fn a_named_topology_has_no_scoreboard() {
-        let choice = choose(&valid(DKP), Some(TopologyId::B)).unwrap();
+        let (choice, plan) = choose(&valid(DKP), Some(TopologyId::B)).unwrap();
+        assert!(plan.is_none(), "a named topology is planned after the choice");
         assert!(!choice.auto);
         assert!(choice.scoreboard.is_none());
     }
