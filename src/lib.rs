@@ -19,6 +19,8 @@ pub mod span;
 #[doc(hidden)]
 pub mod synthetic;
 pub(crate) mod templates;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub(crate) mod topology;
 pub(crate) mod validate;
 

@@ -60,7 +60,6 @@ pub(crate) fn embedded_source(name: &str) -> Option<&'static str> {
 pub(crate) struct Templates {
     env: Environment<'static>,
     /// Overrides that were used, for the log.
-    #[allow(dead_code, reason = "reported by `render --templates`")]
     pub(crate) overridden: Vec<String>,
 }
 

@@ -4,24 +4,20 @@ use crate::common::Test;
 
 #[test]
 fn plan_prints_the_choice_and_edges() {
-    let out = Test::new().example("dkp.yaml").args(&["plan", "stack.yaml"]).run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
+    let out = Test::new()
+        .example("dkp.yaml")
+        .args(&["plan", "stack.yaml"])
+        .status(0)
+        .stdout_has("topology: D (")
+        .stdout_has("chosen by `auto` among A, B, C, D")
+        .stdout_has("  topology  long-term-support  portability  resilience  simplicity  correlation  total\n")
+        .stdout_has("  D         3                  3            3           3           2            17\n")
+        .stdout_has("reason:\n  D (collector gateway with the elasticsearch exporter) is the choice")
+        .stdout_has("  web -> dkp-gateway  traces via otlp/http :4318\n")
+        .stdout_has("  db -> dkp-scraper  metrics via postgresql :5432\n")
+        .run();
     assert!(out.stdout.starts_with("topology: D ("), "{}", out.stdout);
-    assert!(out.stdout.contains("chosen by `auto` among A, B, C, D"), "{}", out.stdout);
-    assert!(out
-        .stdout
-        .contains("  topology  long-term-support  portability  resilience  simplicity  correlation  total\n"));
-    assert!(out
-        .stdout
-        .contains("  D         3                  3            3           3           2            17\n"));
-    assert!(
-        out.stdout.contains("reason:\n  D (collector gateway with the elasticsearch exporter) is the choice"),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("  web -> dkp-gateway  traces via otlp/http :4318\n"), "{}", out.stdout);
-    assert!(out.stdout.contains("  db -> dkp-scraper  metrics via postgresql :5432\n"), "{}", out.stdout);
-    assert!(!out.path("otelplan-out").exists());
+    assert!(!out.path("otelplan-out").exists(), "plan writes nothing");
 }
 
 #[test]
@@ -61,17 +57,22 @@ fn auto_follows_priorities() {
 
 #[test]
 fn validate_reports_valid_stacks() {
-    let out = Test::new().example("dkp.yaml").args(&["validate", "stack.yaml"]).run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.contains("valid stack `dkp` with 6 services"));
+    Test::new()
+        .example("dkp.yaml")
+        .args(&["validate", "stack.yaml"])
+        .status(0)
+        .stdout_has("valid stack `dkp` with 6 services, topology D")
+        .run();
 }
 
 #[test]
 fn version_names_the_collector_and_format() {
-    let out = Test::new().args(&["--version"]).run();
-    assert_eq!(out.code, 0);
-    assert!(out.stdout.contains("collector-contrib 0.152.0"), "{}", out.stdout);
-    assert!(out.stdout.contains("stack format 1"), "{}", out.stdout);
+    Test::new()
+        .args(&["--version"])
+        .status(0)
+        .stdout_has("collector-contrib 0.152.0")
+        .stdout_has("stack format 1")
+        .run();
 }
 
 #[test]
@@ -95,8 +96,22 @@ fn validate_shows_the_planner_warnings() {
         .unwrap()
         .replace("    secret_token: ${ELASTIC_APM_SECRET_TOKEN}\n", "")
         .replace("topology: auto", "topology: A");
-    let out = Test::new().stack(&stack).args(&["validate", "stack.yaml"]).run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stderr.contains("warning: APM Server has no `secret_token` or `api_key`"), "{}", out.stderr);
-    assert!(out.stdout.contains("topology A"), "{}", out.stdout);
+    Test::new()
+        .stack(&stack)
+        .args(&["validate", "stack.yaml"])
+        .status(0)
+        .stderr_has("warning: APM Server has no `secret_token` or `api_key`")
+        .stdout_has("topology A")
+        .run();
+}
+
+#[test]
+fn topologies_lists_every_topology_with_its_title() {
+    let out = Test::new()
+        .args(&["topologies"])
+        .status(0)
+        .stdout_has("D\tcollector gateway with the elasticsearch exporter\n")
+        .run();
+    let ids: Vec<&str> = out.stdout.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(ids, ["A", "B", "C", "D"]);
 }

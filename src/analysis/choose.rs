@@ -167,13 +167,7 @@ pub(crate) fn scoreboard(stack: &ValidStack) -> anyhow::Result<(Scoreboard, Vec<
 mod tests {
     use super::*;
     use crate::model::keywords::Priority;
-    use crate::source::Source;
-
-    fn valid(text: &str) -> ValidStack {
-        crate::check(&Source::from_text("t.yaml", text)).unwrap().0
-    }
-
-    const DKP: &str = include_str!("../../examples/dkp.yaml");
+    use crate::test_support::{valid, DKP};
 
     #[test]
     fn auto_ranks_by_the_computed_scores() {

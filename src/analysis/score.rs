@@ -472,12 +472,10 @@ fn rate_phrase(ids: &[TopologyId]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Source;
-
-    const DKP: &str = include_str!("../../examples/dkp.yaml");
+    use crate::test_support::DKP;
 
     fn board(text: &str) -> Scoreboard {
-        let (valid, _) = crate::check(&Source::from_text("t.yaml", text)).unwrap();
+        let valid = crate::test_support::valid(text);
         let facts = Facts::load().unwrap();
         let entries = entries(&valid, &facts).unwrap();
         Scoreboard::new(&valid, &entries, &facts)

@@ -101,14 +101,8 @@ pub(crate) fn render(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Source;
 
-    fn plan(text: &str, topology: crate::model::keywords::TopologyId) -> Plan {
-        let (valid, _) = crate::check(&Source::from_text("t.yaml", text)).unwrap();
-        crate::plan::build::plan(&valid, topology).unwrap()
-    }
-
-    const DKP: &str = include_str!("../../examples/dkp.yaml");
+    use crate::test_support::{plan, DKP};
 
     #[test]
     fn the_manifest_lists_what_the_configs_use_and_nothing_else() {

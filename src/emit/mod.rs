@@ -7,6 +7,7 @@ pub(crate) mod builder;
 pub(crate) mod collector;
 pub(crate) mod compose;
 pub(crate) mod django;
+pub(crate) mod drawing;
 pub(crate) mod grafana;
 pub(crate) mod k8s;
 pub(crate) mod layout;

@@ -7,9 +7,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::emit::layout::{
-    drawing, layout, text_width, Category, DiagramNode, Drawing, Layout, PlacedEdge, GROUP_ABOVE, PAD_X,
-};
+use crate::emit::drawing::{drawing, GROUP_ABOVE};
+use crate::emit::layout::{layout, text_width, Category, DiagramNode, Drawing, Layout, PlacedEdge, PAD_X};
 use crate::emit::OutputTree;
 use crate::model::keywords::Signal;
 use crate::plan::Plan;
@@ -312,14 +311,8 @@ pub(crate) fn emit(plan: &Plan, templates: &Templates, tree: &mut OutputTree) ->
 mod tests {
     use super::*;
     use crate::model::keywords::TopologyId;
-    use crate::source::Source;
 
-    const DKP: &str = include_str!("../../examples/dkp.yaml");
-
-    fn plan(text: &str, id: TopologyId) -> Plan {
-        let (valid, _) = crate::check(&Source::from_text("t.yaml", text)).unwrap();
-        crate::plan::build::plan_hypothetical(&valid, id).unwrap()
-    }
+    use crate::test_support::{hypothetical as plan, DKP};
 
     fn big() -> String {
         let mut s = "version: 1\nname: big\nservices:\n".to_string();

@@ -21,7 +21,6 @@ pub(crate) struct BackendCommon {
     #[schemars(extend("default" = false))]
     pub(crate) deploy: Option<Spanned<bool>>,
     /// Image tag of a deployed backend.
-    #[allow(dead_code, reason = "read by the deployment targets")]
     pub(crate) version: Option<Spanned<ImageTag>>,
 }
 

@@ -18,7 +18,6 @@ pub(crate) const ENV_REF_PATTERN: &str = r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$";
 
 impl EnvRef {
     /// The variable's name, without `${` `}`.
-    #[allow(dead_code, reason = "read by the deployment targets")]
     pub(crate) fn name(&self) -> &str {
         &self.0
     }

@@ -61,7 +61,7 @@ macro_rules! keyword_enum {
             const ALL: &'static [(&'static str, Self)] = &[$(($text, $name::$variant)),+];
         }
 
-        #[allow(dead_code, reason = "not every keyword is printed back")]
+        #[allow(dead_code, reason = "a macro for every keyword enum: not every one is printed back")]
         impl $name {
             /// The keyword as written in the stack file.
             pub(crate) fn as_str(self) -> &'static str {

@@ -79,12 +79,7 @@ mod tests {
     use crate::plan::node::RoleKind;
     use crate::source::Source;
 
-    const DKP: &str = include_str!("../../examples/dkp.yaml");
-
-    fn plan_for(text: &str, id: TopologyId) -> Plan {
-        let (valid, _) = crate::check(&Source::from_text("t.yaml", text)).unwrap();
-        plan(&valid, id).unwrap()
-    }
+    use crate::test_support::{plan as plan_for, DKP};
 
     fn role<'p>(p: &'p Plan, r: &RoleKind) -> Option<&'p CollectorRole> {
         p.roles.iter().find(|x| x.role == *r)

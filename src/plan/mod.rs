@@ -60,7 +60,6 @@ pub(crate) struct ApmServerPlan {
 #[derive(Debug, Clone)]
 pub(crate) struct Plan {
     /// The stack's `name`.
-    #[allow(dead_code, reason = "read by the deployment targets")]
     pub(crate) stack_name: String,
     /// The stack's `environment`.
     pub(crate) environment: String,
@@ -77,7 +76,6 @@ pub(crate) struct Plan {
     /// The flavour of the configuration files at the top of the tree.
     pub(crate) primary: Flavor,
     /// Deployment targets to write.
-    #[allow(dead_code, reason = "read by the deployment targets")]
     pub(crate) targets: BTreeSet<Target>,
     /// Namespaces short hosts resolve into on Kubernetes.
     pub(crate) namespaces: Namespaces,

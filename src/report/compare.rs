@@ -506,13 +506,7 @@ fn html(sheet: &Sheet, entries: &[Entry], board: &Scoreboard) -> anyhow::Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::Source;
-
-    fn valid(text: &str) -> ValidStack {
-        crate::check(&Source::from_text("t.yaml", text)).unwrap().0
-    }
-
-    const DKP: &str = include_str!("../../examples/dkp.yaml");
+    use crate::test_support::{valid, DKP};
 
     #[test]
     fn wrap_keeps_words_and_indent() {

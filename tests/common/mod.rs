@@ -5,10 +5,14 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// A test run of the binary.
+/// A test run of the binary, with what it must produce: `run` checks the expectations itself
+/// and shows the whole output when one fails (just's `Test`).
 pub struct Test {
     dir: tempfile::TempDir,
     args: Vec<String>,
+    status: Option<i32>,
+    stdout: Vec<String>,
+    stderr: Vec<String>,
 }
 
 /// What a run produced.
@@ -21,7 +25,13 @@ pub struct Output {
 
 impl Test {
     pub fn new() -> Self {
-        Test { dir: tempfile::tempdir().expect("tempdir"), args: Vec::new() }
+        Test {
+            dir: tempfile::tempdir().expect("tempdir"),
+            args: Vec::new(),
+            status: None,
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+        }
     }
 
     /// Write `stack.yaml` with `text`.
@@ -48,6 +58,24 @@ impl Test {
         self
     }
 
+    /// The exit code the run must end with.
+    pub fn status(mut self, code: i32) -> Self {
+        self.status = Some(code);
+        self
+    }
+
+    /// A text standard output must contain.
+    pub fn stdout_has(mut self, text: &str) -> Self {
+        self.stdout.push(text.to_string());
+        self
+    }
+
+    /// A text standard error must contain.
+    pub fn stderr_has(mut self, text: &str) -> Self {
+        self.stderr.push(text.to_string());
+        self
+    }
+
     pub fn run(self) -> Output {
         let out = Command::new(env!("CARGO_BIN_EXE_otelplan"))
             .args(&self.args)
@@ -55,12 +83,31 @@ impl Test {
             .env("NO_COLOR", "1")
             .output()
             .expect("run otelplan");
-        Output {
+        let output = Output {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
             stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
             dir: self.dir,
+        };
+        let show = || {
+            format!(
+                "otelplan {}\n--- status {}\n--- stdout\n{}--- stderr\n{}",
+                self.args.join(" "),
+                output.code,
+                output.stdout,
+                output.stderr
+            )
+        };
+        if let Some(code) = self.status {
+            assert_eq!(output.code, code, "unexpected exit code\n{}", show());
         }
+        for text in &self.stdout {
+            assert!(output.stdout.contains(text.as_str()), "stdout lacks {text:?}\n{}", show());
+        }
+        for text in &self.stderr {
+            assert!(output.stderr.contains(text.as_str()), "stderr lacks {text:?}\n{}", show());
+        }
+        output
     }
 }
 
