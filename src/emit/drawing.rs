@@ -192,4 +192,3 @@ pub(crate) fn drawing(plan: &Plan, needs: &[BackendKind]) -> Drawing {
         .collect();
     Drawing { nodes, edges }
 }
-
