@@ -119,3 +119,28 @@ fn free_text_stays_inert_in_every_format() {
         "{env}"
     );
 }
+
+#[test]
+fn the_gateway_scales_on_cpu_slowly_down_and_keeps_its_queues() {
+    let out = render(&dkp(), "D");
+    let text = out.read("out/kubernetes/gateway.yaml");
+    let docs: Vec<serde_yaml::Value> =
+        serde_yaml::Deserializer::from_str(&text).map(|d| serde::Deserialize::deserialize(d).unwrap()).collect();
+    let hpa = docs.iter().find(|d| d["kind"] == "HorizontalPodAutoscaler").unwrap();
+    let metrics = hpa["spec"]["metrics"].as_sequence().unwrap();
+    assert_eq!(metrics.len(), 1, "CPU only: {metrics:?}");
+    assert_eq!(metrics[0]["resource"]["name"], "cpu");
+    let down = &hpa["spec"]["behavior"]["scaleDown"];
+    assert!(down["stabilizationWindowSeconds"].as_u64().unwrap() >= 600, "{down:?}");
+    assert_eq!(down["policies"][0]["value"], 1);
+    let sts = docs.iter().find(|d| d["kind"] == "StatefulSet").unwrap();
+    assert_eq!(sts["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"], "Retain");
+    let gateway = out.read("out/collector/gateway.yaml");
+    let config: serde_yaml::Value = serde_yaml::from_str(&gateway).unwrap();
+    let es = &config["exporters"]["elasticsearch"];
+    assert_eq!(es["sending_queue"]["block_on_overflow"], false, "a full queue refuses, never blocks");
+    assert_eq!(es["sending_queue"]["sizer"], "bytes");
+    let statuses: Vec<u64> =
+        es["retry"]["retry_on_status"].as_sequence().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(statuses, [429, 503], "no retry after a status that may mean indexed (no duplicates)");
+}

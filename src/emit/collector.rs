@@ -14,6 +14,15 @@ use crate::plan::collector::{
 };
 use crate::plan::{Addr, Flavor, Plan};
 
+/// Bulk requests of the elasticsearch exporter, bytes: its upstream defaults (1 MB to 5 MB), far
+/// under Elasticsearch's 100 MB `http.max_content_length`.
+const ES_BATCH_MIN_BYTES: u64 = 1_000_000;
+const ES_BATCH_MAX_BYTES: u64 = 5_000_000;
+/// The release from which the elasticsearch exporter batches in its sending queue (contrib
+/// 0.138.0, see `../shared/apm/FACTS.md` §3).
+const ES_QUEUE_BATCH_SINCE: crate::model::version::CollectorVersion =
+    crate::model::version::CollectorVersion(0, 138, 0);
+
 /// The label the compose overlay puts on datastores whose container logs are collected; the
 /// json-file log driver copies it into each line's `attrs`.
 pub(crate) const SERVICE_LABEL: &str = "io.otelplan.service";
@@ -86,10 +95,7 @@ pub(crate) fn render(plan: &Plan, role: &CollectorRole, flavor: Flavor) -> Strin
         map([("endpoint", s(format!("0.0.0.0:{HEALTH_PORT}")))]),
     )];
     if role.file_storage {
-        extensions.push((
-            cx.extension(ComponentKind::FileStorageExtension),
-            map([("directory", s(STORAGE_DIR)), ("create_directory", Value::Bool(true))]),
-        ));
+        extensions.push((cx.extension(ComponentKind::FileStorageExtension), file_storage()));
     }
     let extension_ids: Vec<String> = extensions.iter().map(|(k, _)| k.clone()).collect();
     let config = map([
@@ -101,6 +107,7 @@ pub(crate) fn render(plan: &Plan, role: &CollectorRole, flavor: Flavor) -> Strin
             "service",
             map([
                 ("extensions", strings(extension_ids)),
+                ("telemetry", telemetry(&cx, role)),
                 (
                     "pipelines",
                     map(role.pipelines.iter().map(|p| {
@@ -336,16 +343,81 @@ fn headers(list: &[(String, HeaderValue)]) -> Option<Value> {
     (!list.is_empty()).then(|| map(list.iter().map(|(k, v)| (k.clone(), header(v)))))
 }
 
-/// exporterhelper queue (batching in the queue, on disk when persistent) and retries; with a
-/// persistent queue retries never give up, so an outage only fills the disk queue.
-fn delivery(cx: &Ctx<'_>, d: Delivery) -> [(&'static str, Value); 2] {
-    let mut queue = vec![("enabled", Value::Bool(true)), ("batch", map::<&str>([]))];
+/// `file_storage`: synced to disk on every write (a node that loses power keeps what was
+/// acknowledged), compacted at start and once a backlog has drained, in its own directory.
+fn file_storage() -> Value {
+    map([
+        ("directory", s(STORAGE_DIR)),
+        ("create_directory", Value::Bool(true)),
+        ("fsync", Value::Bool(true)),
+        (
+            "compaction",
+            map([
+                ("directory", s(STORAGE_DIR)),
+                ("on_start", Value::Bool(true)),
+                ("on_rebound", Value::Bool(true)),
+                ("rebound_needed_threshold_mib", n(100u32)),
+                ("rebound_trigger_threshold_mib", n(10u32)),
+            ]),
+        ),
+    ])
+}
+
+/// The collector's own metrics, pushed over OTLP/HTTP with the role's name as `service.name`.
+fn telemetry(cx: &Ctx<'_>, role: &CollectorRole) -> Value {
+    let resource = vec![("service.name", lit(&role.name)), ("deployment.environment.name", lit(&cx.plan.environment))];
+    let Some(t) = &role.telemetry else {
+        // Nowhere to push (no gateway, a store that takes no OTLP): the default reader serves
+        // them for scraping on localhost:8888.
+        return map([("resource", map(resource))]);
+    };
+    let mut otlp = vec![
+        ("protocol", s("http/protobuf")),
+        ("endpoint", lit(&format!("{}/v1/metrics", t.endpoint.url(cx.flavor, &cx.plan.namespaces)))),
+    ];
+    if !t.headers.is_empty() {
+        let list = t.headers.iter().map(|(k, v)| map([("name", s(k.clone())), ("value", header(v))])).collect();
+        otlp.push(("headers", Value::Sequence(list)));
+    }
+    let reader = map([("periodic", map([("interval", n(30_000u32)), ("exporter", map([("otlp", map(otlp))]))]))]);
+    map([
+        ("resource", map(resource)),
+        ("metrics", map([("level", s("normal")), ("readers", Value::Sequence(vec![reader]))])),
+    ])
+}
+
+/// The queue: sized in bytes (`plan::sizing`), refusing with a retryable error when full rather
+/// than blocking the receivers, on disk when persistent; batches bounded in bytes.
+fn queue(cx: &Ctx<'_>, d: Delivery, batch: (&str, u64)) -> Value {
+    let (flush, min_bytes) = batch;
+    let mut queue = vec![
+        ("enabled", Value::Bool(true)),
+        ("sizer", s("bytes")),
+        ("queue_size", n(d.queue_bytes)),
+        ("block_on_overflow", Value::Bool(false)),
+    ];
     if d.persistent {
         queue.push(("storage", s(cx.extension(ComponentKind::FileStorageExtension))));
     }
-    let elapsed = if d.persistent { "0s" } else { "300s" };
+    queue.push((
+        "batch",
+        map([
+            ("flush_timeout", s(flush)),
+            ("sizer", s("bytes")),
+            ("min_size", n(min_bytes)),
+            ("max_size", n(d.batch_max_bytes)),
+        ]),
+    ));
+    map(queue)
+}
+
+/// exporterhelper queue (batching in the queue, on disk when persistent) and retries that never
+/// give up: an outage fills the queue, and once it is full new data is refused with a retryable
+/// error the senders see (and the collector counts), never dropped after a deadline.
+fn delivery(cx: &Ctx<'_>, d: Delivery) -> [(&'static str, Value); 2] {
+    let elapsed = "0s";
     [
-        ("sending_queue", map(queue)),
+        ("sending_queue", queue(cx, d, ("200ms", 256 * 1024))),
         (
             "retry_on_failure",
             map([
@@ -383,10 +455,15 @@ fn exporter(cx: &Ctx<'_>, e: &Exporter) -> Value {
     }
 }
 
-/// The elasticsearch exporter: `OTel` mapping by default (`mapping` left unset), its own
-/// batching in its default sending queue, and its own `retry` block. Its default of 2 retries
-/// would drop data during a long outage; with a persistent queue it retries for about a day
-/// (1440 tries, at most a minute apart), otherwise for about five minutes, like exporterhelper.
+/// The elasticsearch exporter: `OTel` mapping by default (`mapping` left unset), and its own
+/// `retry` block, which is the only retry it has (it does not use exporterhelper's): the
+/// default of 2 retries would drop a batch after seconds of outage, so it retries for about a
+/// day (1440 tries, at most a minute apart). Retried statuses: 429 (upstream's default) and 503, which Elasticsearch answers
+/// when it cannot take a bulk request at all (so nothing of it was indexed); never 500, 502 or
+/// 504, after which the documents may have been indexed and a retry would duplicate them. Its
+/// queue replaces the contrib default of 10 requests that blocks the pipeline when full
+/// (`exporter/elasticsearchexporter/factory.go` at 0.152.0) with one sized in bytes that
+/// refuses with a retryable error, on disk when persistent; batches of 1–5 MB as upstream.
 fn elasticsearch_exporter(cx: &Ctx<'_>, endpoint: &Addr, auth: &EsAuth, d: Delivery) -> Value {
     let mut entries = vec![("endpoint", cx.url(endpoint))];
     match auth {
@@ -397,7 +474,7 @@ fn elasticsearch_exporter(cx: &Ctx<'_>, endpoint: &Addr, auth: &EsAuth, d: Deliv
         EsAuth::ApiKey(key) => entries.push(("api_key", secret(key))),
         EsAuth::None => {}
     }
-    let (retries, max_interval) = if d.persistent { (1440u64, "1m") } else { (12, "30s") };
+    let (retries, max_interval) = (1440u64, "1m");
     entries.push((
         "retry",
         map([
@@ -405,12 +482,19 @@ fn elasticsearch_exporter(cx: &Ctx<'_>, endpoint: &Addr, auth: &EsAuth, d: Deliv
             ("max_retries", n(retries)),
             ("initial_interval", s("1s")),
             ("max_interval", s(max_interval)),
-            ("retry_on_status", Value::Sequence([429u64, 500, 502, 503, 504].into_iter().map(n).collect())),
+            ("retry_on_status", Value::Sequence([429u64, 503].into_iter().map(n).collect())),
         ]),
     ));
-    if d.persistent {
-        let storage = s(cx.extension(ComponentKind::FileStorageExtension));
-        entries.push(("sending_queue", map([("enabled", Value::Bool(true)), ("storage", storage)])));
+    if cx.plan.collector_version < ES_QUEUE_BATCH_SINCE {
+        // Before its batching moved into the sending queue the exporter batched on its own:
+        // only the queue's storage is set, as those releases take it.
+        if d.persistent {
+            let storage = s(cx.extension(ComponentKind::FileStorageExtension));
+            entries.push(("sending_queue", map([("enabled", Value::Bool(true)), ("storage", storage)])));
+        }
+        return map(entries);
     }
+    let d = Delivery { batch_max_bytes: ES_BATCH_MAX_BYTES, ..d };
+    entries.push(("sending_queue", queue(cx, d, ("10s", ES_BATCH_MIN_BYTES))));
     map(entries)
 }

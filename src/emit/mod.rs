@@ -1,6 +1,7 @@
 //! Emit stage: translate the plan into the output tree (path → file content). Emitters decide
 //! nothing; every choice is in the plan.
 
+pub(crate) mod alerts;
 pub(crate) mod apm_server;
 pub(crate) mod app_env;
 pub(crate) mod builder;
@@ -49,6 +50,7 @@ pub(crate) fn emit(plan: &Plan, templates: &Templates) -> anyhow::Result<OutputT
         tree.insert(format!("instrumentation/{}.env", app.service), app_env::render(plan, app, flavor));
     }
     django::emit(plan, &mut tree);
+    alerts::emit(plan, &mut tree);
     svg::emit(plan, templates, &mut tree)?;
     readme::emit(plan, &mut tree);
     Ok(tree)

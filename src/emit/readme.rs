@@ -203,6 +203,7 @@ pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
             "instrumentation" => "the OpenTelemetry settings and code of each Django service",
             "compose" => "the docker compose target",
             "kubernetes" => "the Kubernetes target (kustomize)",
+            "alerts" => "alert rules on the collectors' own metrics (loss and backlog)",
             _ => "",
         }
     };

@@ -74,6 +74,11 @@ impl Addr {
         Addr { scheme, host: name.to_string(), scope: Some(Scope::Observability), port, path: String::new() }
     }
 
+    /// This process's own loopback address (never qualified with a namespace).
+    pub(crate) fn loopback(port: u16, scheme: Option<Scheme>) -> Addr {
+        Addr { scheme, host: "localhost".to_string(), scope: None, port, path: String::new() }
+    }
+
     /// The same address with a URL scheme (kept when it has one).
     #[must_use]
     pub(crate) fn with_default_scheme(mut self, scheme: Scheme) -> Addr {

@@ -126,7 +126,7 @@ mod tests {
         let p = plan_for(DKP, TopologyId::A);
         let gateway = role(&p, &RoleKind::Gateway).unwrap();
         assert_eq!(gateway.memory_limit_mib, 512);
-        assert_eq!(gateway.processors[0].spec, ProcessorSpec::MemoryLimiter { limit_mib: 409, spike_limit_mib: 102 });
+        assert_eq!(gateway.processors[0].spec, ProcessorSpec::MemoryLimiter { limit_mib: 410, spike_limit_mib: 82 });
         assert_eq!(role(&p, &RoleKind::Scraper).unwrap().memory_limit_mib, 128);
     }
 
@@ -224,6 +224,48 @@ mod tests {
         }
         let p = plan_hypothetical(&valid, TopologyId::C).unwrap();
         assert!(p.edges().iter().any(|e| e.to == "jaeger"));
+    }
+
+    #[test]
+    fn queues_are_sized_in_bytes_and_batches_stay_under_the_grpc_limit() {
+        for id in TopologyId::all() {
+            for r in &plan_for(DKP, id).roles {
+                for e in &r.exporters {
+                    let d = e.delivery;
+                    assert!(d.batch_max_bytes > 0 && d.batch_max_bytes < 4 * 1024 * 1024, "{id:?} {}", r.name);
+                    let expected = if d.persistent {
+                        u64::from(r.storage_gib.unwrap_or(1)) << 29
+                    } else {
+                        u64::from(r.memory_limit_mib) << 18
+                    };
+                    assert_eq!(d.queue_bytes, expected, "{id:?} {}: half the volume", r.name);
+                }
+            }
+        }
+        let memory = DKP.replace("persistent_queue: true", "persistent_queue: false");
+        let gw = plan_for(&memory, TopologyId::A).roles.into_iter().find(|r| r.role == RoleKind::Gateway).unwrap();
+        assert_eq!(gw.exporters[0].delivery.queue_bytes, 128 << 20, "a quarter of 512 MiB in memory");
+    }
+
+    #[test]
+    fn every_collector_reports_its_own_metrics_where_the_metrics_go() {
+        let a = plan_for(DKP, TopologyId::A);
+        for r in &a.roles {
+            let t = r.telemetry.as_ref().unwrap();
+            let host = if r.role == RoleKind::Gateway { "localhost" } else { "dkp-gateway" };
+            assert_eq!(t.endpoint.host, host, "{}", r.name);
+        }
+        assert!(a
+            .edges()
+            .iter()
+            .any(|e| e.from == "dkp-agent-db" && e.to == "dkp-gateway" && e.signal == Signal::Metrics));
+        // B has no gateway: straight to APM Server, with its token, which the agent then holds.
+        let b = plan_for(DKP, TopologyId::B);
+        let agent = b.roles.iter().find(|r| r.name == "dkp-agent-db").unwrap();
+        let t = agent.telemetry.as_ref().unwrap();
+        assert_eq!((t.endpoint.host.as_str(), t.endpoint.port), ("apm-server", 8200));
+        assert!(agent.secrets.iter().any(|e| e.name() == "ELASTIC_APM_SECRET_TOKEN"));
+        assert!(b.deployment.app_secrets.iter().any(|e| e.name() == "ELASTIC_APM_SECRET_TOKEN"));
     }
 
     #[test]

@@ -264,11 +264,26 @@ pub(crate) struct Processor {
     pub(crate) only: Option<crate::plan::address::Flavor>,
 }
 
-/// Retry and queue behaviour of an exporter.
+/// Retry and queue behaviour of an exporter (`plan::sizing` computes the numbers).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub(crate) struct Delivery {
     /// Queue on disk in the role's file storage.
     pub(crate) persistent: bool,
+    /// What the queue holds, in bytes of serialised telemetry. When it is full the exporter
+    /// refuses new data with a retryable error (never blocks the receivers).
+    pub(crate) queue_bytes: u64,
+    /// The largest request it sends, in bytes: under the 4 MiB a gRPC server accepts.
+    pub(crate) batch_max_bytes: u64,
+}
+
+/// Where a collector sends its own metrics (queue sizes, refused and failed items), so they
+/// reach the metrics store with the rest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct SelfTelemetry {
+    /// The OTLP/HTTP base URL (the exporter posts to `/v1/metrics`).
+    pub(crate) endpoint: Addr,
+    /// Headers (credentials).
+    pub(crate) headers: Vec<(String, HeaderValue)>,
 }
 
 /// An exporter instance.
@@ -308,6 +323,8 @@ pub(crate) struct CollectorRole {
     pub(crate) replicas: u32,
     /// Memory limit of its container, MiB.
     pub(crate) memory_limit_mib: u32,
+    /// Size of its own storage volume, where it has one (`data/roles.yaml`).
+    pub(crate) storage_gib: Option<u32>,
     /// Receivers.
     pub(crate) receivers: Vec<Receiver>,
     /// Processors.
@@ -316,6 +333,8 @@ pub(crate) struct CollectorRole {
     pub(crate) exporters: Vec<Exporter>,
     /// Whether it has a `file_storage` extension (queue or checkpoints).
     pub(crate) file_storage: bool,
+    /// Where it sends its own metrics.
+    pub(crate) telemetry: Option<SelfTelemetry>,
     /// Pipelines.
     pub(crate) pipelines: Vec<Pipeline>,
     /// Environment variables its config reads (secrets), sorted.

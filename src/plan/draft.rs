@@ -237,6 +237,8 @@ impl<'a> Draft<'a> {
         self.add_node(role_id(&role), name.clone(), NodeKind::Collector { role: role.clone() }, replicas);
         let (limit_mib, spike_limit_mib) = sizing::memory_limiter(memory);
         Ok(CollectorRole {
+            storage_gib: spec.storage_gib,
+            telemetry: None,
             role,
             name,
             replicas,
@@ -254,8 +256,9 @@ impl<'a> Draft<'a> {
         })
     }
 
+    /// Placeholder delivery of an exporter before `route` sizes it for its role.
     fn delivery(&self) -> Delivery {
-        Delivery { persistent: self.valid.collector.persistent_queue }
+        Delivery { persistent: self.valid.collector.persistent_queue, queue_bytes: 0, batch_max_bytes: 0 }
     }
 
     /// The exporter a source's collector uses for `signal`, and the node it reaches.
@@ -342,7 +345,8 @@ impl<'a> Draft<'a> {
         signal: Signal,
         exporter: (Exporter, NodeId, Protocol, Option<u16>),
     ) -> ComponentId {
-        let (exporter, target, protocol, port) = exporter;
+        let (mut exporter, target, protocol, port) = exporter;
+        exporter.delivery = sizing::delivery(role, exporter.delivery.persistent);
         self.edge(&role_id(&role.role), &target, signal, protocol, port);
         let id = exporter.id.clone();
         if !role.exporters.iter().any(|e| e.id == id) {

@@ -6,8 +6,27 @@
 use crate::plan::backend_spec::ResourceSpec;
 use crate::plan::role_spec::RoleSpec;
 
-/// The smallest container a collector gets, MiB.
-const MIN_COLLECTOR_MIB: u32 = 64;
+/// The smallest container a collector gets, MiB: the process itself (the contrib binary's code,
+/// goroutine stacks, the runtime) takes some 50–60 MiB before it holds any telemetry.
+const MIN_COLLECTOR_MIB: u32 = 128;
+
+/// Room in a container beyond the `memory_limiter`'s hard limit: what the process uses besides
+/// the Go heap the limiter watches (about 50 MiB more, the processor's documentation says), so
+/// the limiter acts before the kernel kills the container. A fifth of the container, at least
+/// this many MiB.
+const MIN_HEADROOM_MIB: u32 = 64;
+
+/// The largest request an exporter sends, bytes: gRPC servers refuse messages over 4 MiB by
+/// default (APM Server sets no larger limit; the collector's receiver neither), and the OTLP
+/// exporter treats that refusal as permanent, so batches stay well under it.
+pub(crate) const BATCH_MAX_BYTES: u64 = 3 * 1024 * 1024;
+
+/// The part of a volume a persistent queue may fill: the rest is for compaction, which copies
+/// the live data, and the storage's own overhead.
+const QUEUE_SHARE_OF_VOLUME: u64 = 2;
+
+/// The part of a container's memory an in-memory queue may fill.
+const QUEUE_SHARE_OF_MEMORY: u64 = 4;
 
 /// Memory of a role's container: `collector.memory_limit_mib` divided by the role's divisor,
 /// never under 64 MiB nor over the configured limit.
@@ -15,16 +34,35 @@ pub(crate) fn role_memory(spec: &RoleSpec, limit: u32) -> u32 {
     (limit / spec.memory_divisor.max(1)).max(MIN_COLLECTOR_MIB).min(limit)
 }
 
-/// `memory_limiter`'s hard limit and spike margin for a container: the limit at 80%, a spike
-/// margin of a quarter of that (20% of the container), leaving room for the Go runtime.
+/// `memory_limiter`'s hard limit and spike margin for a container: the container less its
+/// headroom (a fifth, at least 64 MiB), and a spike margin of a fifth of the limit, as the
+/// processor's documentation advises.
 pub(crate) fn memory_limiter(container_mib: u32) -> (u32, u32) {
-    let limit_mib = container_mib * 4 / 5;
-    (limit_mib, limit_mib / 4)
+    let headroom = (container_mib / 5).max(MIN_HEADROOM_MIB);
+    let limit_mib = container_mib.saturating_sub(headroom).max(1);
+    (limit_mib, limit_mib / 5)
 }
 
-/// `GOMEMLIMIT` for a container, MiB: the Go runtime's soft limit at the limiter's level.
+/// `GOMEMLIMIT` for a container, MiB: the Go runtime collects garbage hard as it nears the
+/// limiter's hard limit, so the two act together below the container's limit.
 pub(crate) fn go_memory_limit(container_mib: u32) -> u32 {
     memory_limiter(container_mib).0
+}
+
+/// The queue and batch sizes of an exporter in `role`: a persistent queue fills half of the
+/// role's volume (1 GiB when the role has none of its own), an in-memory one a quarter of its
+/// container's memory; batches are bounded in bytes.
+pub(crate) fn delivery(
+    role: &crate::plan::collector::CollectorRole,
+    persistent: bool,
+) -> crate::plan::collector::Delivery {
+    const MIB: u64 = 1024 * 1024;
+    let queue_bytes = if persistent {
+        u64::from(role.storage_gib.unwrap_or(1)) * 1024 * MIB / QUEUE_SHARE_OF_VOLUME
+    } else {
+        u64::from(role.memory_limit_mib) * MIB / QUEUE_SHARE_OF_MEMORY
+    };
+    crate::plan::collector::Delivery { persistent, queue_bytes, batch_max_bytes: BATCH_MAX_BYTES }
 }
 
 /// A collector replica's requests and limit: it requests what it may use, so the scheduler
@@ -36,6 +74,13 @@ pub(crate) fn collector_resources(spec: &RoleSpec, container_mib: u32) -> Resour
         memory_limit_mib: container_mib,
     }
 }
+
+/// The CPU utilisation the autoscaler keeps a scaled collector at, percent of its request.
+pub(crate) const AUTOSCALE_CPU_PERCENT: u32 = 70;
+/// How long load must stay low before the autoscaler removes a replica, seconds.
+pub(crate) const SCALE_DOWN_WINDOW_SECONDS: u32 = 900;
+/// At most one replica is removed per this many seconds.
+pub(crate) const SCALE_DOWN_PERIOD_SECONDS: u32 = 600;
 
 /// The autoscaler's maximum for a minimum of `min` replicas: three times as many, at least two
 /// more.
@@ -65,10 +110,18 @@ mod tests {
         assert_eq!(role_memory(gateway, 512), 512);
         assert_eq!(role_memory(scraper, 512), 128);
         assert_eq!(role_memory(node, 512), 256);
-        assert_eq!(role_memory(agent, 128), 64);
-        assert_eq!(role_memory(scraper, 64), 64);
-        assert_eq!(memory_limiter(512), (409, 102));
-        assert_eq!(go_memory_limit(128), 102);
+        assert_eq!(role_memory(agent, 128), 128, "never under 128 MiB");
+        assert_eq!(role_memory(scraper, 2048), 512);
+        // A fifth of the container is headroom, at least 64 MiB; the spike margin a fifth of
+        // the limit.
+        assert_eq!(memory_limiter(512), (410, 82));
+        assert_eq!(memory_limiter(128), (64, 12));
+        assert_eq!(memory_limiter(2048), (1639, 327));
+        assert_eq!(go_memory_limit(128), 64);
+        for mib in [128, 256, 512, 1000, 4096] {
+            let (limit, spike) = memory_limiter(mib);
+            assert!(mib - limit >= 64 && spike < limit, "{mib}");
+        }
     }
 
     #[test]

@@ -34,9 +34,9 @@ pub(crate) enum WorkloadKind {
 /// How many replicas.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub(crate) enum Replicas {
-    /// Between `min` and `max`, by an autoscaler.
+    /// Between `min` and `max`, by an autoscaler (compose runs one).
     Scaled {
-        /// Minimum (and the count compose runs... one: compose runs a single replica).
+        /// Minimum.
         min: u32,
         /// Maximum.
         max: u32,

@@ -130,9 +130,18 @@ fn object_kind(
             }]);
             if persistent {
                 comments.push(
-                    "A StatefulSet, so each replica's persistent queue survives a pod restart on its own volume.",
+                    "A StatefulSet, so each replica's persistent queue survives a pod restart on its own volume;",
                 );
-                ("StatefulSet", json!({ "serviceName": format!("{name}-headless"), "podManagementPolicy": "Parallel" }))
+                comments
+                    .push("a replica scaled away keeps its claim, and its queue drains when the replica comes back.");
+                (
+                    "StatefulSet",
+                    json!({
+                        "serviceName": format!("{name}-headless"),
+                        "podManagementPolicy": "Parallel",
+                        "persistentVolumeClaimRetentionPolicy": { "whenScaled": "Retain", "whenDeleted": "Retain" },
+                    }),
+                )
             } else {
                 ("Deployment", json!({}))
             }

@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use super::{Ctx, Manifest};
+use crate::plan::sizing;
 
 /// A `HorizontalPodAutoscaler` for `name` between `min` and `max` replicas.
 pub(super) fn autoscaler(
@@ -17,7 +18,16 @@ pub(super) fn autoscaler(
     m.add(
         cx.t,
         "k8s/hpa.yaml.j2",
-        &json!({ "name": name, "labels": labels, "target_kind": kind, "min": min, "max": max }),
+        &json!({
+            "name": name,
+            "labels": labels,
+            "target_kind": kind,
+            "min": min,
+            "max": max,
+            "cpu_percent": sizing::AUTOSCALE_CPU_PERCENT,
+            "scale_down_window_seconds": sizing::SCALE_DOWN_WINDOW_SECONDS,
+            "scale_down_period_seconds": sizing::SCALE_DOWN_PERIOD_SECONDS,
+        }),
     )
 }
 

@@ -13,6 +13,7 @@ mod gateway;
 mod intakes;
 mod node_agent;
 mod scraper;
+mod self_telemetry;
 mod workloads;
 
 use crate::plan::draft::Draft;
@@ -21,7 +22,7 @@ use crate::plan::draft::Draft;
 pub(crate) type Pass = fn(&mut Draft<'_>) -> anyhow::Result<()>;
 
 /// Every pass, by the name topologies use.
-const PASSES: [(&str, Pass); 11] = [
+const PASSES: [(&str, Pass); 12] = [
     ("backends", backends::run),
     ("apps", apps::run),
     ("datastores", datastores::run),
@@ -29,6 +30,7 @@ const PASSES: [(&str, Pass); 11] = [
     ("file-agents", file_agents::run),
     ("node-agent", node_agent::run),
     ("gateway", gateway::run),
+    ("self-telemetry", self_telemetry::run),
     ("intakes", intakes::run),
     ("apm-server", apm_server::run),
     ("deployment", deployment::run),

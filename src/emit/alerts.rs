@@ -1,0 +1,133 @@
+//! Emit stage: alert rules on the collectors' own metrics (`plan/pass/self_telemetry.rs` sends
+//! them to the metrics store) for data loss and backlog — a Prometheus rule file when the
+//! metrics land in Prometheus, and the equivalent ES|QL queries when they land in
+//! Elasticsearch.
+
+use std::fmt::Write as _;
+
+use serde_yaml::Value;
+
+use crate::emit::yaml::{document, map, s, HEADER};
+use crate::emit::OutputTree;
+use crate::model::keywords::Signal;
+use crate::plan::Plan;
+use crate::topology::BackendKind;
+
+/// Where the rule file goes in the tree; `kubernetes/` and `compose/` mount it into Prometheus.
+pub(crate) const PROMETHEUS_RULES: &str = "alerts/prometheus-rules.yaml";
+/// Where the Elasticsearch queries go.
+pub(crate) const ELASTICSEARCH_QUERIES: &str = "alerts/README.md";
+
+/// One alert: name, what it means, a `PromQL` expression, how long it must hold, severity.
+struct Alert {
+    name: &'static str,
+    summary: &'static str,
+    promql: &'static str,
+    /// ES|QL after `FROM … | WHERE @timestamp > NOW() - 5 minutes`; `{m}` is the prefix of a
+    /// metric field, `{svc}` the service name field.
+    esql: &'static str,
+    hold: &'static str,
+    severity: &'static str,
+}
+
+/// The collector metrics (as Prometheus names them from OTLP: counters end in `_total`, a
+/// resource's `service.name` becomes `job`) that say telemetry is being lost or piling up.
+const ALERTS: [Alert; 4] = [
+    Alert {
+        name: "OtelCollectorExportFailing",
+        summary: "a collector fails to send telemetry it has given up retrying: it is lost",
+        promql: "sum by (job, exporter) (rate({__name__=~\"otelcol_exporter_send_failed_.+_total\"}[5m])) > 0",
+        esql: "| STATS lost = MAX({m}otelcol_exporter_send_failed_spans) - MIN({m}otelcol_exporter_send_failed_spans) BY {svc}\n| WHERE lost > 0",
+        hold: "5m",
+        severity: "critical",
+    },
+    Alert {
+        name: "OtelCollectorQueueFull",
+        summary: "a collector's queue is full and refuses new telemetry",
+        promql: "sum by (job, exporter) (rate({__name__=~\"otelcol_exporter_enqueue_failed_.+_total\"}[5m])) > 0",
+        esql: "| STATS refused = MAX({m}otelcol_exporter_enqueue_failed_spans) - MIN({m}otelcol_exporter_enqueue_failed_spans) BY {svc}\n| WHERE refused > 0",
+        hold: "5m",
+        severity: "critical",
+    },
+    Alert {
+        name: "OtelCollectorBacklog",
+        summary: "a collector's queue is more than half full: its store is slow or away",
+        promql: "max by (job, exporter) (otelcol_exporter_queue_size / otelcol_exporter_queue_capacity) > 0.5",
+        esql: "| EVAL used = {m}otelcol_exporter_queue_size / {m}otelcol_exporter_queue_capacity\n| STATS used = MAX(used) BY {svc}\n| WHERE used > 0.5",
+        hold: "15m",
+        severity: "warning",
+    },
+    Alert {
+        name: "OtelCollectorRefusing",
+        summary: "a collector refuses telemetry from its senders (memory limit or full queue)",
+        promql: "sum by (job, receiver) (rate({__name__=~\"otelcol_receiver_refused_.+_total\"}[5m])) > 0",
+        esql: "| STATS refused = MAX({m}otelcol_receiver_refused_spans) - MIN({m}otelcol_receiver_refused_spans) BY {svc}\n| WHERE refused > 0",
+        hold: "5m",
+        severity: "warning",
+    },
+];
+
+fn prometheus_rules() -> String {
+    let rules: Vec<Value> = ALERTS
+        .iter()
+        .map(|a| {
+            map([
+                ("alert", s(a.name)),
+                ("expr", s(a.promql)),
+                ("for", s(a.hold)),
+                ("labels", map([("severity", s(a.severity))])),
+                ("annotations", map([("summary", s(a.summary))])),
+            ])
+        })
+        .collect();
+    document(&map([(
+        "groups",
+        Value::Sequence(vec![map([("name", s("otelplan-collectors")), ("rules", Value::Sequence(rules))])]),
+    )]))
+}
+
+fn elasticsearch_queries(plan: &Plan, via_apm_server: bool) -> String {
+    let index = if via_apm_server { "metrics-apm.app.*" } else { "metrics-*.otel-*" };
+    let prefix = if via_apm_server { "" } else { "metrics." };
+    let service = if via_apm_server { "service.name" } else { "resource.attributes.service.name" };
+    let mut out = format!(
+        "<!-- {HEADER} -->\n# Alerts on the collectors of `{}`\n\n\
+         Every collector sends its own metrics to Elasticsearch ({}). Create a Kibana rule (Stack\n\
+         Management → Rules → Elasticsearch query, ES|QL) for each query below; each returns rows\n\
+         only while its condition holds. Run them every minute over the last five.\n\n",
+        plan.stack_name,
+        if via_apm_server { "through APM Server" } else { "through the gateway's exporter" }
+    );
+    for a in &ALERTS {
+        let body = a.esql.replace("{m}", prefix).replace("{svc}", service);
+        let _ = write!(
+            out,
+            "## {} ({})\n\n{}.\n\n```esql\nFROM {index}\n| WHERE @timestamp > NOW() - 5 minutes\n{body}\n```\n\n",
+            a.name, a.severity, a.summary
+        );
+    }
+    out.push_str(
+        "The queries name the span counters; the same metrics exist for log records\n\
+         (`…_log_records`) and metric points (`…_metric_points`).\n",
+    );
+    out
+}
+
+/// The alert files for the plan's metrics store.
+pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
+    if plan.roles.iter().all(|r| r.telemetry.is_none()) {
+        return;
+    }
+    match plan.topology.sinks.get(&Signal::Metrics) {
+        Some(BackendKind::Prometheus) => {
+            tree.insert(PROMETHEUS_RULES.to_string(), prometheus_rules());
+        }
+        Some(BackendKind::ApmServer) => {
+            tree.insert(ELASTICSEARCH_QUERIES.to_string(), elasticsearch_queries(plan, true));
+        }
+        Some(BackendKind::Elasticsearch) => {
+            tree.insert(ELASTICSEARCH_QUERIES.to_string(), elasticsearch_queries(plan, false));
+        }
+        Some(BackendKind::Jaeger | BackendKind::Loki) | None => {}
+    }
+}

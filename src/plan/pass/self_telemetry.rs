@@ -1,0 +1,60 @@
+//! Pass `self-telemetry`: every collector pushes its own metrics (queue size and capacity,
+//! items refused, enqueue and send failures) over OTLP/HTTP to where the stack's metrics go — the
+//! gateway (the gateway to itself), or APM Server or Prometheus when there is none — so a
+//! backlog or a loss shows in the metrics store, where the alert rules read it.
+
+use std::collections::BTreeSet;
+
+use crate::model::endpoint::Scheme;
+use crate::model::keywords::Signal;
+use crate::plan::address::Addr;
+use crate::plan::collector::{HeaderValue, SelfTelemetry, OTLP_HTTP_PORT};
+use crate::plan::draft::{backend_id, role_id, Draft};
+use crate::plan::edge::Protocol;
+use crate::plan::node::{NodeId, RoleKind};
+use crate::topology::BackendKind;
+
+/// Where collectors other than the gateway send their own metrics: node, base URL, headers.
+type Target = (NodeId, Addr, Vec<(String, HeaderValue)>);
+
+fn target(d: &Draft<'_>) -> Option<Target> {
+    if let Some(gateway) = d.roles.iter().find(|r| r.role == RoleKind::Gateway) {
+        let addr = Addr::internal(&gateway.name, OTLP_HTTP_PORT, Some(Scheme::Http));
+        return Some((role_id(&RoleKind::Gateway), addr, Vec::new()));
+    }
+    let kind = d.sink_of(Signal::Metrics);
+    let sink = d.sinks.get(&kind)?;
+    let mut addr = sink.addr.clone().with_default_scheme(Scheme::Http);
+    match kind {
+        BackendKind::ApmServer => {}
+        BackendKind::Prometheus => addr.path.push_str("/api/v1/otlp"),
+        // Elasticsearch takes no OTLP here, Jaeger and Loki no metrics.
+        BackendKind::Elasticsearch | BackendKind::Jaeger | BackendKind::Loki => return None,
+    }
+    Some((backend_id(kind), addr, sink.headers.clone()))
+}
+
+/// Point every collector's own metrics at the target.
+#[expect(clippy::unnecessary_wraps, reason = "every pass has the signature of `Pass`")]
+pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
+    let Some((node, addr, headers)) = target(d) else { return Ok(()) };
+    let mut roles = std::mem::take(&mut d.roles);
+    for role in &mut roles {
+        if role.role == RoleKind::Gateway {
+            // The gateway sends to its own receiver, and on through its metrics pipeline.
+            let local = Addr::loopback(OTLP_HTTP_PORT, Some(Scheme::Http));
+            role.telemetry = Some(SelfTelemetry { endpoint: local, headers: Vec::new() });
+            continue;
+        }
+        d.edge(&role_id(&role.role), &node, Signal::Metrics, Protocol::OtlpHttp, Some(addr.port));
+        let mut secrets: BTreeSet<_> = role.secrets.iter().cloned().collect();
+        secrets.extend(headers.iter().filter_map(|(_, v)| match v {
+            HeaderValue::Secret { env, .. } => Some(env.clone()),
+            HeaderValue::Literal(_) => None,
+        }));
+        role.secrets = secrets.into_iter().collect();
+        role.telemetry = Some(SelfTelemetry { endpoint: addr.clone(), headers: headers.clone() });
+    }
+    d.roles = roles;
+    Ok(())
+}
