@@ -79,6 +79,12 @@ pub(crate) struct Figures {
     pub(crate) app_secrets: Vec<String>,
     /// Requests of every workload counted, replicas included.
     pub(crate) resources: Resources,
+    /// Whether the collectors' queues are on disk (a restart or a crash keeps what they hold).
+    pub(crate) durable_queues: bool,
+    /// Workloads whose configs use Elasticsearch's `elastic` superuser to write telemetry.
+    pub(crate) superuser_writers: Vec<String>,
+    /// Scaled workloads that compose runs as a single replica (when compose is a target).
+    pub(crate) single_under_compose: Vec<String>,
 }
 
 /// Compute the figures of `plan`; `needs` lists the backends the stack lacks (stand-ins).
@@ -97,6 +103,16 @@ pub(crate) fn figures(plan: &Plan, needs: &[BackendKind], facts: &Facts) -> anyh
         .collect();
     let (writers, apps_write) = backend_writers(g);
     let (secrets, app_secrets) = secrets(plan);
+    let durable_queues = plan.roles.iter().flat_map(|r| &r.exporters).all(|e| e.delivery.persistent);
+    let single_under_compose = if plan.targets.contains(&crate::model::keywords::Target::Compose) {
+        plan.workloads
+            .iter()
+            .filter(|w| matches!(w.replicas, crate::plan::workload::Replicas::Scaled { .. }))
+            .map(|w| w.name.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Figures {
         workloads: plan.workloads.iter().filter(|w| w.replicas != Replicas::OneShot).count() + needs.len(),
         flows,
@@ -109,6 +125,9 @@ pub(crate) fn figures(plan: &Plan, needs: &[BackendKind], facts: &Facts) -> anyh
         secrets,
         app_secrets,
         resources: resources(plan, needs, facts)?,
+        durable_queues,
+        superuser_writers: superuser_writers(plan),
+        single_under_compose,
     })
 }
 
@@ -351,7 +370,27 @@ fn secrets(plan: &Plan) -> (Vec<String>, Vec<String>) {
     (all.into_iter().collect(), apps.into_iter().collect())
 }
 
-/// The role key of the CPU table.
+/// Workloads that write telemetry to Elasticsearch as its `elastic` superuser.
+fn superuser_writers(plan: &Plan) -> Vec<String> {
+    let superuser = |auth: &EsAuth| matches!(auth, EsAuth::Basic { user, .. } if user == "elastic");
+    let mut out: Vec<String> = plan
+        .roles
+        .iter()
+        .filter(|r| {
+            r.exporters.iter().any(|e| {
+                matches!(&e.spec, crate::plan::collector::ExporterSpec::Elasticsearch { auth, .. } if superuser(auth))
+            })
+        })
+        .map(|r| r.name.clone())
+        .collect();
+    if let Some(apm) = &plan.apm_server {
+        if superuser(&apm.elasticsearch_auth) {
+            out.push(apm.addr.host.clone());
+        }
+    }
+    out
+}
+
 /// Requests of every workload the plan runs, a scaled one's minimum replicas counted, plus
 /// those of the backends the stack lacks as a sandbox would request them: the numbers the
 /// manifests request.

@@ -283,13 +283,30 @@ fn portability(f: &Figures) -> Score {
 fn resilience(f: &Figures) -> Score {
     let worst = f.flows.values().map(|s| s.app_spofs).max().unwrap_or(0);
     let direct = f.flows.values().any(|s| s.apps_unbuffered);
-    let value = 3usize.saturating_sub(worst.saturating_sub(1)).saturating_sub(usize::from(direct)).max(1);
+    let volatile = !f.durable_queues;
+    let value = 3usize
+        .saturating_sub(worst.saturating_sub(1))
+        .saturating_sub(usize::from(direct))
+        .saturating_sub(usize::from(volatile))
+        .max(1);
     let mut why = format!(
         "a Django service's telemetry passes at most {} on its way to the store",
         plural(worst, "single-replica node", "single-replica nodes")
     );
     if direct {
         why.push_str(", and services send straight to a single-replica backend, with no collector to buffer for them");
+    }
+    if volatile {
+        why.push_str(
+            ", and the collectors queue in memory (`persistent_queue: false`): a restart loses what they hold",
+        );
+    }
+    if !f.single_under_compose.is_empty() {
+        let _ = write!(
+            why,
+            "; under compose {} runs as one replica, a single point of failure there",
+            and_list(&f.single_under_compose)
+        );
     }
     let mut risks: Vec<String> =
         f.flows.values().flat_map(|s| s.capacity_risks.iter().map(|(n, r)| format!("{n} with {r} replicas"))).collect();
@@ -347,7 +364,8 @@ fn correlation(f: &Figures, facts: &Facts) -> Score {
 fn security(f: &Figures) -> Score {
     let apps = usize::from(!f.app_secrets.is_empty());
     let extra = f.backends.len().saturating_sub(1).min(2);
-    let value = 3usize.saturating_sub(apps + extra).max(1);
+    let superuser = usize::from(!f.superuser_writers.is_empty());
+    let value = 3usize.saturating_sub(apps + extra + superuser).max(1);
     let names: Vec<&str> = f.backends.iter().map(|k| k.key()).collect();
     let mut why = if f.app_secrets.is_empty() {
         "Django services hold no backend credential".to_string()
@@ -355,6 +373,14 @@ fn security(f: &Figures) -> Score {
         format!("every Django service holds {}", and_list(&f.app_secrets))
     };
     let _ = write!(why, ", and {} to secure: {}", plural(names.len(), "backend", "backends"), and_list(&names));
+    if superuser == 1 {
+        let _ = write!(
+            why,
+            "; {} write{} as Elasticsearch's `elastic` superuser",
+            and_list(&f.superuser_writers),
+            if f.superuser_writers.len() == 1 { "s" } else { "" }
+        );
+    }
     Score { value: u8::try_from(value).unwrap_or(1), why }
 }
 
@@ -491,9 +517,13 @@ mod tests {
         assert_eq!(values(&b, Priority::LongTermSupport), [1, 1, 3, 3], "A and B rely on APM Server's OTLP intake");
         assert_eq!(values(&b, Priority::Portability), [3, 1, 3, 3], "B's apps write to APM Server");
         assert_eq!(values(&b, Priority::Resilience), [2, 1, 3, 3]);
-        assert_eq!(values(&b, Priority::Simplicity), [2, 3, 1, 3], "workloads 5, 4, 6, 4");
+        assert_eq!(values(&b, Priority::Simplicity), [2, 3, 1, 3], "workloads 6, 5, 7, 5");
         assert_eq!(values(&b, Priority::Correlation), [3, 3, 1, 2]);
-        assert_eq!(values(&b, Priority::Security), [2, 1, 1, 3]);
+        assert_eq!(
+            values(&b, Priority::Security),
+            [1, 1, 1, 2],
+            "APM Server (A, B) and the gateway (D) write as the `elastic` superuser"
+        );
         assert_eq!(b.ranked[0], TopologyId::D);
         assert_eq!(b.decisive, Some(Priority::Simplicity));
         assert!(b.paragraph.contains("On simplicity, D rates 3 ("), "{}", b.paragraph);

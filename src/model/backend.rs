@@ -160,6 +160,18 @@ pub(crate) struct Backends {
 }
 
 impl Backends {
+    /// The settings every backend has, of the backend under `key` (`elasticsearch`, …).
+    pub(crate) fn common(&self, key: &str) -> Option<&BackendCommon> {
+        match key {
+            "elasticsearch" => self.elasticsearch.as_ref().map(|x| &x.common),
+            "apm_server" => self.apm_server.as_ref().map(|x| &x.common),
+            "jaeger" => self.jaeger.as_ref().map(|x| &x.common),
+            "prometheus" => self.prometheus.as_ref().map(|x| &x.common),
+            "loki" => self.loki.as_ref().map(|x| &x.common),
+            _ => None,
+        }
+    }
+
     /// Read the `backends` mapping.
     pub(crate) fn read(node: &Node, d: &mut Diagnostics) -> Option<Backends> {
         let m = MapView::open(node, "backends", &["elasticsearch", "apm_server", "jaeger", "prometheus", "loki"], d)?;

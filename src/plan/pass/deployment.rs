@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::endpoint::Scheme;
 use crate::model::env_ref::EnvRef;
 use crate::model::names;
@@ -71,8 +72,31 @@ fn grafana(d: &Draft<'_>, catalog: &Catalog) -> Option<Grafana> {
     })
 }
 
+/// A warning for each backend the stack deploys that this topology does not use: nothing would
+/// run it, which the team may not expect.
+fn unused_sandboxes(d: &mut Draft<'_>) {
+    let b = d.valid.backends();
+    for kind in BackendKind::ALL {
+        let Some(common) = b.common(kind.key()) else { continue };
+        if !common.deployed() || d.sinks.contains_key(&kind) {
+            continue;
+        }
+        let message = format!(
+            "`backends.{}` is deployed, but topology {} does not use it: nothing runs it",
+            kind.key(),
+            d.topology.id.letter()
+        );
+        let warning = match common.deploy.as_ref() {
+            Some(deploy) => Diagnostic::warning(deploy.span, message),
+            None => Diagnostic { severity: Severity::Warning, ..Diagnostic::file_error(message) },
+        };
+        d.warnings.push(warning.hint("drop `deploy: true`, or choose a topology that uses it"));
+    }
+}
+
 /// Plan the deployment side.
 pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
+    unused_sandboxes(d);
     let catalog = Catalog::get()?;
     let backends: Vec<DeployedBackend> = d
         .sinks
