@@ -10,6 +10,68 @@ use crate::model::keywords::{Instrumentation, KafkaMetrics, ServiceKind, Signal,
 use crate::model::service::{Logs, Service};
 use crate::model::Stack;
 
+/// How a collector connects to a server over TLS: file paths as the containers see them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub(crate) struct ClientTls {
+    /// CA that signed the server's certificate (none: the system's roots).
+    pub(crate) ca_file: Option<String>,
+    /// Client certificate.
+    pub(crate) cert_file: Option<String>,
+    /// Its key.
+    pub(crate) key_file: Option<String>,
+    /// Skip verifying the server's certificate.
+    pub(crate) insecure_skip_verify: bool,
+}
+
+impl ClientTls {
+    /// The resolved settings of a `tls` mapping.
+    pub(crate) fn from_model(t: &crate::model::tls::TlsClient) -> ClientTls {
+        let v = |f: &Option<crate::span::Spanned<String>>| f.as_ref().map(|x| x.value.clone());
+        ClientTls {
+            ca_file: v(&t.ca_file),
+            cert_file: v(&t.cert_file),
+            key_file: v(&t.key_file),
+            insecure_skip_verify: t.insecure.as_ref().is_some_and(|i| i.value),
+        }
+    }
+
+    /// Every file it names.
+    pub(crate) fn files(&self) -> impl Iterator<Item = &String> {
+        self.ca_file.iter().chain(&self.cert_file).chain(&self.key_file)
+    }
+}
+
+/// TLS on the collectors' OTLP intake.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[allow(clippy::struct_field_names, reason = "the field names of the stack format")]
+pub(crate) struct ServerTls {
+    /// Certificate.
+    pub(crate) cert_file: String,
+    /// Key.
+    pub(crate) key_file: String,
+    /// CA of the client certificates required (mutual TLS), if any.
+    pub(crate) client_ca_file: Option<String>,
+    /// CA senders verify the certificate with (none: the system's roots).
+    pub(crate) ca_file: Option<String>,
+}
+
+impl ServerTls {
+    /// The resolved `collector.tls`.
+    pub(crate) fn from_model(t: &crate::model::tls::TlsServer) -> ServerTls {
+        ServerTls {
+            cert_file: t.cert_file.value.clone(),
+            key_file: t.key_file.value.clone(),
+            client_ca_file: t.client_ca_file.as_ref().map(|x| x.value.clone()),
+            ca_file: t.ca_file.as_ref().map(|x| x.value.clone()),
+        }
+    }
+
+    /// What a sender (an app, another collector) needs to reach the intake.
+    pub(crate) fn sender(&self) -> ClientTls {
+        ClientTls { ca_file: self.ca_file.clone(), cert_file: None, key_file: None, insecure_skip_verify: false }
+    }
+}
+
 /// The team's existing Kubernetes workload of a service (spec defaults applied).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct TeamWorkload {
@@ -93,6 +155,8 @@ pub(crate) struct Datastore {
     pub(crate) java_agent: bool,
     /// Where its logs are read, if they are.
     pub(crate) logs: Option<LogSource>,
+    /// TLS to it, when the stack asks for it.
+    pub(crate) tls: Option<ClientTls>,
 }
 
 /// What a service is.
@@ -101,7 +165,7 @@ pub(crate) enum Role {
     /// A Django service.
     App(App),
     /// A datastore.
-    Datastore(Datastore),
+    Datastore(Box<Datastore>),
 }
 
 /// One service, resolved.
@@ -219,14 +283,15 @@ pub(crate) fn resolve(stack: &Stack) -> Vec<ServiceSettings> {
                         |list| list.value.iter().map(|i| i.value).collect(),
                     ),
                 }),
-                _ => Role::Datastore(Datastore {
+                _ => Role::Datastore(Box::new(Datastore {
                     scrape: scrape(service),
                     java_agent: java_agent(service),
                     logs: service.logs().map(|l| match &l.value {
                         Logs::Files(glob) => LogSource::Files { glob: glob.value.clone(), dir: glob_dir(&glob.value) },
                         Logs::Stdout => LogSource::Stdout,
                     }),
-                }),
+                    tls: service.tls().map(ClientTls::from_model),
+                })),
             };
             ServiceSettings { name: name.clone(), kind: service.kind(), workload: team_workload(name, service), role }
         })

@@ -12,7 +12,7 @@ use crate::model::service::{Logs, Service};
 use crate::model::version::CollectorVersion;
 use crate::model::Stack;
 use crate::plan::backend_spec::Catalog;
-use crate::settings::{self, ServiceSettings};
+use crate::settings::{self, ServerTls, ServiceSettings};
 use crate::span::{Span, Spanned};
 use crate::topology::BackendKind;
 
@@ -44,6 +44,8 @@ pub(crate) struct ValidStack {
     pub(crate) targets: BTreeSet<Target>,
     /// Collector settings.
     pub(crate) collector: CollectorDefaults,
+    /// TLS on the collectors' OTLP intake (`collector.tls`).
+    pub(crate) intake_tls: Option<ServerTls>,
     /// `kubernetes.namespace`, default `observability`.
     pub(crate) namespace: String,
     /// `kubernetes.app_namespace`, default `default`.
@@ -95,6 +97,7 @@ pub(crate) fn validate(stack: Stack) -> Result<(ValidStack, Diagnostics), Diagno
         namespace: k.namespace.map_or_else(|| "observability".to_string(), |n| n.value),
         app_namespace: k.app_namespace.map_or_else(|| "default".to_string(), |n| n.value),
         services: settings::resolve(&stack),
+        intake_tls: stack.collector.as_ref().and_then(|c| c.tls.as_ref()).map(ServerTls::from_model),
         stack,
         _sealed: (),
     };
@@ -220,6 +223,16 @@ fn deployed_list(b: &Backends) -> Vec<(&'static str, &BackendCommon)> {
 fn check_deployed_hosts(b: &Backends, stack: &Stack, d: &mut Diagnostics) {
     let mut seen: Vec<(&str, &str)> = Vec::new();
     for (name, common) in deployed_list(b) {
+        if common.tls.is_some() {
+            let span = common.deploy.as_ref().map_or_else(Span::default, |s| s.span);
+            d.push(
+                Diagnostic::error(
+                    span,
+                    format!("`backends.{name}` is deployed and has `tls`, but otelplan's sandboxes serve plain HTTP"),
+                )
+                .hint("point at your own TLS-enabled backend (`deploy: false`), or drop `tls` for the sandbox"),
+            );
+        }
         let Some(ep) = &common.endpoint else {
             let span = common.deploy.as_ref().map_or_else(Span::default, |s| s.span);
             d.push(

@@ -95,3 +95,41 @@ fn old_collector_versions_get_old_component_names() {
     assert!(scraper.contains("kafkametrics/events:"), "{scraper}");
     assert!(scraper.contains("- otlp/gateway"), "{scraper}");
 }
+
+#[test]
+fn tls_settings_reach_every_config_and_mount() {
+    let stack = r#"version: 1
+name: sec
+topology: A
+collector:
+  tls: { cert_file: /etc/tls/gw.crt, key_file: /etc/tls/gw.key, client_ca_file: /etc/tls/clients.crt, ca_file: /etc/tls/ca.crt }
+backends:
+  elasticsearch: { endpoint: "https://es.example.com:9200", username: writer, password: "${ES_PASSWORD}", tls: { ca_file: /etc/tls/es.crt } }
+  apm_server: { endpoint: "https://apm.example.com:8200", secret_token: "${APM_TOKEN}", tls: { ca_file: /etc/tls/apm.crt } }
+services:
+  web: { kind: django }
+  db: { kind: postgres, endpoint: "db:5432", username: mon, password: "${PG_PASSWORD}", tls: { ca_file: /etc/tls/pg.crt, insecure: true } }
+  cache: { kind: redis, endpoint: "cache:6379", tls: { ca_file: /etc/tls/redis.crt } }
+"#;
+    let out = Test::new().stack(stack).args(&["render", "stack.yaml", "-o", "out"]).status(0).run();
+    let yaml = |p: &str| -> serde_yaml::Value { serde_yaml::from_str(&out.read(p)).unwrap() };
+    let gw = yaml("out/collector/gateway.yaml");
+    let intake = &gw["receivers"]["otlp"]["protocols"]["grpc"]["tls"];
+    assert_eq!(intake["cert_file"], "/etc/tls/gw.crt");
+    assert_eq!(intake["client_ca_file"], "/etc/tls/clients.crt");
+    assert_eq!(gw["exporters"]["otlp_grpc/apm_server"]["tls"]["ca_file"], "/etc/tls/apm.crt");
+    assert!(gw["exporters"]["otlp_grpc/apm_server"]["tls"].get("insecure").is_none());
+    let scraper = yaml("out/collector/scraper.yaml");
+    let pg = &scraper["receivers"]["postgresql/db"]["tls"];
+    assert_eq!((pg["ca_file"].as_str(), pg["insecure_skip_verify"].as_bool()), (Some("/etc/tls/pg.crt"), Some(true)));
+    assert_eq!(scraper["receivers"]["redis/cache"]["tls"]["ca_file"], "/etc/tls/redis.crt");
+    assert_eq!(scraper["exporters"]["otlp_grpc/gateway"]["tls"]["ca_file"], "/etc/tls/ca.crt");
+    let apm = yaml("out/apm-server/apm-server.yml");
+    assert_eq!(apm["output"]["elasticsearch"]["ssl"]["certificate_authorities"][0], "/etc/tls/es.crt");
+    let env = out.read("out/instrumentation/web.env");
+    assert!(env.contains("OTEL_EXPORTER_OTLP_ENDPOINT=https://sec-gateway:4318"), "{env}");
+    assert!(env.contains("OTEL_EXPORTER_OTLP_CERTIFICATE=/etc/tls/ca.crt"), "{env}");
+    let k8s = out.read("out/kubernetes/gateway.yaml");
+    assert!(k8s.contains("secretName: sec-otelplan-tls") && k8s.contains("subPath: etc_tls_gw.crt"), "{k8s}");
+    assert!(out.read("out/README.md").contains("## TLS files"));
+}

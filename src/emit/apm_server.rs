@@ -32,6 +32,22 @@ pub(crate) fn render(plan: &Plan, apm: &ApmServerPlan, flavor: Flavor) -> String
         }
         EsAuth::None => {}
     }
+    if let Some(t) = &apm.elasticsearch.tls {
+        // libbeat's client TLS: the CA list, a client certificate, or no verification where
+        // the stack says so.
+        let mut ssl = Vec::new();
+        if let Some(ca) = &t.ca_file {
+            ssl.push(("certificate_authorities", strings([ca.clone()])));
+        }
+        if let (Some(cert), Some(key)) = (&t.cert_file, &t.key_file) {
+            ssl.push(("certificate", s(cert.clone())));
+            ssl.push(("key", s(key.clone())));
+        }
+        if t.insecure_skip_verify {
+            ssl.push(("verification_mode", s("none")));
+        }
+        output.push(("ssl", map(ssl)));
+    }
     let config = map([("apm-server", map(server)), ("output", map([("elasticsearch", map(output))]))]);
     document(&config)
 }

@@ -13,6 +13,7 @@ use crate::plan::collector::{
     STORAGE_DIR,
 };
 use crate::plan::{Addr, Flavor, Plan};
+use crate::settings::{ClientTls, ServerTls};
 
 /// Bulk requests of the elasticsearch exporter, bytes: its upstream defaults (1 MB to 5 MB), far
 /// under Elasticsearch's 100 MB `http.max_content_length`.
@@ -135,22 +136,25 @@ pub(crate) fn render(plan: &Plan, role: &CollectorRole, flavor: Flavor) -> Strin
 
 fn receiver(cx: &Ctx<'_>, r: &Receiver) -> Value {
     let mut v = match &r.spec {
-        ReceiverSpec::Otlp => map([(
-            "protocols",
-            map([
-                ("grpc", map([("endpoint", s(format!("0.0.0.0:{OTLP_GRPC_PORT}")))])),
-                ("http", map([("endpoint", s(format!("0.0.0.0:{OTLP_HTTP_PORT}")))])),
-            ]),
-        )]),
+        ReceiverSpec::Otlp { tls } => {
+            let protocol = |port: u16| {
+                let mut entries = vec![("endpoint", s(format!("0.0.0.0:{port}")))];
+                if let Some(t) = tls {
+                    entries.push(("tls", server_tls(t)));
+                }
+                map(entries)
+            };
+            map([("protocols", map([("grpc", protocol(OTLP_GRPC_PORT)), ("http", protocol(OTLP_HTTP_PORT))]))])
+        }
         ReceiverSpec::Postgresql { endpoint, databases, username, password } => {
             let mut entries =
                 vec![("endpoint", cx.host_port(endpoint)), ("username", lit(username)), ("password", secret(password))];
             if !databases.is_empty() {
                 entries.push(("databases", Value::Sequence(databases.iter().map(|d| lit(d)).collect())));
             }
-            // Plain TCP, as most in-cluster PostgreSQL servers run; the receiver's default
-            // would require TLS.
-            entries.push(("tls", map([("insecure", Value::Bool(true))])));
+            // Without `tls` in the stack: plain TCP, as most in-cluster PostgreSQL servers run
+            // (the receiver's default would require TLS).
+            entries.push(("tls", client_tls_or_plain(endpoint)));
             map(entries)
         }
         ReceiverSpec::Redis { endpoint, username, password } => {
@@ -161,10 +165,17 @@ fn receiver(cx: &Ctx<'_>, r: &Receiver) -> Value {
             if let Some(p) = password {
                 entries.push(("password", secret(p)));
             }
+            // The receiver's default is plain text (`insecure: true`): TLS must switch it off.
+            if endpoint.tls.is_some() {
+                entries.push(("tls", client_tls_or_plain(endpoint)));
+            }
             map(entries)
         }
         ReceiverSpec::Elasticsearch { endpoint, auth } => {
             let mut entries = vec![("endpoint", cx.url(endpoint))];
+            if let Some(t) = &endpoint.tls {
+                entries.push(("tls", client_tls(t)));
+            }
             match auth {
                 EsAuth::Basic { user, password } => {
                     entries.push(("username", lit(user)));
@@ -174,10 +185,16 @@ fn receiver(cx: &Ctx<'_>, r: &Receiver) -> Value {
             }
             map(entries)
         }
-        ReceiverSpec::KafkaMetrics { brokers } => map([
-            ("brokers", Value::Sequence(brokers.iter().map(|b| cx.host_port(b)).collect())),
-            ("scrapers", strings(["brokers", "topics", "consumers"])),
-        ]),
+        ReceiverSpec::KafkaMetrics { brokers } => {
+            let mut entries = vec![
+                ("brokers", Value::Sequence(brokers.iter().map(|b| cx.host_port(b)).collect())),
+                ("scrapers", strings(["brokers", "topics", "consumers"])),
+            ];
+            if let Some(t) = brokers.first().and_then(|b| b.tls.as_ref()) {
+                entries.push(("tls", client_tls(t)));
+            }
+            map(entries)
+        }
         ReceiverSpec::LogFiles { include } => map([
             ("include", Value::Sequence(include.iter().map(|g| lit(g)).collect())),
             ("start_at", s("beginning")),
@@ -339,6 +356,35 @@ fn regex_escape(name: &str) -> String {
     })
 }
 
+/// A client TLS block: the CA to verify the server with, a client certificate, or no
+/// verification where the stack says `insecure: true`.
+fn client_tls(t: &ClientTls) -> Value {
+    let mut entries = Vec::new();
+    for (key, file) in [("ca_file", &t.ca_file), ("cert_file", &t.cert_file), ("key_file", &t.key_file)] {
+        if let Some(f) = file {
+            entries.push((key, lit(f)));
+        }
+    }
+    if t.insecure_skip_verify {
+        entries.push(("insecure_skip_verify", Value::Bool(true)));
+    }
+    map(entries)
+}
+
+/// The TLS block of a connection: the stack's TLS, or plain text (`insecure: true`).
+fn client_tls_or_plain(a: &Addr) -> Value {
+    a.tls.as_ref().map_or_else(|| map([("insecure", Value::Bool(true))]), client_tls)
+}
+
+/// The intake's TLS: its certificate, and the CA of required client certificates.
+fn server_tls(t: &ServerTls) -> Value {
+    let mut entries = vec![("cert_file", lit(&t.cert_file)), ("key_file", lit(&t.key_file))];
+    if let Some(ca) = &t.client_ca_file {
+        entries.push(("client_ca_file", lit(ca)));
+    }
+    map(entries)
+}
+
 fn headers(list: &[(String, HeaderValue)]) -> Option<Value> {
     (!list.is_empty()).then(|| map(list.iter().map(|(k, v)| (k.clone(), header(v)))))
 }
@@ -375,6 +421,9 @@ fn telemetry(cx: &Ctx<'_>, role: &CollectorRole) -> Value {
         ("protocol", s("http/protobuf")),
         ("endpoint", lit(&format!("{}/v1/metrics", t.endpoint.url(cx.flavor, &cx.plan.namespaces)))),
     ];
+    if let Some(ca) = t.endpoint.tls.as_ref().and_then(|tls| tls.ca_file.as_ref()) {
+        otlp.push(("certificate", lit(ca)));
+    }
     if !t.headers.is_empty() {
         let list = t.headers.iter().map(|(k, v)| map([("name", s(k.clone())), ("value", header(v))])).collect();
         otlp.push(("headers", Value::Sequence(list)));
@@ -434,7 +483,9 @@ fn exporter(cx: &Ctx<'_>, e: &Exporter) -> Value {
     match &e.spec {
         ExporterSpec::OtlpGrpc { endpoint, headers: h } => {
             let mut entries = vec![("endpoint", cx.host_port(endpoint))];
-            if !endpoint.is_tls() {
+            if let Some(t) = &endpoint.tls {
+                entries.push(("tls", client_tls(t)));
+            } else if !endpoint.is_tls() {
                 entries.push(("tls", map([("insecure", Value::Bool(true))])));
             }
             if let Some(h) = headers(h) {
@@ -445,6 +496,9 @@ fn exporter(cx: &Ctx<'_>, e: &Exporter) -> Value {
         }
         ExporterSpec::OtlpHttp { endpoint, headers: h } => {
             let mut entries = vec![("endpoint", cx.url(endpoint))];
+            if let Some(t) = &endpoint.tls {
+                entries.push(("tls", client_tls(t)));
+            }
             if let Some(h) = headers(h) {
                 entries.push(("headers", h));
             }
@@ -466,6 +520,9 @@ fn exporter(cx: &Ctx<'_>, e: &Exporter) -> Value {
 /// refuses with a retryable error, on disk when persistent; batches of 1–5 MB as upstream.
 fn elasticsearch_exporter(cx: &Ctx<'_>, endpoint: &Addr, auth: &EsAuth, d: Delivery) -> Value {
     let mut entries = vec![("endpoint", cx.url(endpoint))];
+    if let Some(t) = &endpoint.tls {
+        entries.push(("tls", client_tls(t)));
+    }
     match auth {
         EsAuth::Basic { user, password } => {
             entries.push(("user", lit(user)));

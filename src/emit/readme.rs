@@ -67,6 +67,62 @@ fn secrets_section(plan: &Plan, out: &mut String) {
     }
 }
 
+/// Where each workload expects the TLS files its configs name.
+fn tls_section(plan: &Plan, out: &mut String) {
+    let mut by_workload: BTreeMap<&str, BTreeSet<&String>> = BTreeMap::new();
+    for w in &plan.workloads {
+        by_workload.entry(&w.name).or_default().extend(&w.tls_files);
+    }
+    for app in &plan.apps {
+        let ca = app.endpoint.tls.iter().flat_map(|t| t.ca_file.iter());
+        by_workload.entry(&app.service).or_default().extend(ca);
+    }
+    by_workload.retain(|_, files| !files.is_empty());
+    if by_workload.is_empty() {
+        return;
+    }
+    out.push_str(
+        "## TLS files
+
+The configs name these files, as the containers see them; otelplan never reads them.
+
+",
+    );
+    out.push_str(
+        "| workload | files |
+|---|---|
+",
+    );
+    let mut all: BTreeSet<&String> = BTreeSet::new();
+    for (w, files) in &by_workload {
+        let list: Vec<String> = files.iter().map(|f| format!("`{f}`")).collect();
+        let _ = writeln!(out, "| `{w}` | {} |", list.join(", "));
+        all.extend(files.iter().copied());
+    }
+    out.push('\n');
+    if plan.targets.contains(&Target::Kubernetes) {
+        let keys: Vec<String> = all
+            .iter()
+            .map(|f| format!("--from-file={}=./{}", crate::emit::k8s::tls_key(f), crate::emit::k8s::tls_key(f)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "On Kubernetes they come from the Secret `{}` (one key per file, its path with `/` as `_`),\n\
+             mounted where the configs expect them; create it in each namespace that runs one of these:\n\n\
+             ```sh\nkubectl -n NAMESPACE create secret generic {} {}\n```\n",
+            plan.deployment.tls_secret_name,
+            plan.deployment.tls_secret_name,
+            keys.join(" ")
+        );
+    }
+    if plan.targets.contains(&Target::Compose) {
+        out.push_str(
+            "With compose, mount each file read-only at its path in the services above (a `volumes`\n\
+             entry of yours beside the tree's files).\n\n",
+        );
+    }
+}
+
 fn compose_section(plan: &Plan, out: &mut String) {
     let _ = write!(
         out,
@@ -221,6 +277,7 @@ pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
         kubernetes_section(plan, &mut out);
     }
     datastores_section(plan, &mut out);
+    tls_section(plan, &mut out);
     builder_section(plan, &mut out);
     tree.insert("README.md".into(), out);
 }

@@ -8,6 +8,7 @@ use crate::model::endpoint::{Endpoint, Form};
 use crate::model::env_ref::EnvRef;
 use crate::model::node::Node;
 use crate::model::reader::{boolean, short_text, MapView};
+use crate::model::tls::TlsClient;
 use crate::model::version::ImageTag;
 use crate::span::Spanned;
 
@@ -22,9 +23,12 @@ pub(crate) struct BackendCommon {
     pub(crate) deploy: Option<Spanned<bool>>,
     /// Image tag of a deployed backend.
     pub(crate) version: Option<Spanned<ImageTag>>,
+    /// How collectors and APM Server connect to it over TLS (default: as the endpoint's scheme
+    /// says, without client certificates).
+    pub(crate) tls: Option<TlsClient>,
 }
 
-const COMMON: [&str; 3] = ["endpoint", "deploy", "version"];
+const COMMON: [&str; 4] = ["endpoint", "deploy", "version", "tls"];
 
 impl BackendCommon {
     fn read(m: &MapView<'_>, d: &mut Diagnostics) -> BackendCommon {
@@ -32,6 +36,7 @@ impl BackendCommon {
             endpoint: m.get("endpoint").and_then(|n| Endpoint::read(n, &m.child("endpoint"), Form::Any, d)),
             deploy: m.get("deploy").and_then(|n| boolean(n, &m.child("deploy"), d)),
             version: m.get("version").and_then(|n| ImageTag::read(n, &m.child("version"), d)),
+            tls: m.get("tls").and_then(|n| TlsClient::read(n, &m.child("tls"), d)),
         }
     }
 

@@ -10,6 +10,7 @@ pub(crate) mod node;
 pub(crate) mod reader;
 pub(crate) mod service;
 pub(crate) mod stack;
+pub(crate) mod tls;
 pub(crate) mod version;
 
 use crate::diagnostic::Diagnostics;

@@ -10,6 +10,7 @@ use crate::model::env_ref::EnvRef;
 use crate::model::keywords::{Instrumentation, KafkaMetrics, ServiceKind, Signal, WorkloadKind};
 use crate::model::node::{Node, Value};
 use crate::model::reader::{integer, keyword, label, list, short_text, MapView};
+use crate::model::tls::TlsClient;
 use crate::span::Spanned;
 
 /// The existing Kubernetes workload of a service, for the patches otelplan writes.
@@ -145,6 +146,8 @@ pub(crate) struct Postgres {
     pub(crate) password: Option<Spanned<EnvRef>>,
     #[allow(missing_docs)]
     pub(crate) logs: Option<Spanned<Logs>>,
+    /// How the scraper connects to it over TLS (default: plain text).
+    pub(crate) tls: Option<TlsClient>,
     /// Its existing Kubernetes workload.
     pub(crate) kubernetes: Option<WorkloadRef>,
 }
@@ -161,6 +164,8 @@ pub(crate) struct Redis {
     pub(crate) password: Option<Spanned<EnvRef>>,
     #[allow(missing_docs)]
     pub(crate) logs: Option<Spanned<Logs>>,
+    /// How the scraper connects to it over TLS (default: plain text).
+    pub(crate) tls: Option<TlsClient>,
     /// Its existing Kubernetes workload.
     pub(crate) kubernetes: Option<WorkloadRef>,
 }
@@ -177,6 +182,8 @@ pub(crate) struct ElasticsearchService {
     pub(crate) password: Option<Spanned<EnvRef>>,
     #[allow(missing_docs)]
     pub(crate) logs: Option<Spanned<Logs>>,
+    /// How the scraper connects to it over TLS (default: plain text).
+    pub(crate) tls: Option<TlsClient>,
     /// Its existing Kubernetes workload.
     pub(crate) kubernetes: Option<WorkloadRef>,
 }
@@ -193,6 +200,8 @@ pub(crate) struct Kafka {
     pub(crate) metrics: Option<Spanned<KafkaMetrics>>,
     #[allow(missing_docs)]
     pub(crate) logs: Option<Spanned<Logs>>,
+    /// How the scraper connects to it over TLS (default: plain text).
+    pub(crate) tls: Option<TlsClient>,
     /// Its existing Kubernetes workload.
     pub(crate) kubernetes: Option<WorkloadRef>,
 }
@@ -254,15 +263,18 @@ impl Service {
         let kind = keyword::<ServiceKind>(probe.required("kind", d)?, &probe.child("kind"), d)?.value;
         let fields: &[&str] = match kind {
             ServiceKind::Django => &["kind", "replicas", "instrumentations", "signals", "kubernetes"],
-            ServiceKind::Postgres => &["kind", "endpoint", "databases", "username", "password", "logs", "kubernetes"],
-            ServiceKind::Redis | ServiceKind::Elasticsearch => {
-                &["kind", "endpoint", "username", "password", "logs", "kubernetes"]
+            ServiceKind::Postgres => {
+                &["kind", "endpoint", "databases", "username", "password", "logs", "tls", "kubernetes"]
             }
-            ServiceKind::Kafka => &["kind", "brokers", "metrics", "logs", "kubernetes"],
+            ServiceKind::Redis | ServiceKind::Elasticsearch => {
+                &["kind", "endpoint", "username", "password", "logs", "tls", "kubernetes"]
+            }
+            ServiceKind::Kafka => &["kind", "brokers", "metrics", "logs", "tls", "kubernetes"],
         };
         let m = MapView::open(node, path, fields, d)?;
         let k8s = opt(&m, "kubernetes", d, WorkloadRef::read);
         let logs = opt(&m, "logs", d, Logs::read);
+        let tls = opt(&m, "tls", d, TlsClient::read);
         let endpoint_form = if kind == ServiceKind::Elasticsearch { Form::Any } else { Form::HostPort };
         let has_endpoint = kind != ServiceKind::Django && kind != ServiceKind::Kafka;
         let endpoint = if has_endpoint {
@@ -287,17 +299,19 @@ impl Service {
                     username,
                     password,
                     logs,
+                    tls,
                     kubernetes: k8s,
                 })
             }
             ServiceKind::Redis => {
-                Service::Redis(Redis { endpoint: endpoint?, username, password, logs, kubernetes: k8s })
+                Service::Redis(Redis { endpoint: endpoint?, username, password, logs, tls, kubernetes: k8s })
             }
             ServiceKind::Elasticsearch => Service::Elasticsearch(ElasticsearchService {
                 endpoint: endpoint?,
                 username,
                 password,
                 logs,
+                tls,
                 kubernetes: k8s,
             }),
             ServiceKind::Kafka => {
@@ -315,9 +329,20 @@ impl Service {
                     );
                     return None;
                 }
-                Service::Kafka(Kafka { brokers, metrics, logs, kubernetes: k8s })
+                Service::Kafka(Kafka { brokers, metrics, logs, tls, kubernetes: k8s })
             }
         })
+    }
+
+    /// How the scraper connects to it over TLS, for datastores that say.
+    pub(crate) fn tls(&self) -> Option<&TlsClient> {
+        match self {
+            Service::Django(_) => None,
+            Service::Postgres(s) => s.tls.as_ref(),
+            Service::Redis(s) => s.tls.as_ref(),
+            Service::Elasticsearch(s) => s.tls.as_ref(),
+            Service::Kafka(s) => s.tls.as_ref(),
+        }
     }
 
     /// Where its logs are read from, for datastores that collect them.

@@ -11,6 +11,7 @@ use crate::model::keywords::{Priority, Target, TopologyChoice, TopologyId};
 use crate::model::node::Node;
 use crate::model::reader::{boolean, integer, keyword, label, label_text, list, one_of, short_text, MapView};
 use crate::model::service::Service;
+use crate::model::tls::TlsServer;
 use crate::model::version::CollectorVersion;
 use crate::span::Spanned;
 
@@ -29,6 +30,8 @@ pub(crate) struct CollectorSettings {
     /// Exporters queue on disk, so a backend outage or restart loses nothing (default true).
     #[schemars(extend("default" = true))]
     pub(crate) persistent_queue: Option<Spanned<bool>>,
+    /// TLS on the collectors' OTLP intake (default: plain text).
+    pub(crate) tls: Option<TlsServer>,
 }
 
 impl CollectorSettings {
@@ -36,7 +39,7 @@ impl CollectorSettings {
         let m = MapView::open(
             node,
             "collector",
-            &["version", "gateway_replicas", "memory_limit_mib", "persistent_queue"],
+            &["version", "gateway_replicas", "memory_limit_mib", "persistent_queue", "tls"],
             d,
         )?;
         Some(CollectorSettings {
@@ -48,6 +51,7 @@ impl CollectorSettings {
                 .get("memory_limit_mib")
                 .and_then(|n| integer(n, "collector.memory_limit_mib", 64, 65536, d)),
             persistent_queue: m.get("persistent_queue").and_then(|n| boolean(n, "collector.persistent_queue", d)),
+            tls: m.get("tls").and_then(|n| TlsServer::read(n, "collector.tls", d)),
         })
     }
 }

@@ -46,6 +46,8 @@ pub(crate) struct Addr {
     pub(crate) port: u16,
     /// URL base path (`""` or `/…`).
     pub(crate) path: String,
+    /// TLS settings, when the connection uses TLS with files of its own.
+    pub(crate) tls: Option<crate::settings::ClientTls>,
 }
 
 impl Serialize for Scheme {
@@ -66,17 +68,18 @@ impl Addr {
             scope: ep.host.is_short().then_some(scope),
             port: ep.port,
             path: ep.path.clone(),
+            tls: None,
         }
     }
 
     /// The address of something otelplan runs (a collector role) in the observability scope.
     pub(crate) fn internal(name: &str, port: u16, scheme: Option<Scheme>) -> Addr {
-        Addr { scheme, host: name.to_string(), scope: Some(Scope::Observability), port, path: String::new() }
+        Addr { scheme, host: name.to_string(), scope: Some(Scope::Observability), port, path: String::new(), tls: None }
     }
 
     /// This process's own loopback address (never qualified with a namespace).
     pub(crate) fn loopback(port: u16, scheme: Option<Scheme>) -> Addr {
-        Addr { scheme, host: "localhost".to_string(), scope: None, port, path: String::new() }
+        Addr { scheme, host: "localhost".to_string(), scope: None, port, path: String::new(), tls: None }
     }
 
     /// The same address with a URL scheme (kept when it has one).
@@ -86,9 +89,19 @@ impl Addr {
         self
     }
 
+    /// The same address, talking TLS with `tls` when given (a URL becomes `https`).
+    #[must_use]
+    pub(crate) fn with_tls(mut self, tls: Option<crate::settings::ClientTls>) -> Addr {
+        if tls.is_some() && self.scheme.is_some() {
+            self.scheme = Some(Scheme::Https);
+        }
+        self.tls = tls;
+        self
+    }
+
     /// Whether the address talks TLS.
     pub(crate) fn is_tls(&self) -> bool {
-        self.scheme == Some(Scheme::Https)
+        self.scheme == Some(Scheme::Https) || self.tls.is_some()
     }
 
     /// The host as reachable in `flavor`.

@@ -84,6 +84,9 @@ impl AppPlan {
                 EnvValue::Secret { prefix: format!("Authorization={scheme}%20"), env: secret.clone() },
             ));
         }
+        if let Some(ca) = self.endpoint.tls.as_ref().and_then(|t| t.ca_file.as_ref()) {
+            env.push(lit("OTEL_EXPORTER_OTLP_CERTIFICATE", ca.clone()));
+        }
         env
     }
 }

@@ -50,8 +50,11 @@ pub(crate) enum EsAuth {
 /// What a receiver does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) enum ReceiverSpec {
-    /// OTLP on 4317 (gRPC) and 4318 (HTTP).
-    Otlp,
+    /// OTLP on 4317 (gRPC) and 4318 (HTTP), over TLS when the stack says.
+    Otlp {
+        /// The intake's certificate and client CA.
+        tls: Option<crate::settings::ServerTls>,
+    },
     /// The postgresql receiver.
     Postgresql {
         /// Server address.

@@ -128,6 +128,8 @@ pub(crate) struct Deployment {
     pub(crate) jmx: Vec<JmxHook>,
     /// The name of the Secret (in each namespace) that holds the referenced variables.
     pub(crate) secret_name: String,
+    /// The name of the Secret that holds the TLS files the configs name.
+    pub(crate) tls_secret_name: String,
     /// Variables the observability side reads.
     pub(crate) observability_secrets: BTreeSet<EnvRef>,
     /// Variables the app side reads (apps, sidecars, the Java agent).

@@ -145,10 +145,9 @@ fn sinks(valid: &ValidStack, topology: &Topology, missing: Missing) -> anyhow::R
                 anyhow::bail!("backend `{}` is missing after the choice (this is a bug in otelplan)", kind.key())
             }
         };
-        sinks.insert(
-            kind,
-            Sink { addr: Addr::from_endpoint(&endpoint, Scope::Observability), deployed, tag, headers, auth },
-        );
+        let tls = common.and_then(|c| c.tls.as_ref()).map(crate::settings::ClientTls::from_model);
+        let addr = Addr::from_endpoint(&endpoint, Scope::Observability).with_tls(tls);
+        sinks.insert(kind, Sink { addr, deployed, tag, headers, auth });
     }
     Ok(sinks)
 }
@@ -212,10 +211,16 @@ impl<'a> Draft<'a> {
                 (backend_id(BackendKind::ApmServer), addr)
             }
             Destination::Gateway => {
-                let name = self.role_name(&RoleKind::Gateway);
-                (role_id(&RoleKind::Gateway), Addr::internal(&name, OTLP_HTTP_PORT, Some(Scheme::Http)))
+                (role_id(&RoleKind::Gateway), self.gateway_addr(OTLP_HTTP_PORT, Some(Scheme::Http)))
             }
         }
+    }
+
+    /// The gateway's address on `port`, over TLS when the intake has it.
+    pub(crate) fn gateway_addr(&self, port: u16, scheme: Option<Scheme>) -> Addr {
+        let name = self.role_name(&RoleKind::Gateway);
+        let tls = self.valid.intake_tls.as_ref().map(crate::settings::ServerTls::sender);
+        Addr::internal(&name, port, scheme).with_tls(tls)
     }
 
     /// The `Authorization` credential apps send, when they send straight to APM Server.
@@ -264,13 +269,9 @@ impl<'a> Draft<'a> {
     /// The exporter a source's collector uses for `signal`, and the node it reaches.
     pub(crate) fn next_hop(&self, signal: Signal) -> (Exporter, NodeId, Protocol, Option<u16>) {
         if self.topology.collectors_send_to == Destination::Gateway {
-            let name = self.role_name(&RoleKind::Gateway);
             let exporter = Exporter {
                 id: ComponentId::named(K::OtlpGrpcExporter, "gateway"),
-                spec: ExporterSpec::OtlpGrpc {
-                    endpoint: Addr::internal(&name, OTLP_GRPC_PORT, None),
-                    headers: Vec::new(),
-                },
+                spec: ExporterSpec::OtlpGrpc { endpoint: self.gateway_addr(OTLP_GRPC_PORT, None), headers: Vec::new() },
                 delivery: self.delivery(),
             };
             return (exporter, role_id(&RoleKind::Gateway), Protocol::OtlpGrpc, Some(OTLP_GRPC_PORT));

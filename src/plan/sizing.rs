@@ -35,10 +35,11 @@ pub(crate) fn role_memory(spec: &RoleSpec, limit: u32) -> u32 {
 }
 
 /// `memory_limiter`'s hard limit and spike margin for a container: the container less its
-/// headroom (a fifth, at least 64 MiB), and a spike margin of a fifth of the limit, as the
+/// headroom (a fifth, at least 64 MiB — half of a container smaller than 128 MiB, which is too
+/// small for production and gets a warning), and a spike margin of a fifth of the limit, as the
 /// processor's documentation advises.
 pub(crate) fn memory_limiter(container_mib: u32) -> (u32, u32) {
-    let headroom = (container_mib / 5).max(MIN_HEADROOM_MIB);
+    let headroom = (container_mib / 5).max(MIN_HEADROOM_MIB.min(container_mib / 2));
     let limit_mib = container_mib.saturating_sub(headroom).max(1);
     (limit_mib, limit_mib / 5)
 }
@@ -118,6 +119,7 @@ mod tests {
         assert_eq!(memory_limiter(128), (64, 12));
         assert_eq!(memory_limiter(2048), (1639, 327));
         assert_eq!(go_memory_limit(128), 64);
+        assert_eq!(memory_limiter(64), (32, 6), "a tiny container keeps half for the process");
         for mib in [128, 256, 512, 1000, 4096] {
             let (limit, spike) = memory_limiter(mib);
             assert!(mib - limit >= 64 && spike < limit, "{mib}");

@@ -188,6 +188,8 @@ pub(crate) struct Workload {
     pub(crate) probes: Option<Probes>,
     /// A compose healthcheck command (the image has the tool it runs).
     pub(crate) compose_healthcheck: Option<String>,
+    /// TLS files its configs name (paths in the container), which the team provides.
+    pub(crate) tls_files: Vec<String>,
 }
 
 impl Workload {
@@ -252,6 +254,7 @@ fn program(
         config: spec.config.clone(),
         probes: probes(spec),
         compose_healthcheck: spec.compose_healthcheck.clone(),
+        tls_files: Vec::new(),
     }
 }
 
@@ -311,7 +314,43 @@ pub(crate) fn collector(
             liveness_delay_seconds: 30,
         }),
         compose_healthcheck: None,
+        tls_files: role_tls_files(role),
     })
+}
+
+/// The TLS files a collector role's config names: its intake's, and those of every server it
+/// connects to.
+fn role_tls_files(role: &CollectorRole) -> Vec<String> {
+    use crate::plan::collector::{ExporterSpec, ReceiverSpec};
+    let mut files = std::collections::BTreeSet::new();
+    let mut add = |a: &crate::plan::Addr| files.extend(a.tls.iter().flat_map(|t| t.files().cloned()));
+    for r in &role.receivers {
+        match &r.spec {
+            ReceiverSpec::Postgresql { endpoint, .. }
+            | ReceiverSpec::Redis { endpoint, .. }
+            | ReceiverSpec::Elasticsearch { endpoint, .. } => add(endpoint),
+            ReceiverSpec::KafkaMetrics { brokers } => brokers.iter().for_each(&mut add),
+            ReceiverSpec::Otlp { .. } | ReceiverSpec::LogFiles { .. } | ReceiverSpec::ContainerLogs { .. } => {}
+        }
+    }
+    for e in &role.exporters {
+        match &e.spec {
+            ExporterSpec::OtlpGrpc { endpoint, .. }
+            | ExporterSpec::OtlpHttp { endpoint, .. }
+            | ExporterSpec::Elasticsearch { endpoint, .. } => add(endpoint),
+        }
+    }
+    if let Some(t) = &role.telemetry {
+        add(&t.endpoint);
+    }
+    for r in &role.receivers {
+        if let ReceiverSpec::Otlp { tls: Some(t) } = &r.spec {
+            files.insert(t.cert_file.clone());
+            files.insert(t.key_file.clone());
+            files.extend(t.client_ca_file.iter().cloned());
+        }
+    }
+    files.into_iter().collect()
 }
 
 /// The workload of a deployed backend.

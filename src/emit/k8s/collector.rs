@@ -62,6 +62,11 @@ pub(super) fn manifest(cx: &Ctx<'_>, w: &Workload, role: &CollectorRole) -> anyh
     } else {
         restricted(w.user.uid, w.user.gid, w.read_only_root)
     };
+    let tls = cx.tls_files(&w.tls_files);
+    if let Some((tls_mounts, tls_volume)) = &tls {
+        mounts.extend(tls_mounts.iter().cloned());
+        volumes.push(tls_volume.clone());
+    }
     let container = collector_container(cx, w, &mounts, &security);
     let mut pod = json!({
         "automountServiceAccountToken": spec.pod_metadata,
@@ -78,10 +83,10 @@ pub(super) fn manifest(cx: &Ctx<'_>, w: &Workload, role: &CollectorRole) -> anyh
         "kind": kind,
         "name": name,
         "labels": labels,
-        "annotations": cx.secret_annotations(w.reads_secrets()),
+        "annotations": cx.external_secrets(w.reads_secrets(), tls.is_some()),
         "spec": spec_fields,
         "selector": cx.selector(name),
-        "pod_annotations": cx.secret_annotations(w.reads_secrets()),
+        "pod_annotations": cx.external_secrets(w.reads_secrets(), tls.is_some()),
         "pod": pod,
         "claims": claims,
     });

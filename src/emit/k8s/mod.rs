@@ -30,6 +30,17 @@ use crate::topology::BackendKind;
 
 /// The annotation that names the Secrets a workload reads but otelplan does not write.
 const EXTERNAL_SECRETS: &str = "otelplan.io/external-secrets";
+/// The volume that carries the TLS files.
+const TLS_VOLUME: &str = "otelplan-tls";
+
+/// The key of a TLS file in the stack's TLS Secret: its path, `/` and any character a Secret key
+/// cannot hold written as `_`.
+pub(crate) fn tls_key(path: &str) -> String {
+    path.trim_start_matches('/')
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-._".contains(c) { c } else { '_' })
+        .collect()
+}
 
 /// One rendered manifest file, several documents joined by `---`.
 struct Manifest {
@@ -81,13 +92,40 @@ impl Ctx<'_> {
         json!({ "name": container_var, "valueFrom": { "secretKeyRef": { "name": self.secret(), "key": source.name() } } })
     }
 
-    /// Annotations naming the external Secret, when the workload reads one.
+    /// Annotations naming the external Secrets the workload reads: the variables' and, with
+    /// `tls`, the TLS files'.
     fn secret_annotations(&self, reads_secrets: bool) -> Value {
+        self.external_secrets(reads_secrets, false)
+    }
+
+    fn external_secrets(&self, reads_secrets: bool, tls: bool) -> Value {
+        let mut names = Vec::new();
         if reads_secrets {
-            json!({ EXTERNAL_SECRETS: self.secret() })
-        } else {
-            json!({})
+            names.push(self.secret());
         }
+        if tls {
+            names.push(&self.plan.deployment.tls_secret_name);
+        }
+        if names.is_empty() {
+            json!({})
+        } else {
+            json!({ EXTERNAL_SECRETS: names.join(",") })
+        }
+    }
+
+    /// The TLS files `files` as mounts of the stack's TLS Secret (one key per file, named
+    /// after its path) and the volume they come from; `None` without files.
+    fn tls_files(&self, files: &[String]) -> Option<(Vec<Value>, Value)> {
+        if files.is_empty() {
+            return None;
+        }
+        let mounts = files
+            .iter()
+            .map(|f| json!({ "name": TLS_VOLUME, "mountPath": f, "subPath": tls_key(f), "readOnly": true }))
+            .collect();
+        let items: Vec<Value> = files.iter().map(|f| json!({ "key": tls_key(f), "path": tls_key(f) })).collect();
+        let volume = json!({ "name": TLS_VOLUME, "secret": { "secretName": self.plan.deployment.tls_secret_name, "items": items } });
+        Some((mounts, volume))
     }
 }
 

@@ -43,7 +43,15 @@ struct WorkloadPatch {
     volumes: Vec<Value>,
     comments: Vec<String>,
     secrets: bool,
+    tls: bool,
     annotations: BTreeMap<String, String>,
+}
+
+/// Add a volume to the patch once (the TLS Secret may be wanted by several containers).
+fn add_volume(p: &mut WorkloadPatch, volume: Value) {
+    if !p.volumes.iter().any(|v| v["name"] == volume["name"]) {
+        p.volumes.push(volume);
+    }
 }
 
 /// A short, stable hash of generated content (FNV-1a, 64 bits), for pod-template annotations.
@@ -85,11 +93,16 @@ fn file_log_patch(cx: &Ctx<'_>, hook: &FileLogHook, role: &CollectorRole, p: &mu
         "volumeMounts",
         json!({ "name": "otelplan-logs", "mountPath": hook.dir }),
     );
-    let mounts = vec![
+    let mut mounts = vec![
         json!({ "name": "otelplan-agent-config", "mountPath": CONFIG_DIR, "readOnly": true }),
         json!({ "name": "otelplan-logs", "mountPath": hook.dir, "readOnly": true }),
         json!({ "name": "otelplan-agent-storage", "mountPath": STORAGE_DIR }),
     ];
+    if let Some((tls_mounts, tls_volume)) = cx.tls_files(&w.tls_files) {
+        mounts.extend(tls_mounts);
+        add_volume(p, tls_volume);
+        p.tls = true;
+    }
     // The agent runs with the datastore's group so it can read log files written
     // group-readable (see the tree's README for the datastore's settings).
     let uid = w.user.uid;
@@ -153,6 +166,14 @@ pub(super) fn app_patches(cx: &Ctx<'_>, tree: &mut OutputTree) -> anyhow::Result
         for e in env {
             push(c, "env", e);
         }
+        let ca: Vec<String> = app.endpoint.tls.iter().flat_map(|t| t.ca_file.iter().cloned()).collect();
+        if let Some((tls_mounts, tls_volume)) = cx.tls_files(&ca) {
+            for m in tls_mounts {
+                push(p.container(container), "volumeMounts", m);
+            }
+            add_volume(p, tls_volume);
+            p.tls = true;
+        }
         p.comments.push(format!(
             "OpenTelemetry settings of `{}` in topology {}.",
             app.service,
@@ -199,7 +220,7 @@ pub(super) fn app_patches(cx: &Ctx<'_>, tree: &mut OutputTree) -> anyhow::Result
         if !p.volumes.is_empty() {
             pod.insert("volumes".into(), Value::Array(p.volumes));
         }
-        let mut annotations = cx.secret_annotations(p.secrets);
+        let mut annotations = cx.external_secrets(p.secrets, p.tls);
         for (k, v) in &p.annotations {
             annotations[k] = json!(v);
         }

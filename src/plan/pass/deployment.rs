@@ -63,7 +63,7 @@ fn grafana(d: &Draft<'_>, catalog: &Catalog) -> Option<Grafana> {
                 let query = catalog.backend(*k).grafana.as_ref().and_then(|g| g.port.as_deref());
                 let addr = s.addr.clone();
                 let addr = match query.and_then(|p| catalog.backend(*k).port(p)) {
-                    Some(port) => Addr { port, scheme: Some(Scheme::Http), path: String::new(), ..addr },
+                    Some(port) => Addr { port, scheme: Some(Scheme::Http), path: String::new(), tls: None, ..addr },
                     None => addr,
                 };
                 (*k, addr)
@@ -94,9 +94,49 @@ fn unused_sandboxes(d: &mut Draft<'_>) {
     }
 }
 
+/// In production, one warning naming the connections that carry telemetry or credentials in
+/// plain text: datastores scraped without `tls`, backends the stack runs itself without it, and
+/// the collectors' own intake without `collector.tls` (otelplan's sandboxes are left out: they
+/// are plain HTTP by design).
+fn plain_text_in_production(d: &mut Draft<'_>) {
+    if d.valid.environment != "production" {
+        return;
+    }
+    let mut plain: Vec<String> = Vec::new();
+    for service in &d.valid.services {
+        if let Role::Datastore(ds) = &service.role {
+            if ds.scrape.is_some() && ds.tls.is_none() {
+                plain.push(format!("`{}`", service.name));
+            }
+        }
+    }
+    for (kind, sink) in &d.sinks {
+        if !sink.deployed && !sink.addr.is_tls() {
+            plain.push(format!("`backends.{}`", kind.key()));
+        }
+    }
+    if d.roles.iter().any(|r| r.role == RoleKind::Gateway) && d.valid.intake_tls.is_none() {
+        plain.push("the gateway's OTLP intake".to_string());
+    }
+    if plain.is_empty() {
+        return;
+    }
+    let message = format!("in production, these connections are plain text: {}", plain.join(", "));
+    let warning = match d.valid.stack.environment.as_ref() {
+        Some(env) => Diagnostic::warning(env.span, message),
+        None => Diagnostic { severity: Severity::Warning, ..Diagnostic::file_error(message) },
+    };
+    d.warnings.push(
+        warning
+            .hint("add `tls: { ca_file: … }` to each datastore and backend, and `collector.tls` for the intake")
+            .hint("the files are paths as the containers see them; otelplan never reads them"),
+    );
+}
+
 /// Plan the deployment side.
 pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     unused_sandboxes(d);
+    plain_text_in_production(d);
     let catalog = Catalog::get()?;
     let backends: Vec<DeployedBackend> = d
         .sinks
@@ -159,6 +199,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
         stdout_logs,
         jmx,
         secret_name: k8s_name(&format!("{}-otelplan", d.name())),
+        tls_secret_name: k8s_name(&format!("{}-otelplan-tls", d.name())),
         observability_secrets,
         app_secrets,
         elasticsearch_password,

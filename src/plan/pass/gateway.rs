@@ -23,7 +23,8 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
         .map(|n| n.name.clone())
         .collect();
     let mut role = d.new_role(RoleKind::Gateway)?;
-    let otlp = Receiver { id: ComponentId::bare(K::OtlpReceiver), spec: ReceiverSpec::Otlp, checkpoints: false };
+    let spec = ReceiverSpec::Otlp { tls: d.valid.intake_tls.clone() };
+    let otlp = Receiver { id: ComponentId::bare(K::OtlpReceiver), spec, checkpoints: false };
     let resource = d.environment_resource();
     // Pod metadata for app telemetry: it must run before any batching, which the exporters'
     // queues do after the pipeline.

@@ -9,14 +9,15 @@ use crate::plan::collector::{ComponentId, ComponentKind as K, EsAuth, Receiver, 
 use crate::plan::draft::{role_id, service_id, Draft};
 use crate::plan::edge::Protocol;
 use crate::plan::node::RoleKind;
-use crate::settings::{Role, Scrape};
+use crate::settings::{ClientTls, Role, Scrape};
 
 /// The receiver for `scrape`, with the edge's protocol and port.
-fn receiver(ds: &str, scrape: &Scrape) -> (Receiver, Protocol, u16) {
+fn receiver(ds: &str, scrape: &Scrape, tls: Option<&ClientTls>) -> (Receiver, Protocol, u16) {
+    let at = |endpoint| Addr::from_endpoint(endpoint, Scope::App).with_tls(tls.cloned());
     let receiver = |kind, spec| Receiver { id: ComponentId::named(kind, ds), spec, checkpoints: false };
     match scrape {
         Scrape::Postgres { endpoint, databases, username, password } => {
-            let addr = Addr::from_endpoint(endpoint, Scope::App);
+            let addr = at(endpoint);
             let port = addr.port;
             let spec = ReceiverSpec::Postgresql {
                 endpoint: addr,
@@ -27,13 +28,13 @@ fn receiver(ds: &str, scrape: &Scrape) -> (Receiver, Protocol, u16) {
             (receiver(K::PostgresqlReceiver, spec), Protocol::Postgresql, port)
         }
         Scrape::Redis { endpoint, username, password } => {
-            let addr = Addr::from_endpoint(endpoint, Scope::App);
+            let addr = at(endpoint);
             let port = addr.port;
             let spec = ReceiverSpec::Redis { endpoint: addr, username: username.clone(), password: password.clone() };
             (receiver(K::RedisReceiver, spec), Protocol::Redis, port)
         }
         Scrape::Elasticsearch { endpoint, credentials } => {
-            let addr = Addr::from_endpoint(endpoint, Scope::App).with_default_scheme(Scheme::Http);
+            let addr = at(endpoint).with_default_scheme(Scheme::Http);
             let port = addr.port;
             let auth = credentials.as_ref().map_or(EsAuth::None, |(user, password)| EsAuth::Basic {
                 user: user.clone(),
@@ -46,7 +47,7 @@ fn receiver(ds: &str, scrape: &Scrape) -> (Receiver, Protocol, u16) {
             )
         }
         Scrape::Kafka { brokers } => {
-            let brokers: Vec<Addr> = brokers.iter().map(|b| Addr::from_endpoint(b, Scope::App)).collect();
+            let brokers: Vec<Addr> = brokers.iter().map(at).collect();
             let port = brokers.first().map_or(9092, |b| b.port);
             (receiver(K::KafkaMetricsReceiver, ReceiverSpec::KafkaMetrics { brokers }), Protocol::Kafka, port)
         }
@@ -56,11 +57,11 @@ fn receiver(ds: &str, scrape: &Scrape) -> (Receiver, Protocol, u16) {
 /// Add the scraper, when some datastore is scraped.
 pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     let valid = d.valid;
-    let scraped: Vec<(&str, &Scrape)> = valid
+    let scraped: Vec<(&str, &Scrape, Option<&ClientTls>)> = valid
         .services
         .iter()
         .filter_map(|s| match &s.role {
-            Role::Datastore(ds) => ds.scrape.as_ref().map(|scrape| (s.name.as_str(), scrape)),
+            Role::Datastore(ds) => ds.scrape.as_ref().map(|scrape| (s.name.as_str(), scrape, ds.tls.as_ref())),
             Role::App(_) => None,
         })
         .collect();
@@ -68,8 +69,8 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut role = d.new_role(RoleKind::Scraper)?;
-    for (ds, scrape) in scraped {
-        let (receiver, protocol, port) = receiver(ds, scrape);
+    for (ds, scrape, tls) in scraped {
+        let (receiver, protocol, port) = receiver(ds, scrape, tls);
         d.edge(&service_id(ds), &role_id(&RoleKind::Scraper), Signal::Metrics, protocol, Some(port));
         d.datastore_pipeline(&mut role, Signal::Metrics, ds, receiver);
     }

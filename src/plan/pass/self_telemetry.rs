@@ -18,8 +18,8 @@ use crate::topology::BackendKind;
 type Target = (NodeId, Addr, Vec<(String, HeaderValue)>);
 
 fn target(d: &Draft<'_>) -> Option<Target> {
-    if let Some(gateway) = d.roles.iter().find(|r| r.role == RoleKind::Gateway) {
-        let addr = Addr::internal(&gateway.name, OTLP_HTTP_PORT, Some(Scheme::Http));
+    if d.roles.iter().any(|r| r.role == RoleKind::Gateway) {
+        let addr = d.gateway_addr(OTLP_HTTP_PORT, Some(Scheme::Http));
         return Some((role_id(&RoleKind::Gateway), addr, Vec::new()));
     }
     let kind = d.sink_of(Signal::Metrics);
@@ -41,9 +41,11 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     let mut roles = std::mem::take(&mut d.roles);
     for role in &mut roles {
         if role.role == RoleKind::Gateway {
-            // The gateway sends to its own receiver, and on through its metrics pipeline.
-            let local = Addr::loopback(OTLP_HTTP_PORT, Some(Scheme::Http));
-            role.telemetry = Some(SelfTelemetry { endpoint: local, headers: Vec::new() });
+            // The gateway sends to its own receiver, and on through its metrics pipeline: on
+            // loopback, or through its Service when the intake's certificate names that.
+            let own =
+                if addr.tls.is_some() { addr.clone() } else { Addr::loopback(OTLP_HTTP_PORT, Some(Scheme::Http)) };
+            role.telemetry = Some(SelfTelemetry { endpoint: own, headers: Vec::new() });
             continue;
         }
         d.edge(&role_id(&role.role), &node, Signal::Metrics, Protocol::OtlpHttp, Some(addr.port));
