@@ -21,7 +21,7 @@ Read from the environment (otelplan writes these into ``instrumentation/<service
   ``console`` or ``none`` (a comma list is allowed).
 - ``OTELPLAN_INSTRUMENTATIONS``: the client libraries to instrument, each only when it can be
   imported: ``psycopg2``, ``psycopg``, ``redis``, ``elasticsearch``, ``kafka-python``,
-  ``confluent-kafka``.
+  ``confluent-kafka``, ``celery``, ``requests``, ``urllib3``, ``httpx``.
 - ``OTEL_PYTHON_LOG_HANDLER_LEVEL``: the lowest level exported as a log record (default
   ``warning``); ``OTEL_PYTHON_LOG_CORRELATION``: add trace ids to the log format.
 - ``OTEL_SDK_DISABLED=true``: do nothing at all.
@@ -66,6 +66,10 @@ _CLIENTS = {
         "opentelemetry.instrumentation.confluent_kafka",
         "ConfluentKafkaInstrumentor",
     ),
+    "celery": ("celery", "opentelemetry.instrumentation.celery", "CeleryInstrumentor"),
+    "requests": ("requests", "opentelemetry.instrumentation.requests", "RequestsInstrumentor"),
+    "urllib3": ("urllib3", "opentelemetry.instrumentation.urllib3", "URLLib3Instrumentor"),
+    "httpx": ("httpx", "opentelemetry.instrumentation.httpx", "HTTPXClientInstrumentor"),
 }
 
 # Client libraries that trace themselves through opentelemetry-api once a tracer provider is set:
