@@ -8,11 +8,20 @@ use serde::Serialize;
 use crate::model::env_ref::EnvRef;
 use crate::model::keywords::{Instrumentation, Signal, WorkloadKind};
 use crate::plan::address::{Addr, Flavor, Namespaces};
+use crate::settings::Instrumentations;
 
 /// The protocol every app exports with: OTLP over HTTP/protobuf. One choice, used
 /// consistently: APM Server serves it on 8200, collectors on 4318, and plain HTTP requests
 /// spread over gateway replicas where long-lived gRPC connections would not.
 pub(crate) const APP_PROTOCOL: &str = "http/protobuf";
+
+/// The variable naming the client libraries a service lists; `otel_setup` warns about one it
+/// cannot import.
+pub(crate) const LISTED_ENV: &str = "OTELPLAN_INSTRUMENTATIONS";
+
+/// The variable naming the client libraries `otel_setup` instruments when it can import them
+/// (a service without a list).
+pub(crate) const CANDIDATES_ENV: &str = "OTELPLAN_INSTRUMENTATION_CANDIDATES";
 
 /// A Django service's export plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -23,8 +32,8 @@ pub(crate) struct AppPlan {
     pub(crate) replicas: u32,
     /// Signals it exports.
     pub(crate) signals: Vec<Signal>,
-    /// Client libraries instrumented.
-    pub(crate) instrumentations: Vec<Instrumentation>,
+    /// Client libraries to instrument: listed ones, or candidates tried where the app runs.
+    pub(crate) instrumentations: Instrumentations,
     /// OTLP/HTTP base URL it exports to.
     pub(crate) endpoint: Addr,
     /// `Authorization` scheme and secret, when it sends straight to APM Server.
@@ -66,7 +75,7 @@ impl AppPlan {
     pub(crate) fn env(&self, flavor: Flavor, ns: &Namespaces, environment: &str) -> Vec<(String, EnvValue)> {
         let lit = |k: &str, v: String| (k.to_string(), EnvValue::Literal(v));
         let exporter = |s: Signal| if self.signals.contains(&s) { "otlp" } else { "none" }.to_string();
-        let instrumentations: Vec<&str> = self.instrumentations.iter().map(|i| i.as_str()).collect();
+        let names = |list: &[Instrumentation]| list.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(",");
         let mut env = vec![
             lit("OTEL_SERVICE_NAME", self.service.clone()),
             lit("OTEL_RESOURCE_ATTRIBUTES", format!("deployment.environment.name={}", percent_encode(environment))),
@@ -76,7 +85,8 @@ impl AppPlan {
             lit("OTEL_METRICS_EXPORTER", exporter(Signal::Metrics)),
             lit("OTEL_LOGS_EXPORTER", exporter(Signal::Logs)),
             lit("OTEL_PYTHON_LOG_CORRELATION", "true".to_string()),
-            lit("OTELPLAN_INSTRUMENTATIONS", instrumentations.join(",")),
+            lit(LISTED_ENV, names(&self.instrumentations.listed)),
+            lit(CANDIDATES_ENV, names(&self.instrumentations.candidates)),
         ];
         if let Some((scheme, secret)) = &self.auth {
             env.push((
@@ -91,6 +101,34 @@ impl AppPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::keywords::TopologyId;
+    use crate::test_support::{plan, DKP};
+
+    /// The literal value of `key` in `env`.
+    fn literal<'e>(env: &'e [(String, EnvValue)], key: &str) -> &'e str {
+        match env.iter().find(|(k, _)| k == key) {
+            Some((_, EnvValue::Literal(v))) => v,
+            other => panic!("{key}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn listed_and_candidate_libraries_go_to_their_own_variables() {
+        let p = plan(DKP, TopologyId::A);
+        let env = |name: &str| {
+            let app = p.apps.iter().find(|a| a.service == name).unwrap();
+            app.env(Flavor::Compose, &p.namespaces, &p.environment)
+        };
+        let web = env("web");
+        assert_eq!(literal(&web, LISTED_ENV), "psycopg2,redis,elasticsearch,kafka-python");
+        assert_eq!(literal(&web, CANDIDATES_ENV), "");
+        let worker = env("worker");
+        assert_eq!(literal(&worker, LISTED_ENV), "");
+        assert_eq!(
+            literal(&worker, CANDIDATES_ENV),
+            "psycopg2,psycopg,redis,elasticsearch,kafka-python,confluent-kafka,celery,requests,urllib3,httpx"
+        );
+    }
 
     #[test]
     fn encodes_baggage_values() {

@@ -97,10 +97,12 @@ def audit(tree: Path) -> None:
             for alias in node.names:
                 submodule = f"{node.module}.{alias.name}"
                 imported.add(submodule if submodule in owners else node.module)
-    # The instrumentations it imports by name, for the client libraries the services list.
+    # The instrumentations it imports by name, for the client libraries the services list or
+    # may use (their candidates).
     stack_clients = set()
     for env_file in (tree / "instrumentation").glob("*.env"):
-        for value in re.findall(r"^OTELPLAN_INSTRUMENTATIONS=(.*)$", env_file.read_text(encoding="utf-8"), re.M):
+        text = env_file.read_text(encoding="utf-8")
+        for value in re.findall(r"^OTELPLAN_INSTRUMENTATION(?:S|_CANDIDATES)=(.*)$", text, re.M):
             stack_clients.update(value.split(","))
     by_client = dict(
         re.findall(r'"([a-z0-9-]+)": \(\s*"[a-z_0-9]+",\s*"(opentelemetry\.instrumentation\.[a-z_0-9]+)"', source)
