@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::model::env_ref::EnvRef;
 use crate::model::keywords::{Instrumentation, Signal, WorkloadKind};
 use crate::plan::address::{Addr, Flavor, Namespaces};
+use crate::plan::pod_env::{Piece, PodEnvValue, PodField};
 use crate::settings::Instrumentations;
 
 /// The protocol every app exports with: OTLP over HTTP/protobuf. One choice, used
@@ -22,6 +23,20 @@ pub(crate) const LISTED_ENV: &str = "OTELPLAN_INSTRUMENTATIONS";
 /// The variable naming the client libraries `otel_setup` instruments when it can import them
 /// (a service without a list).
 pub(crate) const CANDIDATES_ENV: &str = "OTELPLAN_INSTRUMENTATION_CANDIDATES";
+
+/// The variable of the resource's attributes other than `service.name`.
+const RESOURCE_ATTRIBUTES_ENV: &str = "OTEL_RESOURCE_ATTRIBUTES";
+
+/// Who gives a service's telemetry the Kubernetes attributes of its pod.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) enum PodAttributes {
+    /// The collector it sends to, whose `k8s_attributes` processor finds the pod from the
+    /// connection.
+    Collector,
+    /// The app itself, from the downward API: nothing it sends to runs `k8s_attributes` (it
+    /// sends straight to APM Server).
+    App,
+}
 
 /// A Django service's export plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -40,6 +55,8 @@ pub(crate) struct AppPlan {
     pub(crate) auth: Option<(String, EnvRef)>,
     /// Its Kubernetes workload: kind, name, container.
     pub(crate) workload: (WorkloadKind, String, String),
+    /// Who adds its pod's attributes on Kubernetes.
+    pub(crate) pod_attributes: PodAttributes,
 }
 
 /// One environment value: literal, or with a secret reference at its end.
@@ -78,7 +95,7 @@ impl AppPlan {
         let names = |list: &[Instrumentation]| list.iter().map(|i| i.as_str()).collect::<Vec<_>>().join(",");
         let mut env = vec![
             lit("OTEL_SERVICE_NAME", self.service.clone()),
-            lit("OTEL_RESOURCE_ATTRIBUTES", format!("deployment.environment.name={}", percent_encode(environment))),
+            lit(RESOURCE_ATTRIBUTES_ENV, format!("deployment.environment.name={}", percent_encode(environment))),
             lit("OTEL_EXPORTER_OTLP_ENDPOINT", self.endpoint.url(flavor, ns)),
             lit("OTEL_EXPORTER_OTLP_PROTOCOL", APP_PROTOCOL.to_string()),
             lit("OTEL_TRACES_EXPORTER", exporter(Signal::Traces)),
@@ -95,6 +112,43 @@ impl AppPlan {
             ));
         }
         env
+    }
+
+    /// The environment of the service's container in the Kubernetes patch: [`Self::env`], and
+    /// when the app states its pod's attributes itself, the pod's fields read first and spliced
+    /// into `OTEL_RESOURCE_ATTRIBUTES` with its workload's name.
+    pub(crate) fn pod_env(&self, ns: &Namespaces, environment: &str) -> Vec<(String, PodEnvValue)> {
+        let env = self.env(Flavor::Kubernetes, ns, environment);
+        if self.pod_attributes == PodAttributes::Collector {
+            return env.into_iter().map(|(k, v)| (k, v.into())).collect();
+        }
+        let fields = PodField::ALL.into_iter().map(|f| (f.variable().to_string(), PodEnvValue::Field(f)));
+        let rest = env.into_iter().map(|(key, value)| match value {
+            EnvValue::Literal(text) if key == RESOURCE_ATTRIBUTES_ENV => {
+                let value = PodEnvValue::Spliced(self.with_pod_attributes(text));
+                (key, value)
+            }
+            other => (key, other.into()),
+        });
+        fields.chain(rest).collect()
+    }
+
+    /// `attributes`, then each pod field's attribute, then the workload's name under its kind
+    /// (`k8s.deployment.name`, …), as `k8s_attributes` would add them.
+    fn with_pod_attributes(&self, attributes: String) -> Vec<Piece> {
+        let mut pieces = vec![Piece::Text(attributes)];
+        for field in PodField::ALL {
+            pieces.push(Piece::Text(format!(",{}=", field.attribute())));
+            pieces.push(Piece::Var(field.variable()));
+        }
+        let (kind, name, _) = &self.workload;
+        let key = match kind {
+            WorkloadKind::Deployment => "k8s.deployment.name",
+            WorkloadKind::StatefulSet => "k8s.statefulset.name",
+            WorkloadKind::DaemonSet => "k8s.daemonset.name",
+        };
+        pieces.push(Piece::Text(format!(",{key}={}", percent_encode(name))));
+        pieces
     }
 }
 
@@ -128,6 +182,74 @@ mod tests {
             literal(&worker, CANDIDATES_ENV),
             "psycopg2,psycopg,redis,elasticsearch,kafka-python,confluent-kafka,celery,requests,urllib3,httpx"
         );
+    }
+
+    #[test]
+    fn apps_sending_straight_to_apm_server_read_their_pod_from_the_downward_api() {
+        let text = DKP.replace(
+            "    kind: django\n    replicas: 2\n",
+            "    kind: django\n    replicas: 2\n    kubernetes: { kind: StatefulSet, name: tasks }\n",
+        );
+        let p = plan(&text, TopologyId::B);
+        let worker = p.apps.iter().find(|a| a.service == "worker").unwrap();
+        assert_eq!(worker.pod_attributes, PodAttributes::App);
+        let env = worker.pod_env(&p.namespaces, &p.environment);
+        let fields: Vec<(&str, &PodEnvValue)> = env.iter().take(4).map(|(k, v)| (k.as_str(), v)).collect();
+        assert_eq!(
+            fields,
+            [
+                ("OTELPLAN_POD_NAMESPACE", &PodEnvValue::Field(PodField::Namespace)),
+                ("OTELPLAN_POD_NAME", &PodEnvValue::Field(PodField::Name)),
+                ("OTELPLAN_POD_UID", &PodEnvValue::Field(PodField::Uid)),
+                ("OTELPLAN_NODE_NAME", &PodEnvValue::Field(PodField::NodeName)),
+            ],
+            "read first: Kubernetes expands only variables listed before the use"
+        );
+        let Some((_, PodEnvValue::Spliced(pieces))) = env.iter().find(|(k, _)| k == RESOURCE_ATTRIBUTES_ENV) else {
+            panic!("no spliced OTEL_RESOURCE_ATTRIBUTES: {env:?}")
+        };
+        assert_eq!(
+            pieces,
+            &[
+                Piece::Text("deployment.environment.name=production".into()),
+                Piece::Text(",k8s.namespace.name=".into()),
+                Piece::Var("OTELPLAN_POD_NAMESPACE"),
+                Piece::Text(",k8s.pod.name=".into()),
+                Piece::Var("OTELPLAN_POD_NAME"),
+                Piece::Text(",k8s.pod.uid=".into()),
+                Piece::Var("OTELPLAN_POD_UID"),
+                Piece::Text(",k8s.node.name=".into()),
+                Piece::Var("OTELPLAN_NODE_NAME"),
+                Piece::Text(",k8s.statefulset.name=tasks".into()),
+            ]
+        );
+        // Everything else is the Kubernetes flavour of the env file's values, in its order.
+        let rest: Vec<(String, PodEnvValue)> =
+            env.into_iter().skip(4).filter(|(k, _)| k != RESOURCE_ATTRIBUTES_ENV).collect();
+        let plain: Vec<(String, PodEnvValue)> = worker
+            .env(Flavor::Kubernetes, &p.namespaces, &p.environment)
+            .into_iter()
+            .filter(|(k, _)| k != RESOURCE_ATTRIBUTES_ENV)
+            .map(|(k, v)| (k, v.into()))
+            .collect();
+        assert_eq!(rest, plain);
+    }
+
+    #[test]
+    fn apps_behind_a_gateway_leave_their_pod_to_its_k8s_attributes() {
+        for id in [TopologyId::A, TopologyId::C, TopologyId::D] {
+            let p = plan(DKP, id);
+            for app in &p.apps {
+                assert_eq!(app.pod_attributes, PodAttributes::Collector, "{id:?} {}", app.service);
+                let plain: Vec<(String, PodEnvValue)> = app
+                    .env(Flavor::Kubernetes, &p.namespaces, &p.environment)
+                    .into_iter()
+                    .map(|(k, v)| (k, v.into()))
+                    .collect();
+                assert_eq!(app.pod_env(&p.namespaces, &p.environment), plain, "{id:?} {}", app.service);
+            }
+        }
+        assert!(plan(DKP, TopologyId::B).apps.iter().all(|a| a.pod_attributes == PodAttributes::App));
     }
 
     #[test]
