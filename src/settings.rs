@@ -4,6 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use serde::Serialize;
+
 use crate::model::endpoint::Endpoint;
 use crate::model::env_ref::EnvRef;
 use crate::model::keywords::{Instrumentation, KafkaMetrics, ServiceKind, Signal, WorkloadKind};
@@ -90,8 +92,27 @@ pub(crate) struct App {
     pub(crate) replicas: u32,
     /// Signals it exports, default all, in signal order.
     pub(crate) signals: Vec<Signal>,
-    /// Client libraries to instrument: as listed, or one per datastore kind of the stack.
-    pub(crate) instrumentations: Vec<Instrumentation>,
+    /// Client libraries to instrument.
+    pub(crate) instrumentations: Instrumentations,
+}
+
+/// The client libraries a Django service instruments. Whether a library is installed is known
+/// only where the app runs, so the plan names what to try and how to treat an absent one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Instrumentations {
+    /// The service's own `instrumentations`, in its order: each must be importable, and the app
+    /// warns at start about one that is not.
+    pub(crate) listed: Vec<Instrumentation>,
+    /// For a service without `instrumentations`: every client library it may use, each
+    /// instrumented when the app can import it and quietly skipped when it cannot.
+    pub(crate) candidates: Vec<Instrumentation>,
+}
+
+impl Instrumentations {
+    /// Every library named, listed ones first.
+    pub(crate) fn all(&self) -> impl Iterator<Item = Instrumentation> + '_ {
+        self.listed.iter().chain(&self.candidates).copied()
+    }
 }
 
 /// How a datastore's metrics are collected.
@@ -199,20 +220,28 @@ pub(crate) fn glob_dir(glob: &str) -> String {
     }
 }
 
-/// One instrumentation per datastore kind in the stack (the spec's default).
-fn default_instrumentations(kinds: &BTreeSet<ServiceKind>) -> Vec<Instrumentation> {
-    let mut out: Vec<Instrumentation> = kinds
-        .iter()
-        .filter_map(|k| match k {
-            ServiceKind::Postgres => Some(Instrumentation::Psycopg),
-            ServiceKind::Redis => Some(Instrumentation::Redis),
-            ServiceKind::Elasticsearch => Some(Instrumentation::Elasticsearch),
-            ServiceKind::Kafka => Some(Instrumentation::KafkaPython),
-            ServiceKind::Django => None,
-        })
-        .collect();
-    out.sort();
-    out
+/// The Python client libraries of a datastore kind, all of them: a service may use any.
+fn clients_of(kind: ServiceKind) -> &'static [Instrumentation] {
+    match kind {
+        ServiceKind::Postgres => &[Instrumentation::Psycopg2, Instrumentation::Psycopg],
+        ServiceKind::Redis => &[Instrumentation::Redis],
+        ServiceKind::Elasticsearch => &[Instrumentation::Elasticsearch],
+        ServiceKind::Kafka => &[Instrumentation::KafkaPython, Instrumentation::ConfluentKafka],
+        ServiceKind::Django => &[],
+    }
+}
+
+/// Libraries a Django service may use whatever datastores the stack has: Celery and the HTTP
+/// clients.
+const GENERAL_CLIENTS: [Instrumentation; 4] =
+    [Instrumentation::Celery, Instrumentation::Requests, Instrumentation::Urllib3, Instrumentation::Httpx];
+
+/// A service without `instrumentations`: every client library of the stack's datastore kinds,
+/// and the general ones, as candidates (in keyword order).
+fn default_instrumentations(kinds: &BTreeSet<ServiceKind>) -> Instrumentations {
+    let candidates: BTreeSet<Instrumentation> =
+        kinds.iter().flat_map(|k| clients_of(*k)).copied().chain(GENERAL_CLIENTS).collect();
+    Instrumentations { listed: Vec::new(), candidates: candidates.into_iter().collect() }
 }
 
 fn team_workload(name: &str, service: &Service) -> TeamWorkload {
@@ -280,7 +309,10 @@ pub(crate) fn resolve(stack: &Stack) -> Vec<ServiceSettings> {
                     ),
                     instrumentations: d.instrumentations.as_ref().map_or_else(
                         || default_instrumentations(&kinds),
-                        |list| list.value.iter().map(|i| i.value).collect(),
+                        |list| Instrumentations {
+                            listed: list.value.iter().map(|i| i.value).collect(),
+                            candidates: Vec::new(),
+                        },
                     ),
                 }),
                 _ => Role::Datastore(Box::new(Datastore {
@@ -301,6 +333,60 @@ pub(crate) fn resolve(stack: &Stack) -> Vec<ServiceSettings> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::keywords::Instrumentation as I;
+    use crate::test_support::{valid, DKP};
+
+    /// The instrumentations of service `name` in the stack `text`.
+    fn instrumentations_of(text: &str, name: &str) -> Instrumentations {
+        let valid = valid(text);
+        let service = valid.services.iter().find(|s| s.name == name).unwrap();
+        let Role::App(app) = &service.role else { panic!("{name} is not a Django service") };
+        app.instrumentations.clone()
+    }
+
+    #[test]
+    fn a_service_without_a_list_tries_every_client_of_the_stack() {
+        // The DKP worker lists nothing: both PostgreSQL drivers, both Kafka clients, and the
+        // general ones, each tried where the app runs; nothing is required.
+        let worker = instrumentations_of(DKP, "worker");
+        assert_eq!(worker.listed, []);
+        assert_eq!(
+            worker.candidates,
+            [
+                I::Psycopg2,
+                I::Psycopg,
+                I::Redis,
+                I::Elasticsearch,
+                I::KafkaPython,
+                I::ConfluentKafka,
+                I::Celery,
+                I::Requests,
+                I::Urllib3,
+                I::Httpx
+            ]
+        );
+    }
+
+    #[test]
+    fn candidates_follow_the_datastore_kinds_of_the_stack() {
+        let text =
+            "version: 1\nname: x\nservices:\n  web: { kind: django }\n  db: { kind: postgres, endpoint: db:5432 }\n";
+        let web = instrumentations_of(text, "web");
+        assert_eq!(web.candidates, [I::Psycopg2, I::Psycopg, I::Celery, I::Requests, I::Urllib3, I::Httpx]);
+        let alone = instrumentations_of("version: 1\nname: x\nservices:\n  web: { kind: django }\n", "web");
+        assert_eq!(alone.candidates, GENERAL_CLIENTS, "no datastore: only Celery and the HTTP clients");
+    }
+
+    #[test]
+    fn a_list_is_exact_and_keeps_its_order() {
+        let web = instrumentations_of(DKP, "web");
+        assert_eq!(web.listed, [I::Psycopg2, I::Redis, I::Elasticsearch, I::KafkaPython]);
+        assert_eq!(web.candidates, [], "a listed service instruments nothing else");
+        let text = "version: 1\nname: x\nservices:\n  web: { kind: django, instrumentations: [httpx, psycopg] }\n  db: { kind: postgres, endpoint: db:5432 }\n";
+        assert_eq!(instrumentations_of(text, "web").all().collect::<Vec<_>>(), [I::Httpx, I::Psycopg]);
+        let none = "version: 1\nname: x\nservices:\n  web: { kind: django, instrumentations: [] }\n  db: { kind: postgres, endpoint: db:5432 }\n";
+        assert_eq!(instrumentations_of(none, "web").all().count(), 0, "an empty list: Django alone");
+    }
 
     #[test]
     fn glob_dirs() {

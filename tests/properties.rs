@@ -94,6 +94,37 @@ fn only_secrets_expand_k8s(what: &str, text: &str, secrets: &BTreeSet<String>) {
     }
 }
 
+/// The same for one `env` value of a Kubernetes container: each `$(NAME)` names an entry listed
+/// before it in the same `env` (Kubernetes expands only those), which reads a secret of the stack
+/// or a field of the pod.
+fn only_earlier_entries_expand(what: &str, text: &str, earlier: &BTreeSet<String>) {
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        let after = &rest[at + 1..];
+        rest = if let Some(escaped) = after.strip_prefix('$') {
+            escaped
+        } else if let Some(reference) = after.strip_prefix('(') {
+            let name: String = reference.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            assert!(
+                earlier.contains(&name),
+                "{what}: `$({name})` names no secret or pod field listed before it, in {text:?}"
+            );
+            &reference[name.len()..]
+        } else {
+            after
+        };
+    }
+}
+
+/// The names of the entries of a Kubernetes `env` list that read a secret of the stack or a
+/// field of the pod: the ones a later value may splice in.
+fn spliceable(entry: &Value, secrets: &BTreeSet<String>) -> Option<String> {
+    let name = entry["name"].as_str()?;
+    let from = entry.get("valueFrom")?;
+    let secret = from.get("secretKeyRef").and_then(|r| r["key"].as_str()).is_some_and(|k| secrets.contains(k));
+    (secret || from.get("fieldRef").is_some()).then(|| name.to_string())
+}
+
 /// Read the secret name at the start of `reference`, check it, return what follows.
 fn secret_name<'t>(what: &str, text: &str, reference: &'t str, open: &str, secrets: &BTreeSet<String>) -> &'t str {
     let name: String = reference.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
@@ -117,10 +148,11 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8(out).unwrap()
 }
 
-/// The environment an `OTEL_RESOURCE_ATTRIBUTES` value carries.
+/// The environment an `OTEL_RESOURCE_ATTRIBUTES` value carries (its first attribute; a `,` in
+/// the value is percent-encoded).
 fn environment_of(attributes: &str) -> String {
     let encoded = attributes.strip_prefix("deployment.environment.name=").unwrap_or_else(|| panic!("{attributes}"));
-    percent_decode(encoded)
+    percent_decode(encoded.split(',').next().unwrap_or_default())
 }
 
 /// A dotenv value as compose's `env_file` reads it: bare, or double-quoted with `\\`, `\"`,
@@ -337,9 +369,11 @@ fn check_kubernetes(stack: &Stack, path: &str, doc: &Value, secrets: &BTreeSet<S
         }
     }
     visit(doc, &mut |m| {
+        let mut earlier = BTreeSet::new();
         for env in m.get("env").and_then(Value::as_sequence).into_iter().flatten() {
+            earlier.extend(spliceable(env, secrets));
             let Some(value) = env.get("value").and_then(Value::as_str) else { continue };
-            only_secrets_expand_k8s(path, value, secrets);
+            only_earlier_entries_expand(path, value, &earlier);
             if env["name"] == "OTEL_RESOURCE_ATTRIBUTES" {
                 assert_eq!(environment_of(&unescape_dollars(value)), stack.environment, "{path}");
             }

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use crate::emit::OutputTree;
 use crate::model::env_ref::EnvRef;
 use crate::model::keywords::{ServiceKind, Target};
+use crate::plan::app::PodAttributes;
 use crate::plan::node::RoleKind;
 use crate::plan::Plan;
 
@@ -159,6 +160,21 @@ fn kubernetes_section(plan: &Plan, out: &mut String) {
         obs = ns.observability,
         app = ns.app,
     );
+    let own_pods: Vec<String> = plan
+        .apps
+        .iter()
+        .filter(|a| a.pod_attributes == PodAttributes::App)
+        .map(|a| format!("`{}`", a.service))
+        .collect();
+    if !own_pods.is_empty() {
+        let _ = write!(
+            out,
+            "No collector between the Django services ({}) and their destination runs `k8s_attributes`, so\n\
+             their patches read the pod's namespace, name, uid and node through the downward API and add them,\n\
+             with the workload's name, to `OTEL_RESOURCE_ATTRIBUTES` (`k8s.namespace.name`, `k8s.pod.name`, …).\n\n",
+            own_pods.join(", ")
+        );
+    }
     if let Some(gw) = plan.roles.iter().find(|r| r.role == RoleKind::Gateway) {
         let _ = write!(
             out,

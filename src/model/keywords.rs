@@ -131,6 +131,14 @@ keyword_enum! {
         KafkaPython = "kafka-python",
         /// Kafka through confluent-kafka.
         ConfluentKafka = "confluent-kafka",
+        /// Celery tasks: a span where a task is sent and where it runs, in one trace.
+        Celery = "celery",
+        /// Outgoing HTTP through requests.
+        Requests = "requests",
+        /// Outgoing HTTP through urllib3.
+        Urllib3 = "urllib3",
+        /// Outgoing HTTP through HTTPX.
+        Httpx = "httpx",
     }
 }
 

@@ -200,17 +200,15 @@ mod tests {
     }
 
     #[test]
-    fn default_instrumentations_follow_the_datastores() {
+    fn apps_carry_their_resolved_instrumentations() {
         let p = plan_for(DKP, TopologyId::D);
-        let worker = p.apps.iter().find(|a| a.service == "worker").unwrap();
-        assert_eq!(
-            worker.instrumentations,
-            vec![
-                Instrumentation::Psycopg,
-                Instrumentation::Redis,
-                Instrumentation::Elasticsearch,
-                Instrumentation::KafkaPython
-            ]
+        let app = |name: &str| p.apps.iter().find(|a| a.service == name).unwrap();
+        assert_eq!(app("web").instrumentations.listed[0], Instrumentation::Psycopg2);
+        let worker = &app("worker").instrumentations;
+        assert!(worker.listed.is_empty());
+        assert!(
+            worker.candidates.contains(&Instrumentation::Psycopg2)
+                && worker.candidates.contains(&Instrumentation::Psycopg)
         );
     }
 

@@ -10,7 +10,7 @@ use crate::model::endpoint::{Endpoint, Scheme};
 use crate::model::keywords::Signal;
 use crate::model::names;
 use crate::plan::address::{Addr, Scope};
-use crate::plan::app::AppPlan;
+use crate::plan::app::{AppPlan, PodAttributes};
 use crate::plan::backend_spec::Catalog;
 use crate::plan::collector::{
     CollectorRole, ComponentId, ComponentKind as K, Delivery, EsAuth, Exporter, ExporterSpec, HeaderValue, Pipeline,
@@ -221,6 +221,19 @@ impl<'a> Draft<'a> {
         let name = self.role_name(&RoleKind::Gateway);
         let tls = self.valid.intake_tls.as_ref().map(crate::settings::ServerTls::sender);
         Addr::internal(&name, port, scheme).with_tls(tls)
+    }
+
+    /// The apps that send straight to the collector `receiver` get their pod's attributes from
+    /// its `k8s_attributes` processor, which finds the pod from the connection (only the first
+    /// hop sees the app's pod).
+    pub(crate) fn pod_attributes_at(&mut self, receiver: &NodeId) {
+        let senders: BTreeSet<&NodeId> =
+            self.edges.iter().filter(|(_, to, _)| to == receiver).map(|(from, _, _)| from).collect();
+        for app in &mut self.apps {
+            if senders.contains(&service_id(&app.service)) {
+                app.pod_attributes = PodAttributes::Collector;
+            }
+        }
     }
 
     /// The `Authorization` credential apps send, when they send straight to APM Server.

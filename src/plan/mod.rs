@@ -12,6 +12,7 @@ pub(crate) mod draft;
 pub(crate) mod edge;
 pub(crate) mod node;
 pub(crate) mod pass;
+pub(crate) mod pod_env;
 pub(crate) mod role_spec;
 pub(crate) mod sizing;
 pub(crate) mod workload;

@@ -19,9 +19,12 @@ Read from the environment (otelplan writes these into ``instrumentation/<service
   exporters themselves.
 - ``OTEL_TRACES_EXPORTER``, ``OTEL_METRICS_EXPORTER``, ``OTEL_LOGS_EXPORTER``: ``otlp``,
   ``console`` or ``none`` (a comma list is allowed).
-- ``OTELPLAN_INSTRUMENTATIONS``: the client libraries to instrument, each only when it can be
-  imported: ``psycopg2``, ``psycopg``, ``redis``, ``elasticsearch``, ``kafka-python``,
-  ``confluent-kafka``.
+- ``OTELPLAN_INSTRUMENTATIONS``: the client libraries the service lists, comma-separated, out of
+  ``psycopg2``, ``psycopg``, ``redis``, ``elasticsearch``, ``kafka-python``, ``confluent-kafka``,
+  ``celery``, ``requests``, ``urllib3``, ``httpx``. Each is instrumented; one that cannot be
+  imported here is skipped with a warning, since its calls would go untraced.
+- ``OTELPLAN_INSTRUMENTATION_CANDIDATES``: for a service that lists none, every library it may
+  use; each is instrumented when it can be imported and skipped quietly when it cannot.
 - ``OTEL_PYTHON_LOG_HANDLER_LEVEL``: the lowest level exported as a log record (default
   ``warning``); ``OTEL_PYTHON_LOG_CORRELATION``: add trace ids to the log format.
 - ``OTEL_SDK_DISABLED=true``: do nothing at all.
@@ -54,8 +57,13 @@ __all__ = ["configure", "shutdown"]
 
 _log = logging.getLogger("otel_setup")
 
-# Name in OTELPLAN_INSTRUMENTATIONS -> (client module that must be importable,
-# instrumentation module, instrumentor class).
+# The variables naming client libraries: listed ones (a missing one is worth a warning), then
+# candidates (instrumented when present).
+_LISTED_ENV = "OTELPLAN_INSTRUMENTATIONS"
+_CANDIDATES_ENV = "OTELPLAN_INSTRUMENTATION_CANDIDATES"
+
+# Client library name -> (client module that must be importable, instrumentation module,
+# instrumentor class).
 _CLIENTS = {
     "psycopg2": ("psycopg2", "opentelemetry.instrumentation.psycopg2", "Psycopg2Instrumentor"),
     "psycopg": ("psycopg", "opentelemetry.instrumentation.psycopg", "PsycopgInstrumentor"),
@@ -66,11 +74,16 @@ _CLIENTS = {
         "opentelemetry.instrumentation.confluent_kafka",
         "ConfluentKafkaInstrumentor",
     ),
+    "celery": ("celery", "opentelemetry.instrumentation.celery", "CeleryInstrumentor"),
+    "requests": ("requests", "opentelemetry.instrumentation.requests", "RequestsInstrumentor"),
+    "urllib3": ("urllib3", "opentelemetry.instrumentation.urllib3", "URLLib3Instrumentor"),
+    "httpx": ("httpx", "opentelemetry.instrumentation.httpx", "HTTPXClientInstrumentor"),
 }
 
-# Client libraries that trace themselves through opentelemetry-api once a tracer provider is set:
-# elasticsearch-py 8.13 and later (the old contrib instrumentation must not be installed with it).
-_NATIVE = frozenset({"elasticsearch"})
+# Client libraries that trace themselves through opentelemetry-api once a tracer provider is set,
+# by name -> client module: elasticsearch-py 8.13 and later (the old contrib instrumentation must
+# not be installed with it).
+_NATIVE = {"elasticsearch": "elasticsearch"}
 
 # Set by gunicorn.conf.py in the arbiter: that process only instruments (through the API's proxy
 # tracers and meters); providers, exporters and their threads start in each worker after the fork.
@@ -101,8 +114,9 @@ def configure() -> None:
         if not _is_prefork_parent():
             _setup_providers()
         _instrument_django()
-        for name in _requested_instrumentations():
-            _instrument_client(name)
+        for variable in (_LISTED_ENV, _CANDIDATES_ENV):
+            for name in _names(variable):
+                _instrument_client(name, variable)
 
 
 def shutdown() -> None:
@@ -226,27 +240,37 @@ def _instrument_django() -> None:
     _state.done.add("django")
 
 
-def _requested_instrumentations() -> list[str]:
-    return [n.strip() for n in _env("OTELPLAN_INSTRUMENTATIONS").split(",") if n.strip()]
+def _names(variable: str) -> list[str]:
+    return [n.strip() for n in _env(variable).split(",") if n.strip()]
 
 
-def _instrument_client(name: str) -> None:
+def _instrument_client(name: str, variable: str) -> None:
+    """Instrument one client library; ``variable`` says whether the service listed it."""
     if name in _state.done:
         return
     _state.done.add(name)
-    if name in _NATIVE:
+    spec = _CLIENTS.get(name)
+    client = spec[0] if spec else _NATIVE.get(name)
+    if client is None:
+        _log.warning("%s: unknown client library %r ignored", variable, name)
         return
-    if name not in _CLIENTS:
-        _log.warning("OTELPLAN_INSTRUMENTATIONS: unknown client library %r ignored", name)
-        return
-    client, module, cls = _CLIENTS[name]
     if importlib.util.find_spec(client) is None:
-        _log.debug("%s is not installed here; not instrumented", client)
+        if variable == _LISTED_ENV:
+            _log.warning("%s lists %s, but %r cannot be imported: its calls are not traced", variable, name, client)
+        else:
+            _log.debug("%s is not installed here; not instrumented", client)
         return
+    if spec is None:
+        return  # it traces itself
+    _, module, cls = spec
     try:
         instrumentor = getattr(importlib.import_module(module), cls)()
     except ImportError:
-        _log.warning("the OpenTelemetry instrumentation for %s is not installed", name)
+        _log.warning("the OpenTelemetry instrumentation for %s is not installed (see requirements-otel.txt)", name)
         return
+    if instrumentor.is_instrumented_by_opentelemetry:
+        return
+    instrumentor.instrument()
     if not instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.instrument()
+        # The instrumentor has logged why (a release of the library it does not support).
+        _log.warning("%s is installed but could not be instrumented: its calls are not traced", name)

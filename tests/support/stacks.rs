@@ -119,7 +119,18 @@ pub fn django() -> impl Strategy<Value = Django> {
     (
         1u32..5,
         subset(&["traces", "metrics", "logs"]),
-        subset(&["psycopg2", "psycopg", "redis", "elasticsearch", "kafka-python", "confluent-kafka"]),
+        subset(&[
+            "psycopg2",
+            "psycopg",
+            "redis",
+            "elasticsearch",
+            "kafka-python",
+            "confluent-kafka",
+            "celery",
+            "requests",
+            "urllib3",
+            "httpx",
+        ]),
         prop::option::of(prop::sample::select(vec!["Deployment", "StatefulSet"])),
     )
         .prop_map(|(replicas, signals, instrumentations, workload)| Django {

@@ -7,12 +7,14 @@ settings on the team's services.
 
 kubernetes: the app-patches Component must build with `kubectl kustomize` into stub workloads of
 the kinds and names it patches, once with and once without `metadata.namespace` on them, and the
-patched workloads must carry what the Component adds.
+patched workloads must carry what the Component adds: its values over the stub's own (which sets
+OTEL_RESOURCE_ATTRIBUTES too), each `$(NAME)` after the variable it names.
 
 Usage: python3 check_targets.py TREE   (PyYAML required; run with the checkers' venv)
 """
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -98,13 +100,22 @@ def patch_targets(component_dir):
     return out
 
 
+# The team's own environment on every stub container: a variable of its own, and a value of
+# OTEL_RESOURCE_ATTRIBUTES that the Component's must replace.
+TEAM_ENV = [{"name": "TEAM_SETTING", "value": "1"}, {"name": "OTEL_RESOURCE_ATTRIBUTES", "value": "team.owned=yes"}]
+
+
 def stub_workload(kind, name, containers, namespace):
     labels = {"app": name}
     spec = {
         "selector": {"matchLabels": labels},
         "template": {
             "metadata": {"labels": labels},
-            "spec": {"containers": [{"name": c, "image": "busybox:1.37.0"} for c in containers or [name]]},
+            "spec": {
+                "containers": [
+                    {"name": c, "image": "busybox:1.37.0", "env": TEAM_ENV} for c in containers or [name]
+                ]
+            },
         },
     }
     if kind == "StatefulSet":
@@ -113,6 +124,23 @@ def stub_workload(kind, name, containers, namespace):
     if namespace:
         meta["namespace"] = namespace
     return {"apiVersion": "apps/v1", "kind": kind, "metadata": meta, "spec": spec}
+
+
+def check_env_order(where, patched, container):
+    """After the build, the Component's values win over the team's, and every `$(NAME)` in a
+    value names a variable listed before it (Kubernetes expands no other)."""
+    env = container.get("env", [])
+    values = {e["name"]: e.get("value") for e in env}
+    for entry in patched:
+        if "value" in entry and values.get(entry["name"]) != entry["value"]:
+            fail(f"{where}: {entry['name']} is {values.get(entry['name'])!r}, not the Component's value")
+    seen = set()
+    for entry in env:
+        value = re.sub(r"\$\$", "", entry.get("value") or "")
+        for ref in re.findall(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", value):
+            if ref not in seen:
+                fail(f"{where}: {entry['name']} refers to $({ref}), which is not listed before it")
+        seen.add(entry["name"])
 
 
 def check_kubernetes(tree):
@@ -157,6 +185,7 @@ def check_kubernetes(tree):
                     have_env = {e["name"] for e in got.get("env", [])}
                     if not wanted_env <= have_env:
                         fail(f"kubernetes ({where}): {kind}/{name}/{c['name']} lacks {sorted(wanted_env - have_env)}")
+                    check_env_order(f"kubernetes ({where}): {kind}/{name}/{c['name']}", c.get("env", []), got)
                     if got.get("image") is None:
                         fail(f"kubernetes ({where}): {kind}/{name}/{c['name']} has no image")
                 for v in pod.get("volumes", []):

@@ -9,28 +9,45 @@ use super::collector::{collector_container, CONFIG_DIR};
 use super::container::{k8s_literal, literal_env, resources, restricted};
 use super::{config_map, Ctx, Manifest};
 use crate::emit::{collector, OutputTree};
-use crate::plan::app::EnvValue;
+use crate::plan::app::{EnvValue, PodAttributes};
 use crate::plan::backend_spec::ResourceSpec;
 use crate::plan::collector::{CollectorRole, STORAGE_DIR};
 use crate::plan::deploy::{FileLogHook, JmxHook, Workload, JAVA_AGENT_DIR, JAVA_AGENT_IMAGE};
 use crate::plan::node::RoleKind;
+use crate::plan::pod_env::{Piece, PodEnvValue};
 use crate::plan::Flavor;
 
-/// A Kubernetes env list from plan env values; secrets come from the stack's Secret and are
-/// spliced in with `$(NAME)`, which Kubernetes expands from earlier entries.
-fn env_entries(cx: &Ctx<'_>, env: Vec<(String, EnvValue)>) -> Vec<Value> {
+/// A Kubernetes env list from plan env values; secrets come from the stack's Secret, pod fields
+/// from the downward API, and both are spliced in with `$(NAME)`, which Kubernetes expands from
+/// earlier entries (the secrets go first; the plan lists pod fields before their use).
+fn env_entries<V: Into<PodEnvValue>>(cx: &Ctx<'_>, env: Vec<(String, V)>) -> Vec<Value> {
     let mut secrets: BTreeMap<String, Value> = BTreeMap::new();
     let mut out = Vec::new();
     for (key, value) in env {
-        match value {
-            EnvValue::Literal(text) => out.push(literal_env(&key, &text)),
-            EnvValue::Secret { prefix, env } => {
+        match value.into() {
+            PodEnvValue::Plain(EnvValue::Literal(text)) => out.push(literal_env(&key, &text)),
+            PodEnvValue::Plain(EnvValue::Secret { prefix, env }) => {
                 secrets.entry(env.name().to_string()).or_insert_with(|| cx.secret_env(env.name(), &env));
                 out.push(json!({ "name": key, "value": format!("{}$({})", k8s_literal(&prefix), env.name()) }));
             }
+            PodEnvValue::Field(field) => {
+                out.push(json!({ "name": key, "valueFrom": { "fieldRef": { "fieldPath": field.path() } } }));
+            }
+            PodEnvValue::Spliced(pieces) => out.push(json!({ "name": key, "value": spliced(&pieces) })),
         }
     }
     secrets.into_values().chain(out).collect()
+}
+
+/// A spliced value as Kubernetes reads it: text escaped (`$` doubled), variables as `$(NAME)`.
+fn spliced(pieces: &[Piece]) -> String {
+    pieces
+        .iter()
+        .map(|p| match p {
+            Piece::Text(text) => k8s_literal(text),
+            Piece::Var(name) => format!("$({name})"),
+        })
+        .collect()
 }
 
 /// The patch of one of the team's workloads, gathering every hook on it.
@@ -161,7 +178,7 @@ pub(super) fn app_patches(cx: &Ctx<'_>, tree: &mut OutputTree) -> anyhow::Result
         let w = Workload { kind: *kind, name: name.clone(), container: container.clone() };
         let p = patches.entry((kind_name(&w), name.clone())).or_default();
         p.kind = kind_name(&w);
-        let env = env_entries(cx, app.env(Flavor::Kubernetes, &plan.namespaces, &plan.environment));
+        let env = env_entries(cx, app.pod_env(&plan.namespaces, &plan.environment));
         let c = p.container(container);
         for e in env {
             push(c, "env", e);
@@ -179,6 +196,12 @@ pub(super) fn app_patches(cx: &Ctx<'_>, tree: &mut OutputTree) -> anyhow::Result
             app.service,
             plan.topology.id.letter()
         ));
+        if app.pod_attributes == PodAttributes::App {
+            p.comments.push(
+                "No collector on its way adds the pod's attributes: OTEL_RESOURCE_ATTRIBUTES takes them from the downward API."
+                    .to_string(),
+            );
+        }
         p.secrets |= app.auth.is_some();
     }
     let mut generators = Vec::new();
@@ -249,4 +272,15 @@ pub(super) fn app_patches(cx: &Ctx<'_>, tree: &mut OutputTree) -> anyhow::Result
     m.add(cx.t, "k8s/component.yaml.j2", &json!({ "generators": generators, "patches": entries }))?;
     tree.insert("kubernetes/app-patches/kustomization.yaml".into(), m.text());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spliced_values_escape_text_and_reference_variables() {
+        let pieces = [Piece::Text("a=$x,b=".into()), Piece::Var("OTELPLAN_POD_NAME"), Piece::Text(",c=$(Y)".into())];
+        assert_eq!(spliced(&pieces), "a=$$x,b=$(OTELPLAN_POD_NAME),c=$$(Y)");
+    }
 }

@@ -1,6 +1,6 @@
 //! Pass `apps`: each Django service, where it exports its signals, with which credential.
 
-use crate::plan::app::AppPlan;
+use crate::plan::app::{AppPlan, PodAttributes};
 use crate::plan::draft::{service_id, Draft};
 use crate::plan::edge::Protocol;
 use crate::plan::node::NodeKind;
@@ -27,6 +27,8 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
             endpoint: addr.clone(),
             auth: auth.clone(),
             workload: (service.workload.kind, service.workload.name.clone(), service.workload.container.clone()),
+            // Until a collector it sends to takes them over (`Draft::pod_attributes_at`).
+            pod_attributes: PodAttributes::App,
         });
     }
     Ok(())

@@ -44,5 +44,6 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     role.processors.push(pod);
     role.processors.push(resource);
     d.add_role(role, true);
+    d.pod_attributes_at(&me);
     Ok(())
 }

@@ -1,13 +1,16 @@
 """Driver of the Django end-to-end test (run by run.sh inside the test virtualenv).
 
     python e2e.py audit  --tree TREE
-    python e2e.py django --tree TREE --topology A|B --sink-port P --sink-record FILE --redis-port P
-                         [--preload]
+    python e2e.py django --tree TREE --topology A|B --service web|worker --env-from compose|kubernetes
+                         --sink-port P --sink-record FILE --redis-port P --pg-dsn DSN [--preload]
 
 `audit` checks that requirements-otel.txt pins every distribution otel_setup.py imports.
 `django` serves the test project (project/) with gunicorn and the generated gunicorn.conf.py, in
-the environment of the generated `instrumentation/web.env` with only OTEL_EXPORTER_OTLP_ENDPOINT
-rewritten to the sink, makes one request, stops gunicorn and checks what the sink received.
+the service's generated environment with only OTEL_EXPORTER_OTLP_ENDPOINT rewritten to the sink:
+its env file (`instrumentation/<service>.env`, as compose reads it) or the env of its Kubernetes
+patch (`kubernetes/app-patches/deployment-<service>.yaml`, expanded as Kubernetes does, with the
+downward API's fields of a made-up pod). It makes one request, stops gunicorn and checks what the
+sink received: which client libraries were traced, which were not, and what the log warned about.
 
 Every check prints one line, `ok <name>` or `FAIL <name>: <detail>`; run.sh counts them.
 """
@@ -73,6 +76,45 @@ def interpolate(value: str, environ: dict[str, str]) -> str:
     return re.sub(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)\}", replace, value)
 
 
+# The pod a Kubernetes env is read in: what the downward API would hand it.
+POD = {
+    "metadata.namespace": "dkp",
+    "metadata.name": "worker-5c8d7f9b6d-x7k2p",
+    "metadata.uid": "0b7c3f0e-6a51-4a3c-9d7e-2f4b8c1e5a90",
+    "spec.nodeName": "node-a",
+}
+
+
+def read_pod_env(path: Path, environ: dict[str, str]) -> dict[str, str]:
+    """The env of a patch's container as Kubernetes builds it: entries in order, `$(NAME)` expanded
+    from the entries before it (left as written when there is none), `$$` read as `$`, field refs
+    from POD and secret refs from `environ`."""
+    import yaml
+
+    patch = yaml.safe_load(path.read_text(encoding="utf-8"))
+    (container,) = patch["spec"]["template"]["spec"]["containers"]
+    values: dict[str, str] = {}
+    for entry in container.get("env", []):
+        name = entry["name"]
+        source = entry.get("valueFrom", {})
+        if "fieldRef" in source:
+            values[name] = POD[source["fieldRef"]["fieldPath"]]
+        elif "secretKeyRef" in source:
+            values[name] = environ[source["secretKeyRef"]["key"]]
+        else:
+            values[name] = k8s_expand(entry.get("value", ""), values)
+    return values
+
+
+def k8s_expand(value: str, earlier: dict[str, str]) -> str:
+    def replace(match: re.Match) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        return earlier.get(match.group(1), match.group(0))
+
+    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)", replace, value)
+
+
 # ---------------------------------------------------------------- audit
 
 
@@ -97,15 +139,17 @@ def audit(tree: Path) -> None:
             for alias in node.names:
                 submodule = f"{node.module}.{alias.name}"
                 imported.add(submodule if submodule in owners else node.module)
-    # The instrumentations it imports by name, for the client libraries the services list.
+    # The instrumentations it imports by name, for the client libraries the services list or
+    # may use (their candidates).
     stack_clients = set()
     for env_file in (tree / "instrumentation").glob("*.env"):
-        for value in re.findall(r"^OTELPLAN_INSTRUMENTATIONS=(.*)$", env_file.read_text(encoding="utf-8"), re.M):
+        text = env_file.read_text(encoding="utf-8")
+        for value in re.findall(r"^OTELPLAN_INSTRUMENTATION(?:S|_CANDIDATES)=(.*)$", text, re.M):
             stack_clients.update(value.split(","))
     by_client = dict(
         re.findall(r'"([a-z0-9-]+)": \(\s*"[a-z_0-9]+",\s*"(opentelemetry\.instrumentation\.[a-z_0-9]+)"', source)
     )
-    check("the module names an instrumentation for every client library it knows", len(by_client) == 5, by_client)
+    check("the module names an instrumentation for every client library it knows", len(by_client) == 9, by_client)
     imported.update(module for client, module in by_client.items() if client in stack_clients)
     used = {}
     for module in sorted(imported):
@@ -249,7 +293,7 @@ def flatten(record: list[dict], signal_name: str) -> list[tuple[dict, dict]]:
         "metrics": ("resourceMetrics", "scopeMetrics", "metrics"),
     }[signal_name]
     out = []
-    for entry in record:
+    for entry in exports(record):
         if entry.get("signal") != signal_name or "request" not in entry:
             continue
         for resource in entry["request"].get(keys[0], []):
@@ -258,6 +302,11 @@ def flatten(record: list[dict], signal_name: str) -> list[tuple[dict, dict]]:
                 for item in scope.get(keys[2], []):
                     out.append((resource_attrs, item))
     return out
+
+
+def exports(record: list[dict]) -> list[dict]:
+    """The OTLP export requests of a sink record (not the app's own GET /ping calls)."""
+    return [e for e in record if "signal" in e]
 
 
 def data_points(metric: dict) -> list[dict]:
@@ -269,7 +318,11 @@ def data_points(metric: dict) -> list[dict]:
 
 def check_received(args: argparse.Namespace, answer: dict | None, token: str | None) -> None:
     record = load_record(args.sink_record)
-    check("the sink decoded every request", all("request" in e for e in record), [e for e in record if "error" in e])
+    check(
+        "the sink decoded every request",
+        all("request" in e for e in exports(record)),
+        [e for e in record if "error" in e],
+    )
     spans = flatten(record, "traces")
     servers = [
         (res, s)
@@ -280,15 +333,17 @@ def check_received(args: argparse.Namespace, answer: dict | None, token: str | N
         return
     resource, server = servers[0]
     instance = resource.get("service.instance.id")
-    check("server span: service.name=web", resource.get("service.name") == "web", resource)
+    check(f"server span: service.name={args.service}", resource.get("service.name") == args.service, resource)
     check(
         "server span: deployment.environment.name=production",
         resource.get("deployment.environment.name") == "production",
         resource,
     )
     check("server span: a service.instance.id", bool(instance), resource)
+    check_pod_attributes(args, resource)
     if answer is not None:
         check("server span is the request's trace", trace_hex(server["traceId"]) == answer["trace_id"], server)
+    check_clients(args, record, spans, server, answer)
     redis_spans = [
         s
         for _, s in spans
@@ -314,7 +369,7 @@ def check_received(args: argparse.Namespace, answer: dict | None, token: str | N
     if mine:
         res, log_record = mine[0]
         check("log record: same service.instance.id as the span", res.get("service.instance.id") == instance, res)
-        check("log record: service.name=web", res.get("service.name") == "web", res)
+        check(f"log record: service.name={args.service}", res.get("service.name") == args.service, res)
         check("log record: in the request's trace", log_record.get("traceId") == server["traceId"], log_record)
     noise = [
         r["body"]
@@ -343,15 +398,15 @@ def check_received(args: argparse.Namespace, answer: dict | None, token: str | N
     ]
     check("Django's request-duration histogram counts the one request", sum(durations) == 1, durations)
 
-    auth = sorted({e.get("headers", {}).get("authorization") for e in record}, key=str)
+    auth = sorted({e.get("headers", {}).get("authorization") for e in exports(record)}, key=str)
     if token is None:
         check("no authorization header without a credential (topology A)", auth == [None], auth)
     else:
         check("authorization header = Bearer <token from the environment>", auth == [f"Bearer {token}"], auth)
     check(
         "all three signals were received",
-        {e["signal"] for e in record} == {"traces", "metrics", "logs"},
-        sorted({e["signal"] for e in record}),
+        {e["signal"] for e in exports(record)} == {"traces", "metrics", "logs"},
+        sorted({e["signal"] for e in exports(record)}),
     )
 
 
@@ -361,10 +416,95 @@ def trace_hex(b64: str) -> str:
     return base64.b64decode(b64).hex()
 
 
+# What each service is expected to instrument, given the test virtualenv (psycopg2, psycopg, redis,
+# requests, urllib3, httpx and celery installed; elasticsearch, kafka-python and confluent-kafka
+# not). web lists psycopg2, redis, elasticsearch and kafka-python: exactly those, with a warning
+# for the two it cannot import. worker lists nothing: every candidate it can import, no warning.
+EXPECTED = {
+    "web": {"traced": {"redis", "psycopg2"}, "warned": {"elasticsearch", "kafka-python"}},
+    "worker": {
+        "traced": {"redis", "psycopg2", "psycopg", "requests", "urllib3", "httpx", "celery"},
+        "warned": set(),
+    },
+}
+
+# How the spans of each library the view calls are recognised (besides Redis, checked above).
+CLIENT_MARKS = {
+    "psycopg2": ("SPAN_KIND_CLIENT", "via-psycopg2"),
+    "psycopg": ("SPAN_KIND_CLIENT", "via-psycopg3"),
+    "requests": ("SPAN_KIND_CLIENT", "/ping/requests"),
+    "urllib3": ("SPAN_KIND_CLIENT", "/ping/urllib3"),
+    "httpx": ("SPAN_KIND_CLIENT", "/ping/httpx"),
+    "celery": ("SPAN_KIND_PRODUCER", "e2esite.add"),
+}
+
+
+def check_pod_attributes(args: argparse.Namespace, resource: dict) -> None:
+    """The pod's attributes: from the downward API in B's Kubernetes env, absent elsewhere."""
+    k8s = {k: v for k, v in resource.items() if k.startswith("k8s.")}
+    if args.env_from == "kubernetes" and args.topology == "B":
+        wanted = {
+            "k8s.namespace.name": POD["metadata.namespace"],
+            "k8s.pod.name": POD["metadata.name"],
+            "k8s.pod.uid": POD["metadata.uid"],
+            "k8s.node.name": POD["spec.nodeName"],
+            "k8s.deployment.name": args.service,
+        }
+        check("server span: the pod's k8s.* attributes from the downward API", k8s == wanted, k8s)
+    else:
+        check("server span: no k8s.* attributes (a collector adds them, or there is no pod)", not k8s, k8s)
+
+
+def check_clients(args: argparse.Namespace, record: list[dict], spans: list, server: dict, answer: dict | None) -> None:
+    """One span per call through each instrumented library, in the request's trace, with the trace
+    context passed on; none, and no context, through the others."""
+    traced = EXPECTED[args.service]["traced"]
+    pings = {e["ping"].split("?")[0]: e.get("headers", {}).get("traceparent") for e in record if "ping" in e}
+    for library, (kind, mark) in CLIENT_MARKS.items():
+        mine = [
+            s
+            for _, s in spans
+            if s.get("kind") == kind and (mark in json.dumps(attrs(s.get("attributes"))) or mark in s.get("name", ""))
+        ]
+        names = [(s.get("name"), attrs(s.get("attributes"))) for s in mine]
+        if library not in traced:
+            check(f"{library}: not instrumented, no span", not mine, names)
+            continue
+        # A call through requests goes through urllib3 too: still one span.
+        underneath = " (none from the urllib3 underneath)" if library == "requests" else ""
+        if not check(f"{library}: exactly one span for the call{underneath}", len(mine) == 1, names):
+            continue
+        span = mine[0]
+        check(
+            f"{library}: its span is a child of the request's server span",
+            span["traceId"] == server["traceId"] and span.get("parentSpanId") == server["spanId"],
+            (span.get("parentSpanId"), server["spanId"]),
+        )
+        passed_on = pings.get(f"/ping/{library}") if library in ("requests", "urllib3", "httpx") else None
+        if library == "celery":
+            passed_on = (answer or {}).get("celery_traceparent")
+        if library in ("requests", "urllib3", "httpx", "celery"):
+            wanted = f"00-{trace_hex(span['traceId'])}-{trace_hex(span['spanId'])}-"
+            check(
+                f"{library}: the trace context it passed on names its span",
+                bool(passed_on) and passed_on.startswith(wanted),
+                (passed_on, wanted),
+            )
+    for library in ("requests", "urllib3", "httpx"):
+        if library not in traced:
+            check(f"{library}: no trace context passed on", pings.get(f"/ping/{library}") is None, pings)
+    if "celery" not in traced and answer is not None:
+        check("celery: no trace context in the task message", answer.get("celery_traceparent") is None, answer)
+    exporter_spans = [s.get("name") for _, s in spans if "/v1/" in json.dumps(attrs(s.get("attributes")))]
+    check("the exporters' own HTTP requests are not traced", not exporter_spans, exporter_spans)
+
+
 def check_answer(answer: dict | None) -> None:
     if not check("the view answered", answer is not None):
         return
     check("Redis round trip", answer["redis"] is not None, answer)
+    check("PostgreSQL through psycopg2 and psycopg", answer["postgres"] == ["via-psycopg2", "via-psycopg3"], answer)
+    check("GET through requests, urllib3 and httpx", answer["http"] == ["pong"] * 3, answer)
     check("configure() left the app registry alone", answer["registry_ready_after_configure"] is False, answer)
     check("one OpenTelemetry log handler after several configure() calls", answer["otel_log_handlers"] == 1, answer)
     check("one span processor after several configure() calls", answer["span_processors"] == 1, answer)
@@ -372,38 +512,93 @@ def check_answer(answer: dict | None) -> None:
     check("one log record processor after several configure() calls", answer["log_processors"] == 1, answer)
 
 
-def check_server_log(log_path: Path) -> None:
+def check_server_log(args: argparse.Namespace, log_path: Path) -> None:
     text = log_path.read_text(errors="replace")
-    bad = re.findall(r".*(?:Traceback|already instrumented|Overriding of current|Failed to export).*", text)
-    check("gunicorn's output has no traceback, double-setup or export failure", not bad, bad[:5])
+    bad = re.findall(
+        r".*(?:Traceback|already instrumented|Overriding of current|Failed to export|could not be instrumented).*",
+        text,
+    )
+    check("gunicorn's output has no traceback, double-setup, export or instrumentation failure", not bad, bad[:5])
+    warned = {name for name in CLIENT_NAMES if f"OTELPLAN_INSTRUMENTATIONS lists {name}, but" in text}
+    expected = EXPECTED[args.service]["warned"]
+    if expected:
+        names = ", ".join(sorted(expected))
+        check(f"a warning for each listed library that cannot be imported ({names})", warned == expected, warned)
+    else:
+        check("no warning about client libraries: candidates it cannot import are skipped quietly", not warned, warned)
+
+
+# Every client library name the module knows.
+CLIENT_NAMES = (
+    "psycopg2",
+    "psycopg",
+    "redis",
+    "elasticsearch",
+    "kafka-python",
+    "confluent-kafka",
+    "celery",
+    "requests",
+    "urllib3",
+    "httpx",
+)
 
 
 def run_django(args: argparse.Namespace) -> None:
     token = os.environ.get("ELASTIC_APM_SECRET_TOKEN") if args.topology == "B" else None
-    env_file = args.tree / "instrumentation" / "web.env"
-    values = read_env_file(env_file, dict(os.environ))
-    original = values.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
-    expected = {"A": "http://dkp-gateway:4318", "B": "http://apm-server:8200"}[args.topology]
-    check(f"web.env exports to {expected}", original == expected, original)
-    if args.topology == "B":
-        check(
-            "web.env takes the APM token from the environment",
-            "${ELASTIC_APM_SECRET_TOKEN}" in env_file.read_text(encoding="utf-8"),
-            env_file,
-        )
+    values = service_env(args)
+    check_instrumentation_env(args, values)
     values["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{args.sink_port}"
     env = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "TMPDIR") if k in os.environ}
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     env.update(values)
     env["PYTHONPATH"] = str(args.tree / "instrumentation" / "django")
     env["E2E_REDIS_URL"] = f"redis://127.0.0.1:{args.redis_port}/0"
+    env["E2E_PG_DSN"] = args.pg_dsn
+    env["E2E_HTTP_BASE"] = f"http://127.0.0.1:{args.sink_port}"
     log_path = args.sink_record.with_suffix(".gunicorn.log")
     answer = serve_and_request(args, env, log_path)
     time.sleep(0.5)  # the sink records before it answers; this only lets stragglers land
     check_answer(answer)
     check_received(args, answer, token)
-    check_server_log(log_path)
+    check_server_log(args, log_path)
     check_manage_py(env)
+
+
+def service_env(args: argparse.Namespace) -> dict[str, str]:
+    """The service's generated environment, as compose or Kubernetes hands it to the container."""
+    if args.env_from == "compose":
+        source = args.tree / "instrumentation" / f"{args.service}.env"
+        values = read_env_file(source, dict(os.environ))
+        expected = {"A": "http://dkp-gateway:4318", "B": "http://apm-server:8200"}[args.topology]
+    else:
+        source = args.tree / "kubernetes" / "app-patches" / f"deployment-{args.service}.yaml"
+        values = read_pod_env(source, dict(os.environ))
+        expected = {
+            "A": "http://dkp-gateway.observability.svc:4318",
+            "B": "http://apm-server.observability.svc:8200",
+        }[args.topology]
+    original = values.get("OTEL_EXPORTER_OTLP_ENDPOINT", "")
+    check(f"{source.name} exports to {expected}", original == expected, original)
+    if args.topology == "B":
+        reference = {"compose": "${ELASTIC_APM_SECRET_TOKEN}", "kubernetes": "$(ELASTIC_APM_SECRET_TOKEN)"}
+        check(
+            f"{source.name} takes the APM token from the environment",
+            reference[args.env_from] in source.read_text(encoding="utf-8"),
+            source,
+        )
+    return values
+
+
+def check_instrumentation_env(args: argparse.Namespace, values: dict[str, str]) -> None:
+    """web lists its libraries; worker lists none and gets every client of the stack as candidates."""
+    listed = values.get("OTELPLAN_INSTRUMENTATIONS")
+    candidates = values.get("OTELPLAN_INSTRUMENTATION_CANDIDATES")
+    if args.service == "web":
+        wanted = ("psycopg2,redis,elasticsearch,kafka-python", "")
+    else:
+        wanted = ("", ",".join(CLIENT_NAMES))
+    got = (listed, candidates)
+    check(f"{args.service}: the instrumentations it lists, and its candidates", got == wanted, got)
 
 
 def check_manage_py(env: dict[str, str]) -> None:
@@ -432,6 +627,9 @@ def main() -> int:
     django = sub.add_parser("django")
     django.add_argument("--tree", type=Path, required=True)
     django.add_argument("--topology", choices=["A", "B"], required=True)
+    django.add_argument("--service", choices=["web", "worker"], default="web")
+    django.add_argument("--env-from", choices=["compose", "kubernetes"], default="compose")
+    django.add_argument("--pg-dsn", required=True)
     django.add_argument("--sink-port", type=int, required=True)
     django.add_argument("--sink-record", type=Path, required=True)
     django.add_argument("--redis-port", type=int, required=True)

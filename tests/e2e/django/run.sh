@@ -2,13 +2,17 @@
 # End-to-end test of the generated Django instrumentation (instrumentation/django/), no Docker:
 # render examples/dkp.yaml for topologies A and B, install the generated requirements-otel.txt
 # in a Python 3.11 virtualenv from PyPI, serve a tiny Django project with gunicorn and the
-# generated gunicorn.conf.py in the environment of the generated web.env (only the endpoint
-# rewritten, to a local OTLP/HTTP sink), with a real Redis, and check what the sink receives.
+# generated gunicorn.conf.py in a service's generated environment (only the endpoint rewritten,
+# to a local OTLP/HTTP sink), with a real Redis and a real PostgreSQL, and check what the sink
+# receives. Three runs: `web` (which lists its libraries) from web.env in A and B, and `worker`
+# (which lists none) from its Kubernetes patch in B, read as Kubernetes would.
 #
 #   tests/e2e/django/run.sh
 #
-# Needs python3.11 (or PYTHON=...), PyPI, and redis-server (installed with apt-get when missing).
-# Only loopback addresses are used. The virtualenv is cached under
+# Needs python3.11 (or PYTHON=...), PyPI, redis-server and PostgreSQL's server binaries
+# (POSTGRES_BIN_DIR, default the newest /usr/lib/postgresql/*/bin; both installed with apt-get
+# when missing and root). As root, PostgreSQL runs as a system user `otelplane2e`, created when
+# missing. Only loopback addresses are used. The virtualenv is cached under
 # ${XDG_CACHE_HOME:-$HOME/.cache}/otelplan-e2e, keyed by a hash of the requirements.
 # The last line is `e2e: N passed, M failed`; the exit code is non-zero on any failure.
 # OTELPLAN_E2E_KEEP=1 keeps the work directory (trees, sink records, gunicorn logs).
@@ -27,11 +31,22 @@ failed=0
 
 cleanup() {
   local pid
+  pg_stop
   for pid in "${pids[@]}"; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
   [ -n "${OTELPLAN_E2E_KEEP:-}" ] || rm -rf "$work"
+}
+pg_bin=
+pg_data="$work/pg/data"
+pg_as=()
+
+# Stop the PostgreSQL server this run started, if it did.
+pg_stop() {
+  if [ -n "$pg_bin" ] && [ -f "$pg_data/postmaster.pid" ]; then
+    "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_data" stop -m fast >/dev/null 2>&1 || true
+  fi
 }
 trap cleanup EXIT
 [ -z "${OTELPLAN_E2E_KEEP:-}" ] || echo "work directory (kept): $work"
@@ -136,25 +151,60 @@ else
   say FAIL "redis-server did not start: $(cat "$work/redis.log")"
 fi
 
+echo "== PostgreSQL"
+pg_bin=${POSTGRES_BIN_DIR:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)}
+if [ -z "$pg_bin" ] || [ ! -x "$pg_bin/postgres" ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; } || true
+  fi
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+fi
+[ -n "$pg_bin" ] && [ -x "$pg_bin/postgres" ] || { pg_bin=; say FAIL "PostgreSQL is not installed"; finish; exit 1; }
+mkdir -p "$work/pg"
+if [ "$(id -u)" -eq 0 ]; then
+  # PostgreSQL refuses to run as root: a system user of its own, which must reach $work/pg.
+  id otelplane2e >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin otelplane2e
+  chmod 711 "$work"
+  chown otelplane2e "$work/pg"
+  pg_as=(runuser -u otelplane2e --)
+fi
+pg_port=$("$vpy" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+pg_up=no
+if "${pg_as[@]}" "$pg_bin/initdb" -D "$pg_data" -U postgres --auth=trust --no-locale -E UTF8 >"$work/pg/initdb.log" 2>&1 \
+  && "${pg_as[@]}" "$pg_bin/pg_ctl" -D "$pg_data" -l "$work/pg/server.log" -w -t 60 \
+    -o "-h 127.0.0.1 -p $pg_port -k $work/pg -c fsync=off" start >/dev/null 2>&1; then
+  pg_up=yes
+fi
+pg_dsn="host=127.0.0.1 port=$pg_port user=postgres dbname=postgres"
+if [ "$pg_up" = yes ] && "$vpy" -c "import psycopg; psycopg.connect('$pg_dsn').close()" 2>/dev/null; then
+  say ok "PostgreSQL $("$pg_bin/postgres" --version | sed -n 's/^postgres (PostgreSQL) \([0-9.]*\).*/\1/p') answers on 127.0.0.1:$pg_port"
+else
+  say FAIL "PostgreSQL did not start: $(cat "$work/pg/initdb.log" "$work/pg/server.log" 2>/dev/null | tail -n 5)"
+fi
+
 # The APM Server credential the B env file references, as a deployment would supply it.
 ELASTIC_APM_SECRET_TOKEN="e2e-token-$RANDOM$RANDOM"
 export ELASTIC_APM_SECRET_TOKEN
 
-for t in A B; do
-  # A: workers load the app after the fork; B: gunicorn --preload (the arbiter imports it first).
+# One run per line: topology, service, where its environment comes from, gunicorn's mode.
+# A: workers load the app after the fork; B: gunicorn --preload (the arbiter imports it first).
+runs=("A web compose fork" "B web compose preload" "B worker kubernetes fork")
+for run in "${runs[@]}"; do
+  read -r t service env_from mode <<<"$run"
   preload=()
-  mode="gunicorn, 2 workers"
-  if [ "$t" = B ]; then preload=(--preload); mode="$mode, --preload"; fi
-  echo "== topology $t ($mode)"
-  rm -f "$work/sink-$t.port"
-  "$vpy" "$here/sink.py" --port-file "$work/sink-$t.port" --out "$work/sink-$t.jsonl" 2>"$work/sink-$t.err" &
+  if [ "$mode" = preload ]; then preload=(--preload); fi
+  name="$t-$service"
+  echo "== topology $t, $service from its $env_from environment (gunicorn, 2 workers${preload:+, --preload})"
+  rm -f "$work/sink-$name.port"
+  "$vpy" "$here/sink.py" --port-file "$work/sink-$name.port" --out "$work/sink-$name.jsonl" 2>"$work/sink-$name.err" &
   sink_pid=$!
   pids+=("$sink_pid")
-  for _ in $(seq 100); do [ -s "$work/sink-$t.port" ] && break; sleep 0.1; done
-  sink_port=$(cat "$work/sink-$t.port" 2>/dev/null || echo 0)
+  for _ in $(seq 100); do [ -s "$work/sink-$name.port" ] && break; sleep 0.1; done
+  sink_port=$(cat "$work/sink-$name.port" 2>/dev/null || echo 0)
   echo "  OTLP sink on 127.0.0.1:$sink_port"
-  step "topology $t" "$vpy" "$here/e2e.py" django --tree "$work/tree-$t" --topology "$t" \
-    --sink-port "$sink_port" --sink-record "$work/sink-$t.jsonl" --redis-port "$redis_port" "${preload[@]}"
+  step "topology $t $service" "$vpy" "$here/e2e.py" django --tree "$work/tree-$t" --topology "$t" \
+    --service "$service" --env-from "$env_from" --sink-port "$sink_port" --sink-record "$work/sink-$name.jsonl" \
+    --redis-port "$redis_port" --pg-dsn "$pg_dsn" "${preload[@]}"
   kill "$sink_pid" 2>/dev/null || true
   wait "$sink_pid" 2>/dev/null || true
 done

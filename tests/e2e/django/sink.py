@@ -6,7 +6,9 @@ opentelemetry-proto and appends it, as JSON, to a file.
 It listens on 127.0.0.1 on a free port (written to PORT_FILE once it accepts connections) and
 answers POST /v1/traces, /v1/metrics and /v1/logs like a collector would. Each line of the record
 is {"signal": ..., "headers": {...}, "request": <the request as JSON>}; the headers kept are the
-ones the test checks (authorization, content-type, content-encoding). It runs until SIGTERM.
+ones the test checks (authorization, content-type, content-encoding, traceparent). It also
+answers GET /ping… for the test app's outgoing HTTP calls, recording {"ping": <path>, "headers":
+{...}} so the test sees the trace context each call passed on. It runs until SIGTERM.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ ROUTES = {
     ),
     "/v1/logs": ("logs", logs_service_pb2.ExportLogsServiceRequest, logs_service_pb2.ExportLogsServiceResponse),
 }
-KEPT_HEADERS = ("authorization", "content-type", "content-encoding")
+KEPT_HEADERS = ("authorization", "content-type", "content-encoding", "traceparent")
 
 
 class Sink(BaseHTTPRequestHandler):
@@ -65,6 +67,18 @@ class Sink(BaseHTTPRequestHandler):
         payload = response_type().SerializeToString()
         self.send_response(200)
         self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        if not self.path.startswith("/ping"):
+            self.send_error(404)
+            return
+        self.record({"ping": self.path, "headers": self.kept_headers()})
+        payload = b"pong"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)

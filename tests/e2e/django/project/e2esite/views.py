@@ -1,9 +1,18 @@
-"""The view of the e2e test: one log line, one metric, two Redis commands."""
+"""The view of the e2e test: one log line, one metric, two Redis commands, and one call through each
+other client library a service may instrument (both PostgreSQL drivers, requests, urllib3, HTTPX,
+a Celery task sent). Which of them produce spans depends on the service's environment; the view
+makes every call either way."""
 
 import logging
 import os
 
+import httpx
+import psycopg
+import psycopg2
 import redis
+import requests
+import urllib3
+from celery import Celery
 from django.http import JsonResponse
 from opentelemetry import _logs, metrics, trace
 
@@ -11,6 +20,15 @@ import otel_setup
 
 log = logging.getLogger("e2esite.views")
 requests_counter = metrics.get_meter("e2esite").create_counter("e2e.requests", unit="{request}")
+
+# Tasks go to kombu's in-process memory transport: no broker to run, and the test reads the
+# message back to see the trace context it carries.
+tasks = Celery("e2esite", broker="memory://", set_as_current=False)
+
+
+@tasks.task(name="e2esite.add")
+def add(x, y):
+    return x + y
 
 
 def hello(request):
@@ -30,6 +48,9 @@ def hello(request):
             "pid": os.getpid(),
             "trace_id": format(trace.get_current_span().get_span_context().trace_id, "032x"),
             "redis": stored.decode() if stored else None,
+            "postgres": _postgres(),
+            "http": _http(nonce),
+            "celery_traceparent": _celery(),
             "registry_ready_after_configure": wsgi.REGISTRY_READY_AFTER_CONFIGURE,
             "otel_log_handlers": _otel_log_handlers(),
             "span_processors": _count(trace.get_tracer_provider(), "_active_span_processor", "_span_processors"),
@@ -39,6 +60,40 @@ def hello(request):
             ),
         }
     )
+
+
+def _postgres() -> list:
+    """One query through each driver; each names its driver in the statement."""
+    dsn = os.environ["E2E_PG_DSN"]
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cur:
+        cur.execute("SELECT 'via-psycopg2' AS driver")
+        first = cur.fetchone()[0]
+    conn.close()
+    with psycopg.connect(dsn) as conn:
+        second = conn.execute("SELECT 'via-psycopg3' AS driver").fetchone()[0]
+    return [first, second]
+
+
+def _http(nonce: str) -> list:
+    """One GET through each HTTP client, each to its own path on the sink."""
+    base = os.environ["E2E_HTTP_BASE"]
+    out = [requests.get(f"{base}/ping/requests?nonce={nonce}", timeout=10).text]
+    pool = urllib3.PoolManager()
+    out.append(pool.request("GET", f"{base}/ping/urllib3?nonce={nonce}", timeout=10).data.decode())
+    out.append(httpx.get(f"{base}/ping/httpx?nonce={nonce}", timeout=10).text)
+    return out
+
+
+def _celery() -> str | None:
+    """Send a task, then read its message back from the memory queue: the traceparent it carries."""
+    with tasks.connection_for_write() as conn:
+        queue = conn.SimpleQueue("celery")  # declared first, so the message is routed to it
+        add.apply_async((1, 2), connection=conn)
+        message = queue.get(timeout=5)
+        message.ack()
+        headers = message.headers or {}
+        queue.close()
+    return headers.get("traceparent")
 
 
 def _otel_log_handlers() -> int:
