@@ -16,6 +16,7 @@ import (
 	"otelplan/tests/live/standins/internal/apm"
 	"otelplan/tests/live/standins/internal/common"
 	"otelplan/tests/live/standins/internal/es"
+	"otelplan/tests/live/standins/internal/load"
 	"otelplan/tests/live/standins/internal/loki"
 	"otelplan/tests/live/standins/internal/send"
 )
@@ -28,6 +29,7 @@ commands:
   es     Elasticsearch 9.x stand-in (_bulk, product check, faults)
   loki   Grafana Loki 3.x stand-in (OTLP/HTTP logs, tenants)
   send   send one OTLP request (traces, metrics or logs) and print the answer
+  load   offer OTLP load at a fixed rate for a while and report what was accepted
 
 'standins <command> -h' lists the command's flags.
 `)
@@ -58,6 +60,8 @@ func main() {
 		runLoki(args)
 	case "send":
 		os.Exit(send.Main(args))
+	case "load":
+		os.Exit(load.Main(args))
 	case "-h", "--help", "help":
 		usage()
 	default:
@@ -77,13 +81,14 @@ func runAPM(args []string) {
 	token := fs.String("secret-token", common.EnvOr("", "APM_STANDIN_SECRET_TOKEN", "ELASTIC_APM_SECRET_TOKEN"), "apm-server.auth.secret_token (empty: none)")
 	keys := fs.String("api-keys", common.EnvOr("", "APM_STANDIN_API_KEYS"), "comma-separated accepted API keys, base64(id:key) or id:key (empty: API keys off)")
 	version := fs.String("version", "9.5.2", "version reported by GET /")
+	prefix := fs.String("path-prefix", "", "also serve the OTLP/HTTP routes under this prefix (a plain OTLP sink, e.g. /api/v1/otlp)")
 	newRec := common.RecorderFlags(fs)
 	_ = fs.Parse(args)
 	rec, err := newRec()
 	if err != nil {
 		fail(err)
 	}
-	s, err := apm.New(apm.Config{Listen: *listen, SecretToken: *token, APIKeys: splitList(*keys), Version: *version}, rec)
+	s, err := apm.New(apm.Config{Listen: *listen, SecretToken: *token, APIKeys: splitList(*keys), Version: *version, PathPrefix: *prefix}, rec)
 	if err != nil {
 		fail(err)
 	}

@@ -67,6 +67,10 @@ type Config struct {
 	SecretToken string   // apm-server.auth.secret_token
 	APIKeys     []string // accepted "ApiKey" credentials: base64(id:key) or id:key
 	Version     string   // reported by GET /
+	// PathPrefix also mounts the OTLP/HTTP routes under this prefix: the capacity
+	// bench uses the stand-in as a plain OTLP sink where a store serves OTLP under
+	// a path (Prometheus's /api/v1/otlp). Empty: APM Server's routes only.
+	PathPrefix string
 }
 
 const expectedAuthHeaderFormat = "expected 'Authorization: Bearer secret_token' or 'Authorization: ApiKey base64(API key ID:API key)'"
@@ -188,6 +192,11 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/v1/traces", s.otlpHTTP(record.Traces))
 	mux.HandleFunc("/v1/metrics", s.otlpHTTP(record.Metrics))
 	mux.HandleFunc("/v1/logs", s.otlpHTTP(record.Logs))
+	if p := strings.TrimSuffix(s.cfg.PathPrefix, "/"); p != "" {
+		mux.HandleFunc(p+"/v1/traces", s.otlpHTTP(record.Traces))
+		mux.HandleFunc(p+"/v1/metrics", s.otlpHTTP(record.Metrics))
+		mux.HandleFunc(p+"/v1/logs", s.otlpHTTP(record.Logs))
+	}
 	return mux
 }
 
