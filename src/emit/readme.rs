@@ -200,6 +200,7 @@ pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
         match path.split('/').next().unwrap_or("") {
             "collector" => "collector configs (the values compose runs, or Kubernetes's for a Kubernetes-only stack)",
             "apm-server" => "APM Server's configuration",
+            "elasticsearch" => "the setup job of the deployed Elasticsearch: its script and one JSON body per request",
             "instrumentation" => "the OpenTelemetry settings and code of each Django service",
             "compose" => "the docker compose target",
             "kubernetes" => "the Kubernetes target (kustomize)",

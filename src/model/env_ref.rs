@@ -101,7 +101,7 @@ impl EnvRef {
 /// Who else sets a variable name, if a secret must not use it: the generated containers set
 /// these themselves, so a secret under the same name would clash with (or replace) them.
 fn reserved(name: &str) -> Option<&'static str> {
-    const EXACT: [&str; 10] = [
+    const EXACT: [&str; 12] = [
         "GOMEMLIMIT",
         "PATH",
         "HOME",
@@ -112,6 +112,8 @@ fn reserved(name: &str) -> Option<&'static str> {
         "KIBANA_SYSTEM_PASSWORD",
         "GRAFANA_ADMIN_PASSWORD",
         "DJANGO_SETTINGS_MODULE",
+        "APM_SERVER_WRITER_PASSWORD",
+        "OTELCOL_WRITER_PASSWORD",
     ];
     const PREFIXES: [&str; 4] = ["OTEL_", "OTELPLAN_", "ELASTICSEARCH_", "GF_"];
     let upper = name.to_ascii_uppercase();

@@ -7,9 +7,10 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::keywords::Target;
+use crate::model::keywords::{Signal, Target};
 use crate::model::reader::Keyword;
 
+use crate::plan::es_setup::{EsWriter, SetupSpec};
 use crate::topology::BackendKind;
 
 const SOURCE: &str = include_str!("../../data/backends.yaml");
@@ -78,14 +79,42 @@ pub(crate) struct EnvSpec {
     pub(crate) only: Option<Target>,
 }
 
+/// How long a store keeps one signal, and what a day of it takes on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SignalRetention {
+    /// Days kept.
+    pub(crate) days: u32,
+    /// MiB one day takes on disk (the ingest the sandbox is sized for).
+    pub(crate) daily_mib: u32,
+}
+
+/// What a store keeps: each signal's retention, and room for what the program keeps besides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RetentionSpec {
+    /// GiB the program needs besides the retained data (write-ahead logs, caches, work files).
+    #[serde(default)]
+    pub(crate) base_gib: u32,
+    /// Per signal the store keeps.
+    pub(crate) signals: BTreeMap<Signal, SignalRetention>,
+}
+
+impl RetentionSpec {
+    /// The days `signal` is kept, when the store keeps it.
+    pub(crate) fn days(&self, signal: Signal) -> Option<u32> {
+        self.signals.get(&signal).map(|s| s.days)
+    }
+}
+
 /// A persistent data directory.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DataSpec {
     /// Where the program keeps its data.
     pub(crate) path: String,
-    /// The volume's size.
-    pub(crate) size_gib: u32,
+    /// What it keeps, and for how long; the volume is sized from it (`plan::sizing`).
+    pub(crate) retention: RetentionSpec,
 }
 
 /// User and group a container runs as.
@@ -210,8 +239,8 @@ fn yes() -> bool {
 pub(crate) struct Companions {
     /// Kibana, beside a deployed Elasticsearch.
     pub(crate) kibana: ProgramSpec,
-    /// The one-shot job that sets Kibana's user's password.
-    pub(crate) kibana_setup: ProgramSpec,
+    /// The one-shot job that sets a deployed Elasticsearch up (`elasticsearch_setup`).
+    pub(crate) elasticsearch_setup: ProgramSpec,
     /// Grafana, beside C's deployed stores.
     pub(crate) grafana: ProgramSpec,
 }
@@ -224,6 +253,8 @@ pub(crate) struct Catalog {
     pub(crate) elastic_stack_version: String,
     /// Backends, by kind.
     pub(crate) backends: BTreeMap<BackendKind, ProgramSpec>,
+    /// What the setup job does to a deployed Elasticsearch.
+    pub(crate) elasticsearch_setup: SetupSpec,
     /// Companions.
     pub(crate) companions: Companions,
 }
@@ -235,10 +266,13 @@ impl Catalog {
         PARSED
             .get_or_init(|| {
                 let c: Catalog = serde_yaml::from_str(SOURCE).map_err(|e| format!("data/backends.yaml: {e}"))?;
-                match BackendKind::ALL.iter().find(|k| !c.backends.contains_key(k)) {
-                    Some(k) => Err(format!("data/backends.yaml lacks backend `{}`", k.key())),
-                    None => Ok(c),
+                if let Some(k) = BackendKind::ALL.iter().find(|k| !c.backends.contains_key(k)) {
+                    return Err(format!("data/backends.yaml lacks backend `{}`", k.key()));
                 }
+                for w in [EsWriter::ApmServer, EsWriter::Collector] {
+                    c.elasticsearch_setup.writer(w).map_err(|e| e.to_string())?;
+                }
+                Ok(c)
             })
             .as_ref()
             .map_err(|e| anyhow::anyhow!("{e} (this is a bug in otelplan)"))

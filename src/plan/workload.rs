@@ -12,6 +12,7 @@ use crate::plan::app::EnvValue;
 use crate::plan::backend_spec::{Catalog, CheckSpec, PortSpec, ProgramSpec, ResourceSpec, UserSpec};
 use crate::plan::collector::{CollectorRole, HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, STORAGE_DIR};
 use crate::plan::deploy::{DeployedBackend, Deployment};
+use crate::plan::es_setup::EsSetup;
 use crate::plan::role_spec::Placement;
 use crate::plan::{sizing, ApmAuth, ApmServerPlan, EsAuth};
 use crate::topology::BackendKind;
@@ -25,8 +26,8 @@ pub(crate) enum WorkloadKind {
     Backend(BackendKind),
     /// Kibana.
     Kibana,
-    /// The one-shot job that sets Kibana's user's password.
-    KibanaSetup,
+    /// The one-shot setup of a deployed Elasticsearch.
+    ElasticsearchSetup,
     /// Grafana.
     Grafana,
 }
@@ -353,12 +354,38 @@ pub(crate) fn backend(
         key: "data",
         volume: format!("{}-{}-data", deployment.prefix, b.kind.key()),
         path: data.path.clone(),
-        size_gib: Some(data.size_gib),
+        size_gib: Some(sizing::store_volume_gib(&data.retention)),
     });
     w
 }
 
-/// Kibana, its setup job and Grafana, when the plan runs them.
+/// The setup job's workload: Elasticsearch's address and the passwords it sets or uses, from
+/// the secrets they come from; it runs its script, mounted with the request bodies at
+/// `SETUP_DIR` (the image's entrypoint runs any command but Elasticsearch as given).
+fn elasticsearch_setup(setup: &EsSetup, spec: &ProgramSpec) -> Workload {
+    let mut w = program(
+        WorkloadKind::ElasticsearchSetup,
+        &setup.name,
+        "elasticsearch-setup",
+        "setup",
+        setup.image.clone(),
+        spec,
+    );
+    w.replicas = Replicas::OneShot;
+    w.args = vec!["bash".into(), format!("{SETUP_DIR}/{SETUP_SCRIPT}")];
+    w.env.push(EnvVar { name: SETUP_URL_VAR.into(), source: EnvSource::Url(setup.elasticsearch.clone()), only: None });
+    w.env.extend(setup.passwords.iter().map(|(var, env)| EnvVar::secret(var, env)));
+    w
+}
+
+/// Where the setup job's files are mounted.
+pub(crate) const SETUP_DIR: &str = "/setup";
+/// Its script, in that directory.
+pub(crate) const SETUP_SCRIPT: &str = "setup.sh";
+/// The variable that gives it Elasticsearch's URL.
+pub(crate) const SETUP_URL_VAR: &str = "ELASTICSEARCH_URL";
+
+/// Kibana, the Elasticsearch setup job and Grafana, when the plan runs them.
 pub(crate) fn companions(catalog: &Catalog, deployment: &Deployment) -> Vec<Workload> {
     let mut out = Vec::new();
     let c = &catalog.companions;
@@ -372,18 +399,9 @@ pub(crate) fn companions(catalog: &Catalog, deployment: &Deployment) -> Vec<Work
         kibana.env.push(EnvVar::literal("ELASTICSEARCH_USERNAME", "kibana_system"));
         kibana.env.push(EnvVar::secret("ELASTICSEARCH_PASSWORD", &deployment.kibana_password));
         out.push(kibana);
-        let mut setup = program(
-            WorkloadKind::KibanaSetup,
-            &k.setup_name,
-            "kibana-setup",
-            "set-password",
-            k.setup_image.clone(),
-            &c.kibana_setup,
-        );
-        setup.replicas = Replicas::OneShot;
-        setup.env.push(EnvVar::secret("KIBANA_PASSWORD", &deployment.kibana_password));
-        setup.env.extend(deployment.elasticsearch_password.iter().map(|pw| EnvVar::secret("ELASTIC_PASSWORD", pw)));
-        out.push(setup);
+    }
+    if let Some(setup) = &deployment.elasticsearch_setup {
+        out.push(elasticsearch_setup(setup, &c.elasticsearch_setup));
     }
     if let Some(g) = &deployment.grafana {
         let mut grafana =

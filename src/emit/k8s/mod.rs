@@ -129,6 +129,18 @@ pub(crate) fn emit(plan: &Plan, t: &Templates, tree: &mut OutputTree) -> anyhow:
         tree.insert("kubernetes/kibana.yaml".into(), program::kibana_manifest(&cx)?);
         resources.push("kibana.yaml".into());
     }
+    if let Some(setup) = &plan.deployment.elasticsearch_setup {
+        let files = crate::emit::es_setup::files(setup)?;
+        let dir = crate::emit::es_setup::DIR;
+        let files_map = k8s_name(&format!("{}-files", setup.name));
+        for (name, text) in &files {
+            tree.insert(format!("kubernetes/{dir}/{name}"), text.clone());
+        }
+        let entries: Vec<String> = files.iter().map(|(name, _)| format!("{name}={dir}/{name}")).collect();
+        generators.push(json!({ "name": files_map, "files": entries }));
+        tree.insert("kubernetes/elasticsearch-setup.yaml".into(), program::setup_manifest(&cx, &files_map, &files)?);
+        resources.push("elasticsearch-setup.yaml".into());
+    }
     if let Some(g) = &plan.deployment.grafana {
         tree.insert(
             "kubernetes/grafana/datasources.yaml".into(),

@@ -13,6 +13,7 @@ use crate::plan::deploy::{
     k8s_name, log_owner, DeployedBackend, Deployment, FileLogHook, Grafana, JmxHook, Kibana, StdoutHook, Workload,
 };
 use crate::plan::draft::{Draft, Sink};
+use crate::plan::es_setup::{self, EsSetup, EsWriter, SetupInput};
 use crate::plan::node::RoleKind;
 use crate::plan::{ApmAuth, EsAuth};
 use crate::settings::{LogSource, Role};
@@ -71,6 +72,32 @@ fn grafana(d: &Draft<'_>, catalog: &Catalog) -> Option<Grafana> {
     })
 }
 
+/// The one-shot setup of a deployed Elasticsearch.
+fn elasticsearch_setup(
+    d: &Draft<'_>,
+    catalog: &Catalog,
+    es: &Sink,
+    superuser: &EnvRef,
+    kibana_password: &EnvRef,
+) -> anyhow::Result<EsSetup> {
+    let spec = catalog.backend(BackendKind::Elasticsearch);
+    let retention = spec.data.as_ref().map(|data| &data.retention).ok_or_else(|| {
+        anyhow::anyhow!("data/backends.yaml gives Elasticsearch no data directory (this is a bug in otelplan)")
+    })?;
+    es_setup::plan(
+        &catalog.elasticsearch_setup,
+        SetupInput {
+            name: k8s_name(&names::workload(d.name(), "elasticsearch-setup")),
+            image: catalog.image(&catalog.companions.elasticsearch_setup, es.tag.as_deref()),
+            elasticsearch: es.addr.clone().with_default_scheme(Scheme::Http),
+            superuser_password: superuser.clone(),
+            kibana_password: kibana_password.clone(),
+            writer: EsWriter::of(d.topology),
+            retention,
+        },
+    )
+}
+
 /// Plan the deployment side.
 pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     let catalog = Catalog::get()?;
@@ -89,8 +116,6 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     let kibana = es.map(|s| Kibana {
         name: k8s_name(&names::workload(d.name(), "kibana")),
         image: catalog.image(&catalog.companions.kibana, s.tag.as_deref()),
-        setup_name: k8s_name(&names::workload(d.name(), "kibana-setup")),
-        setup_image: catalog.image(&catalog.companions.kibana_setup, s.tag.as_deref()),
         elasticsearch: s.addr.clone().with_default_scheme(Scheme::Http),
     });
     let grafana = grafana(d, catalog);
@@ -114,22 +139,23 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     }
     let kibana_password = EnvRef::named("KIBANA_SYSTEM_PASSWORD");
     let grafana_password = EnvRef::named("GRAFANA_ADMIN_PASSWORD");
-    if let Some(s) = es {
-        if let EsAuth::Basic { password, .. } = &s.auth {
-            observability_secrets.insert(password.clone());
-        }
-        observability_secrets.insert(kibana_password.clone());
+    // A sandbox's `elastic` superuser: its container and setup job read the password.
+    let stack_es = d.valid.backends().elasticsearch;
+    let elasticsearch_password = es.and(stack_es.as_ref()).and_then(|b| b.password.as_ref()).map(|p| p.value.clone());
+    let elasticsearch_setup = match (es, &elasticsearch_password) {
+        (Some(s), Some(superuser)) => Some(elasticsearch_setup(d, catalog, s, superuser, &kibana_password)?),
+        _ => None,
+    };
+    if let Some(setup) = &elasticsearch_setup {
+        observability_secrets.extend(setup.passwords.iter().map(|(_, e)| e.clone()));
     }
     if grafana.is_some() {
         observability_secrets.insert(grafana_password.clone());
     }
-    let elasticsearch_password = d.sinks.get(&BackendKind::Elasticsearch).and_then(|s| match &s.auth {
-        EsAuth::Basic { password, .. } => Some(password.clone()),
-        EsAuth::ApiKey(_) | EsAuth::None => None,
-    });
     d.deployment = Some(Deployment {
         backends,
         kibana,
+        elasticsearch_setup,
         grafana,
         file_logs,
         stdout_logs,

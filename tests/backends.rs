@@ -1,0 +1,142 @@
+//! Deployed backends made safe to run: ingestion never uses a sandbox's superuser, and the setup
+//! job re-applies cleanly and ends on its own.
+
+use serde_yaml::Value;
+
+use crate::common::{files, Test};
+
+fn render(stack: &str, topology: &str) -> crate::common::Output {
+    let out = Test::new().stack(stack).args(&["render", "stack.yaml", "-o", "out", "--topology", topology]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out
+}
+
+fn dkp() -> String {
+    std::fs::read_to_string(crate::common::repo().join("examples/dkp.yaml")).unwrap()
+}
+
+fn docs(text: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(text).map(|d| serde::Deserialize::deserialize(d).unwrap()).collect()
+}
+
+/// Every Kubernetes container in the tree: (object name, container).
+fn containers(out: &crate::common::Output) -> Vec<(String, Value)> {
+    let mut found = Vec::new();
+    for (path, text) in files(&out.path("out/kubernetes")) {
+        if !path.ends_with(".yaml") {
+            continue;
+        }
+        for doc in docs(&text) {
+            let pod = &doc["spec"]["template"]["spec"];
+            for c in pod["containers"].as_sequence().into_iter().flatten() {
+                found.push((doc["metadata"]["name"].as_str().unwrap_or_default().to_string(), c.clone()));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn ingestion_never_uses_the_superuser_of_a_deployed_sandbox() {
+    for topology in ["A", "B", "D"] {
+        let out = render(&dkp(), topology);
+        let setup = out.read("out/elasticsearch/setup/setup.sh");
+        // The configs of whatever writes to Elasticsearch name a user the setup job creates.
+        for (path, text) in files(&out.path("out")) {
+            let is_config = path.contains("collector/") && path.ends_with(".yaml") || path.ends_with("apm-server.yml");
+            if !is_config {
+                continue;
+            }
+            assert!(!text.contains("ELASTIC_PASSWORD"), "{topology} {path}: reads the superuser's password");
+            let doc = &docs(&text)[0];
+            let user = doc["exporters"]["elasticsearch"]["user"]
+                .as_str()
+                .or_else(|| doc["output"]["elasticsearch"]["username"].as_str());
+            if let Some(user) = user {
+                assert_ne!(user, "elastic", "{topology} {path}");
+                assert!(setup.contains(&format!("'/_security/user/{user}'")), "{topology}: the setup creates `{user}`");
+            }
+        }
+        // Only Elasticsearch itself and its setup job get the superuser's password.
+        let compose: Value = serde_yaml::from_str(&out.read("out/compose/docker-compose.yaml")).unwrap();
+        for (name, service) in compose["services"].as_mapping().unwrap() {
+            let name = name.as_str().unwrap();
+            let env = serde_yaml::to_string(&service["environment"]).unwrap();
+            if env.contains("ELASTIC_PASSWORD") {
+                assert!(name == "elasticsearch" || name == "dkp-elasticsearch-setup", "{topology}: compose `{name}`");
+            }
+        }
+        for (name, c) in containers(&out) {
+            if serde_yaml::to_string(&c["env"]).unwrap().contains("key: ELASTIC_PASSWORD") {
+                assert!(
+                    name == "elasticsearch" || name.starts_with("dkp-elasticsearch-setup-"),
+                    "{topology}: Kubernetes `{name}`"
+                );
+            }
+        }
+        let env_example = out.read("out/compose/.env.example");
+        let readme = out.read("out/README.md");
+        let writer = if topology == "D" { "OTELCOL_WRITER_PASSWORD" } else { "APM_SERVER_WRITER_PASSWORD" };
+        assert!(env_example.contains(&format!("\n{writer}=\n")), "{topology}: .env.example names {writer}");
+        assert!(readme.contains(&format!("| `{writer}` | `observability` | `{writer}` |")), "{topology}: {readme}");
+    }
+}
+
+#[test]
+fn an_existing_cluster_is_reached_with_the_stack_credentials() {
+    let out = Test::new().example("minimal.yaml").args(&["render", "stack.yaml", "-o", "out"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let gateway: Value = serde_yaml::from_str(&out.read("out/collector/gateway.yaml")).unwrap();
+    assert_eq!(gateway["exporters"]["elasticsearch"]["api_key"], "${env:ES_API_KEY}");
+    assert!(!out.path("out/elasticsearch").exists(), "nothing to set up on a cluster otelplan does not run");
+    let stack =
+        dkp().replace("    deploy: true\n    username: elastic", "    deploy: false\n    username: otel_writer");
+    let out = render(&stack, "D");
+    let gateway: Value = serde_yaml::from_str(&out.read("out/collector/gateway.yaml")).unwrap();
+    assert_eq!(gateway["exporters"]["elasticsearch"]["user"], "otel_writer");
+    assert_eq!(gateway["exporters"]["elasticsearch"]["password"], "${env:ELASTIC_PASSWORD}");
+}
+
+fn setup_job(out: &crate::common::Output) -> Value {
+    docs(&out.read("out/kubernetes/elasticsearch-setup.yaml")).remove(0)
+}
+
+fn claim_templates(out: &crate::common::Output) -> Vec<String> {
+    let mut found = Vec::new();
+    for (path, text) in files(&out.path("out/kubernetes")) {
+        if path.ends_with(".yaml") {
+            for doc in docs(&text) {
+                if !doc["spec"]["volumeClaimTemplates"].is_null() {
+                    found.push(format!(
+                        "{path}: {}",
+                        serde_yaml::to_string(&doc["spec"]["volumeClaimTemplates"]).unwrap()
+                    ));
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn the_setup_job_ends_on_its_own_and_is_replaced_when_it_changes() {
+    let first = render(&dkp(), "A");
+    let again = render(&dkp(), "A");
+    let job = setup_job(&first);
+    assert!(job["spec"]["activeDeadlineSeconds"].as_u64().is_some_and(|s| s > 0), "bounded in time");
+    assert!(job["spec"]["ttlSecondsAfterFinished"].as_u64().is_some_and(|s| s > 0), "deleted once finished");
+    assert_eq!(job["metadata"]["name"], setup_job(&again)["metadata"]["name"], "an unchanged job keeps its name");
+    let script = first.read("out/kubernetes/elasticsearch/setup/setup.sh");
+    assert!(script.contains("--max-time 30") && script.contains("-ge 60 ]"), "every request and the wait are bounded");
+    // A new Elasticsearch version changes the job's image: a new Job, while the volumes stay.
+    let newer = render(
+        &dkp().replace(
+            "    deploy: true\n    username: elastic",
+            "    deploy: true\n    version: 9.5.3\n    username: elastic",
+        ),
+        "A",
+    );
+    assert_ne!(job["metadata"]["name"], setup_job(&newer)["metadata"]["name"]);
+    assert_eq!(claim_templates(&first), claim_templates(&newer), "claim templates never change with a version");
+    assert!(!claim_templates(&first).is_empty());
+}
