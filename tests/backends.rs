@@ -140,3 +140,16 @@ fn the_setup_job_ends_on_its_own_and_is_replaced_when_it_changes() {
     assert_eq!(claim_templates(&first), claim_templates(&newer), "claim templates never change with a version");
     assert!(!claim_templates(&first).is_empty());
 }
+
+#[test]
+fn kibana_reads_its_encryption_key_from_a_secret() {
+    let out = render(&dkp(), "D");
+    let compose: Value = serde_yaml::from_str(&out.read("out/compose/docker-compose.yaml")).unwrap();
+    let env = serde_yaml::to_string(&compose["services"]["dkp-kibana"]["environment"]).unwrap();
+    assert!(env.contains("XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY=${KIBANA_ENCRYPTION_KEY:?"), "{env}");
+    let kibana = containers(&out).into_iter().find(|(name, _)| name == "dkp-kibana").unwrap().1;
+    let key =
+        kibana["env"].as_sequence().unwrap().iter().find(|e| e["name"] == "XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY");
+    assert_eq!(key.unwrap()["valueFrom"]["secretKeyRef"]["key"], "KIBANA_ENCRYPTION_KEY");
+    assert!(out.read("out/compose/.env.example").contains("\nKIBANA_ENCRYPTION_KEY=\n"));
+}

@@ -136,6 +136,8 @@ pub(crate) struct Deployment {
     pub(crate) elasticsearch_password: Option<EnvRef>,
     /// The variable holding `kibana_system`'s password (named by otelplan).
     pub(crate) kibana_password: EnvRef,
+    /// The variable holding Kibana's saved-objects encryption key (named by otelplan).
+    pub(crate) kibana_encryption_key: EnvRef,
     /// The variable holding Grafana's admin password (named by otelplan).
     pub(crate) grafana_password: EnvRef,
     /// The volume or hostPath name prefix for per-role storage (`<stack>`).

@@ -398,6 +398,12 @@ pub(crate) fn companions(catalog: &Catalog, deployment: &Deployment) -> Vec<Work
         });
         kibana.env.push(EnvVar::literal("ELASTICSEARCH_USERNAME", "kibana_system"));
         kibana.env.push(EnvVar::secret("ELASTICSEARCH_PASSWORD", &deployment.kibana_password));
+        // `xpack.encryptedSavedObjects.encryptionKey` (the image turns this variable into the
+        // setting; at least 32 characters). Without one Kibana may disable what relies on
+        // encrypted saved objects (alerting rules, connectors), and older releases made up a key
+        // at every start, so what they had encrypted could not be read after a restart.
+        // https://www.elastic.co/docs/deploy-manage/security/secure-saved-objects
+        kibana.env.push(EnvVar::secret("XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY", &deployment.kibana_encryption_key));
         out.push(kibana);
     }
     if let Some(setup) = &deployment.elasticsearch_setup {

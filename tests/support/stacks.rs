@@ -312,6 +312,7 @@ impl Stack {
         out.extend(
             [
                 "KIBANA_SYSTEM_PASSWORD",
+                "KIBANA_ENCRYPTION_KEY",
                 "GRAFANA_ADMIN_PASSWORD",
                 "APM_SERVER_WRITER_PASSWORD",
                 "OTELCOL_WRITER_PASSWORD",

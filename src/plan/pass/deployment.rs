@@ -138,6 +138,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
         }
     }
     let kibana_password = EnvRef::named("KIBANA_SYSTEM_PASSWORD");
+    let kibana_encryption_key = EnvRef::named("KIBANA_ENCRYPTION_KEY");
     let grafana_password = EnvRef::named("GRAFANA_ADMIN_PASSWORD");
     // A sandbox's `elastic` superuser: its container and setup job read the password.
     let stack_es = d.valid.backends().elasticsearch;
@@ -148,6 +149,9 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     };
     if let Some(setup) = &elasticsearch_setup {
         observability_secrets.extend(setup.passwords.iter().map(|(_, e)| e.clone()));
+    }
+    if kibana.is_some() {
+        observability_secrets.insert(kibana_encryption_key.clone());
     }
     if grafana.is_some() {
         observability_secrets.insert(grafana_password.clone());
@@ -165,6 +169,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
         app_secrets,
         elasticsearch_password,
         kibana_password,
+        kibana_encryption_key,
         grafana_password,
         prefix: d.name().to_string(),
         volume_init: k8s_name(&names::workload(d.name(), "volume-init")),
