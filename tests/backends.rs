@@ -153,3 +153,20 @@ fn kibana_reads_its_encryption_key_from_a_secret() {
     assert_eq!(key.unwrap()["valueFrom"]["secretKeyRef"]["key"], "KIBANA_ENCRYPTION_KEY");
     assert!(out.read("out/compose/.env.example").contains("\nKIBANA_ENCRYPTION_KEY=\n"));
 }
+
+#[test]
+fn prometheus_runs_with_its_own_configuration_and_retention() {
+    let out = render(&dkp(), "C");
+    let config: Value = serde_yaml::from_str(&out.read("out/prometheus/prometheus.yml")).unwrap();
+    assert_eq!(config["storage"]["tsdb"]["retention"]["size"], "8192MB", "80% of its 10 GiB volume");
+    let promoted = serde_yaml::to_string(&config["otlp"]["promote_resource_attributes"]).unwrap();
+    assert!(promoted.contains("deployment.environment.name") && promoted.contains("k8s.pod.name"), "{promoted}");
+    let compose: Value = serde_yaml::from_str(&out.read("out/compose/docker-compose.yaml")).unwrap();
+    let mounts = serde_yaml::to_string(&compose["services"]["prometheus"]["volumes"]).unwrap();
+    assert!(
+        mounts.contains("source: ../prometheus/prometheus.yml\n  target: /etc/prometheus/prometheus.yml"),
+        "{mounts}"
+    );
+    assert_eq!(out.read("out/kubernetes/prometheus/prometheus.yml"), out.read("out/prometheus/prometheus.yml"));
+    assert!(out.read("out/kubernetes/kustomization.yaml").contains("prometheus.yml=prometheus/prometheus.yml"));
+}

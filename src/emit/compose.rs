@@ -259,6 +259,11 @@ fn config_bind(w: &Workload, source: &str) -> Vec<Value> {
     w.config.as_deref().map(|target| bind(source, target)).into_iter().collect()
 }
 
+/// A deployed backend's own configuration file (written at the top of the tree), if it has one.
+fn backend_config(w: &Workload) -> Vec<Value> {
+    w.config_file.as_deref().map(|file| config_bind(w, &format!("../{file}"))).unwrap_or_default()
+}
+
 fn backend_service(plan: &Plan, w: &Workload, kind: BackendKind) -> Value {
     let d = &plan.deployment;
     match kind {
@@ -269,9 +274,9 @@ fn backend_service(plan: &Plan, w: &Workload, kind: BackendKind) -> Value {
                 .filter(|x| x.kind == BackendKind::Elasticsearch)
                 .map(|x| dependency(plan, &x.name))
                 .collect();
-            program_service(plan, w, config_bind(w, "../apm-server/apm-server.yml"), &es)
+            program_service(plan, w, backend_config(w), &es)
         }
-        _ => program_service(plan, w, Vec::new(), &[]),
+        _ => program_service(plan, w, backend_config(w), &[]),
     }
 }
 

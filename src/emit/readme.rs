@@ -201,6 +201,7 @@ pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
             "collector" => "collector configs (the values compose runs, or Kubernetes's for a Kubernetes-only stack)",
             "apm-server" => "APM Server's configuration",
             "elasticsearch" => "the setup job of the deployed Elasticsearch: its script and one JSON body per request",
+            "prometheus" => "the deployed Prometheus's configuration (promoted resource attributes, retention)",
             "instrumentation" => "the OpenTelemetry settings and code of each Django service",
             "compose" => "the docker compose target",
             "kubernetes" => "the Kubernetes target (kustomize)",

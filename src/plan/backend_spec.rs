@@ -11,6 +11,7 @@ use crate::model::keywords::{Signal, Target};
 use crate::model::reader::Keyword;
 
 use crate::plan::es_setup::{EsWriter, SetupSpec};
+use crate::plan::store_config::StoreSpecs;
 use crate::topology::BackendKind;
 
 const SOURCE: &str = include_str!("../../data/backends.yaml");
@@ -193,6 +194,9 @@ pub(crate) struct ProgramSpec {
     /// A config file otelplan writes, mounted at this path.
     #[serde(default)]
     pub(crate) config: Option<String>,
+    /// Where that file is in the tree (and under `kubernetes/`).
+    #[serde(default)]
+    pub(crate) config_file: Option<String>,
     /// Persistent data.
     #[serde(default)]
     pub(crate) data: Option<DataSpec>,
@@ -253,6 +257,8 @@ pub(crate) struct Catalog {
     pub(crate) elastic_stack_version: String,
     /// Backends, by kind.
     pub(crate) backends: BTreeMap<BackendKind, ProgramSpec>,
+    /// What the configuration files of deployed stores set.
+    pub(crate) store_configs: StoreSpecs,
     /// What the setup job does to a deployed Elasticsearch.
     pub(crate) elasticsearch_setup: SetupSpec,
     /// Companions.

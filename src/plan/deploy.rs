@@ -2,7 +2,7 @@
 //! into the team's own datastores (shared log directories, container-log labels, the Java
 //! agent) and which secrets each namespace needs. The compose and Kubernetes emitters read it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -11,6 +11,7 @@ use crate::model::keywords::{ServiceKind, WorkloadKind};
 use crate::plan::address::{Addr, Flavor, Namespaces};
 use crate::plan::app::{percent_encode, EnvValue, APP_PROTOCOL};
 use crate::plan::es_setup::EsSetup;
+use crate::plan::store_config::StoreConfig;
 use crate::topology::BackendKind;
 
 /// A small image with a shell, for one-shot setup steps (volume ownership).
@@ -117,6 +118,8 @@ pub(crate) struct Deployment {
     pub(crate) kibana: Option<Kibana>,
     /// The one-shot setup of a deployed Elasticsearch (writer user, retention, Kibana's user).
     pub(crate) elasticsearch_setup: Option<EsSetup>,
+    /// The configuration otelplan writes for each deployed store that has one.
+    pub(crate) store_configs: BTreeMap<BackendKind, StoreConfig>,
     /// Grafana, in topology C when a store is deployed.
     pub(crate) grafana: Option<Grafana>,
     /// Datastores with log files.

@@ -15,6 +15,7 @@ pub(crate) mod node;
 pub(crate) mod pass;
 pub(crate) mod role_spec;
 pub(crate) mod sizing;
+pub(crate) mod store_config;
 pub(crate) mod workload;
 
 use std::collections::BTreeSet;

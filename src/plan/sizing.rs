@@ -67,6 +67,12 @@ pub(crate) fn store_volume_gib(r: &RetentionSpec) -> u32 {
     gib.saturating_add(r.base_gib).max(1)
 }
 
+/// Size-based retention for a store on a volume of `volume_gib`, MiB: `STORE_FILL_PERCENT` of it
+/// (Prometheus counts its WAL and head chunks in this size, and deletes whole blocks to stay under it).
+pub(crate) fn retention_size_mib(volume_gib: u32) -> u64 {
+    u64::from(volume_gib) * 1024 * STORE_FILL_PERCENT / 100
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -97,6 +103,7 @@ mod tests {
         let prometheus = RetentionSpec { base_gib: 0, signals: [(Signal::Metrics, day(15, 512))].into() };
         // 15 × 512 MiB = 7.5 GiB, at most 80% full: 9.4 GiB, rounded up.
         assert_eq!(store_volume_gib(&prometheus), 10);
+        assert_eq!(retention_size_mib(10), 8192);
         let es = RetentionSpec {
             base_gib: 1,
             signals: [(Signal::Traces, day(7, 500)), (Signal::Logs, day(7, 500)), (Signal::Metrics, day(30, 10))]

@@ -185,6 +185,8 @@ pub(crate) struct Workload {
     pub(crate) scratch: Vec<String>,
     /// Where a config file otelplan writes is mounted.
     pub(crate) config: Option<String>,
+    /// Where that file is in the tree (a deployed program's; a collector's is its role's).
+    pub(crate) config_file: Option<String>,
     /// Health checks.
     pub(crate) probes: Option<Probes>,
     /// A compose healthcheck command (the image has the tool it runs).
@@ -251,6 +253,7 @@ fn program(
         storage: None,
         scratch: spec.scratch.clone(),
         config: spec.config.clone(),
+        config_file: spec.config_file.clone(),
         probes: probes(spec),
         compose_healthcheck: spec.compose_healthcheck.clone(),
     }
@@ -305,6 +308,7 @@ pub(crate) fn collector(
         storage,
         scratch: Vec::new(),
         config: Some(d.config_path.clone()),
+        config_file: None,
         probes: Some(Probes {
             readiness: health.clone(),
             readiness_timeout_seconds: None,

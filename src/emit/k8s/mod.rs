@@ -16,6 +16,8 @@ mod rbac;
 mod scaling;
 mod service;
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 
 use crate::emit::yaml::HEADER;
@@ -114,13 +116,22 @@ pub(crate) fn emit(plan: &Plan, t: &Templates, tree: &mut OutputTree) -> anyhow:
         tree.insert(format!("kubernetes/{file}"), text);
         resources.push(file);
     }
-    if let (Some(apm), Some(b)) = (&plan.apm_server, deployed(plan, BackendKind::ApmServer)) {
-        tree.insert("kubernetes/apm-server/apm-server.yml".into(), apm_server::render(plan, apm, Flavor::Kubernetes));
-        generators.push(json!({ "name": apm_config_map(b), "files": ["apm-server.yml=apm-server/apm-server.yml"] }));
-    }
+    let store_configs: BTreeMap<String, String> = crate::emit::store_config::files(plan).into_iter().collect();
     for w in &plan.workloads {
         let WorkloadKind::Backend(kind) = w.kind else { continue };
         let Some(b) = deployed(plan, kind) else { continue };
+        // A backend's configuration file, from a generated ConfigMap (its hash suffix rolls the pod).
+        if let (Some(file), Some(mount)) = (&w.config_file, &w.config) {
+            let text = match (&plan.apm_server, kind) {
+                (Some(apm), BackendKind::ApmServer) => Some(apm_server::render(plan, apm, Flavor::Kubernetes)),
+                _ => store_configs.get(file).cloned(),
+            };
+            if let Some(text) = text {
+                tree.insert(format!("kubernetes/{file}"), text);
+                let key = mount.rsplit('/').next().unwrap_or_default();
+                generators.push(json!({ "name": backend_config_map(b), "files": [format!("{key}={file}")] }));
+            }
+        }
         let file = format!("{}.yaml", b.name);
         tree.insert(format!("kubernetes/{file}"), program::backend_manifest(&cx, w, b)?);
         resources.push(file);
@@ -169,7 +180,7 @@ fn config_map(role: &CollectorRole) -> String {
     k8s_name(&format!("{}-config", role.name))
 }
 
-fn apm_config_map(b: &DeployedBackend) -> String {
+fn backend_config_map(b: &DeployedBackend) -> String {
     k8s_name(&format!("{}-config", b.name))
 }
 

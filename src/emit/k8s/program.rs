@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use super::container::{container, restricted};
-use super::{apm_config_map, grafana_config_map, service, Ctx, Manifest};
+use super::{backend_config_map, grafana_config_map, service, Ctx, Manifest};
 use crate::plan::deploy::{k8s_name, DeployedBackend};
 use crate::plan::workload::{Workload, WorkloadKind, SETUP_DIR};
 use crate::topology::{BackendKind, Destination};
@@ -22,7 +22,7 @@ fn mounts_and_volumes(w: &Workload, b: &DeployedBackend) -> (Vec<Value>, Vec<Val
     if let Some(path) = &w.config {
         let file = path.rsplit('/').next().unwrap_or_default();
         mounts.push(json!({ "name": "config", "mountPath": path, "subPath": file, "readOnly": true }));
-        volumes.push(json!({ "name": "config", "configMap": { "name": apm_config_map(b) } }));
+        volumes.push(json!({ "name": "config", "configMap": { "name": backend_config_map(b) } }));
     }
     if let Some(storage) = &w.storage {
         mounts.push(json!({ "name": storage.key, "mountPath": storage.path }));

@@ -2,7 +2,7 @@
 //! Grafana beside them, the hooks into the team's datastores (shared log directories, container
 //! log labels, the Java agent) and which secrets each namespace needs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::endpoint::Scheme;
 use crate::model::env_ref::EnvRef;
@@ -15,6 +15,7 @@ use crate::plan::deploy::{
 use crate::plan::draft::{Draft, Sink};
 use crate::plan::es_setup::{self, EsSetup, EsWriter, SetupInput};
 use crate::plan::node::RoleKind;
+use crate::plan::store_config;
 use crate::plan::{ApmAuth, EsAuth};
 use crate::settings::{LogSource, Role};
 use crate::topology::BackendKind;
@@ -119,6 +120,12 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
         elasticsearch: s.addr.clone().with_default_scheme(Scheme::Http),
     });
     let grafana = grafana(d, catalog);
+    let mut store_configs = BTreeMap::new();
+    for b in &backends {
+        if let Some(config) = store_config::plan(catalog, b.kind)? {
+            store_configs.insert(b.kind, config);
+        }
+    }
     let (file_logs, stdout_logs, jmx) = hooks(d);
     let mut observability_secrets = BTreeSet::new();
     let mut app_secrets = BTreeSet::new();
@@ -160,6 +167,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
         backends,
         kibana,
         elasticsearch_setup,
+        store_configs,
         grafana,
         file_logs,
         stdout_logs,

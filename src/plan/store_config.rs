@@ -1,0 +1,101 @@
+//! Plan stage: the configuration otelplan writes for each deployed store — what Prometheus
+//! promotes to labels, how long every store keeps data and how it deletes the rest — decided
+//! from `data/backends.yaml` (`store_configs`, each store's `data.retention`) and the volume size
+//! `plan::sizing` gives it. `emit::store_config` writes the files.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::keywords::Signal;
+use crate::plan::backend_spec::Catalog;
+use crate::plan::sizing;
+use crate::topology::BackendKind;
+
+/// `store_configs.prometheus` in `data/backends.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PrometheusSpec {
+    /// Resource attributes made labels of every sample.
+    pub(crate) promote_resource_attributes: Vec<String>,
+    /// How far behind the newest sample an out-of-order one is still taken (`30m`).
+    pub(crate) out_of_order_time_window: String,
+}
+
+/// `store_configs` in `data/backends.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StoreSpecs {
+    /// Prometheus.
+    pub(crate) prometheus: PrometheusSpec,
+}
+
+/// Prometheus's `prometheus.yml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct PrometheusConfig {
+    /// Resource attributes promoted to labels.
+    pub(crate) promote_resource_attributes: Vec<String>,
+    /// The out-of-order window.
+    pub(crate) out_of_order_time_window: String,
+    /// Days samples are kept.
+    pub(crate) retention_days: u32,
+    /// Size-based retention, MiB: below the volume, so blocks are deleted before it fills.
+    pub(crate) retention_size_mib: u64,
+}
+
+/// The configuration of a deployed store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) enum StoreConfig {
+    /// `prometheus.yml`.
+    Prometheus(PrometheusConfig),
+}
+
+fn retention_days(catalog: &Catalog, kind: BackendKind, signal: Signal) -> anyhow::Result<(u32, u32)> {
+    let spec = catalog.backend(kind);
+    let data = spec.data.as_ref().ok_or_else(|| {
+        anyhow::anyhow!("data/backends.yaml gives `{}` no data directory (this is a bug in otelplan)", kind.key())
+    })?;
+    let days = data.retention.days(signal).ok_or_else(|| {
+        anyhow::anyhow!(
+            "data/backends.yaml gives `{}` no {} retention (this is a bug in otelplan)",
+            kind.key(),
+            signal.as_str()
+        )
+    })?;
+    Ok((days, sizing::store_volume_gib(&data.retention)))
+}
+
+/// The configuration otelplan writes for a deployed `kind`, if it writes one.
+pub(crate) fn plan(catalog: &Catalog, kind: BackendKind) -> anyhow::Result<Option<StoreConfig>> {
+    let specs = &catalog.store_configs;
+    Ok(match kind {
+        BackendKind::Prometheus => {
+            let (days, volume_gib) = retention_days(catalog, kind, Signal::Metrics)?;
+            Some(StoreConfig::Prometheus(PrometheusConfig {
+                promote_resource_attributes: specs.prometheus.promote_resource_attributes.clone(),
+                out_of_order_time_window: specs.prometheus.out_of_order_time_window.clone(),
+                retention_days: days,
+                retention_size_mib: sizing::retention_size_mib(volume_gib),
+            }))
+        }
+        BackendKind::ApmServer | BackendKind::Elasticsearch | BackendKind::Jaeger | BackendKind::Loki => None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prometheus_keeps_what_its_volume_holds_and_promotes_identity() {
+        let c = Catalog::get().unwrap();
+        let Some(StoreConfig::Prometheus(p)) = plan(c, BackendKind::Prometheus).unwrap() else {
+            panic!("Prometheus gets a configuration")
+        };
+        let volume = sizing::store_volume_gib(&c.backend(BackendKind::Prometheus).data.as_ref().unwrap().retention);
+        assert!(p.retention_size_mib < u64::from(volume) * 1024, "deleted before the volume fills");
+        assert_eq!((p.retention_days, p.retention_size_mib), (15, 8192));
+        for attribute in ["service.instance.id", "deployment.environment.name", "k8s.namespace.name", "k8s.pod.name"] {
+            assert!(p.promote_resource_attributes.iter().any(|a| a == attribute), "{attribute}");
+        }
+        assert_eq!(p.out_of_order_time_window, "30m");
+    }
+}
