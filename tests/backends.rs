@@ -170,3 +170,19 @@ fn prometheus_runs_with_its_own_configuration_and_retention() {
     assert_eq!(out.read("out/kubernetes/prometheus/prometheus.yml"), out.read("out/prometheus/prometheus.yml"));
     assert!(out.read("out/kubernetes/kustomization.yaml").contains("prometheus.yml=prometheus/prometheus.yml"));
 }
+
+#[test]
+fn loki_runs_with_retention_and_without_usage_reports() {
+    let out = render(&dkp(), "C");
+    let config: Value = serde_yaml::from_str(&out.read("out/loki/loki.yaml")).unwrap();
+    assert_eq!(config["compactor"]["retention_enabled"], true);
+    assert_eq!(config["limits_config"]["retention_period"], "168h");
+    assert_eq!(config["analytics"]["reporting_enabled"], false);
+    let compose: Value = serde_yaml::from_str(&out.read("out/compose/docker-compose.yaml")).unwrap();
+    let loki = &compose["services"]["loki"];
+    assert_eq!(loki["command"][0], "-config.file=/etc/loki/config.yaml");
+    assert!(serde_yaml::to_string(&loki["volumes"]).unwrap().contains("source: ../loki/loki.yaml"));
+    let (_, container) = containers(&out).into_iter().find(|(name, _)| name == "loki").unwrap();
+    let mounts = serde_yaml::to_string(&container["volumeMounts"]).unwrap();
+    assert!(mounts.contains("mountPath: /etc/loki/config.yaml") && mounts.contains("subPath: config.yaml"), "{mounts}");
+}

@@ -202,6 +202,7 @@ pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
             "apm-server" => "APM Server's configuration",
             "elasticsearch" => "the setup job of the deployed Elasticsearch: its script and one JSON body per request",
             "prometheus" => "the deployed Prometheus's configuration (promoted resource attributes, retention)",
+            "loki" => "the deployed Loki's configuration (retention, no usage reporting)",
             "instrumentation" => "the OpenTelemetry settings and code of each Django service",
             "compose" => "the docker compose target",
             "kubernetes" => "the Kubernetes target (kustomize)",

@@ -1,9 +1,11 @@
 //! Emit stage: the configuration files of deployed stores, from the plan's `StoreConfig`s —
-//! `prometheus.yml`. Built as data and serialised; the files are the same for both targets
+//! `prometheus.yml`, Loki's file. Built as data and serialised; the files are the same for both targets
 //! (nothing in them depends on where the store runs).
 
-use crate::emit::yaml::{document, map, s, strings};
-use crate::plan::store_config::{PrometheusConfig, StoreConfig};
+use serde_yaml::Value;
+
+use crate::emit::yaml::{document, map, n, s, strings};
+use crate::plan::store_config::{LokiConfig, PrometheusConfig, StoreConfig};
 use crate::plan::Plan;
 
 fn prometheus(c: &PrometheusConfig) -> String {
@@ -33,10 +35,65 @@ fn prometheus(c: &PrometheusConfig) -> String {
     document(&value)
 }
 
+fn loki(c: &LokiConfig) -> String {
+    let dir = &c.data_dir;
+    let value = map([
+        // One tenant: the `X-Scope-OrgID` a stack may send is accepted and not required.
+        ("auth_enabled", Value::Bool(false)),
+        ("server", map([("http_listen_port", n(c.http_port))])),
+        (
+            "common",
+            map([
+                ("instance_addr", s("127.0.0.1")),
+                ("path_prefix", s(dir.clone())),
+                (
+                    "storage",
+                    map([(
+                        "filesystem",
+                        map([
+                            ("chunks_directory", s(format!("{dir}/chunks"))),
+                            ("rules_directory", s(format!("{dir}/rules"))),
+                        ]),
+                    )]),
+                ),
+                ("replication_factor", n(1u32)),
+                ("ring", map([("kvstore", map([("store", s("inmemory"))]))])),
+            ]),
+        ),
+        (
+            "schema_config",
+            map([(
+                "configs",
+                Value::Sequence(vec![map([
+                    ("from", s(c.spec.schema_from.clone())),
+                    ("store", s("tsdb")),
+                    ("object_store", s("filesystem")),
+                    ("schema", s("v13")),
+                    ("index", map([("prefix", s("index_")), ("period", s("24h"))])),
+                ])]),
+            )]),
+        ),
+        (
+            "compactor",
+            map([
+                ("working_directory", s(format!("{dir}/compactor"))),
+                ("compaction_interval", s(c.spec.compaction_interval.clone())),
+                ("retention_enabled", Value::Bool(true)),
+                ("retention_delete_delay", s(c.spec.retention_delete_delay.clone())),
+                ("delete_request_store", s("filesystem")),
+            ]),
+        ),
+        ("limits_config", map([("retention_period", s(format!("{}h", c.retention_hours)))])),
+        ("analytics", map([("reporting_enabled", Value::Bool(c.spec.reporting_enabled))])),
+    ]);
+    document(&value)
+}
+
 /// The file of one store's configuration.
 pub(crate) fn render(config: &StoreConfig) -> String {
     match config {
         StoreConfig::Prometheus(c) => prometheus(c),
+        StoreConfig::Loki(c) => loki(c),
     }
 }
 
@@ -56,6 +113,21 @@ mod tests {
     use super::*;
     use crate::model::keywords::TopologyId;
     use crate::test_support::{plan, DKP};
+
+    #[test]
+    fn loki_applies_retention_and_reports_nothing() {
+        let plan = plan(DKP, TopologyId::parse("C").unwrap());
+        let files = files(&plan);
+        let (path, text) = files.iter().find(|(p, _)| p.starts_with("loki/")).unwrap();
+        assert_eq!(path, "loki/loki.yaml");
+        let doc: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
+        assert_eq!(doc["compactor"]["retention_enabled"], true);
+        assert_eq!(doc["compactor"]["delete_request_store"], "filesystem");
+        assert_eq!(doc["limits_config"]["retention_period"], "168h");
+        assert_eq!(doc["analytics"]["reporting_enabled"], false);
+        assert_eq!(doc["schema_config"]["configs"][0]["from"], "2020-10-24");
+        assert_eq!(doc["common"]["path_prefix"], "/loki");
+    }
 
     #[test]
     fn prometheus_yml_reads_back() {

@@ -20,12 +20,28 @@ pub(crate) struct PrometheusSpec {
     pub(crate) out_of_order_time_window: String,
 }
 
+/// `store_configs.loki` in `data/backends.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LokiSpec {
+    /// How often the compactor compacts and applies retention (`10m`).
+    pub(crate) compaction_interval: String,
+    /// How long marked chunks wait before they are deleted (`2h`).
+    pub(crate) retention_delete_delay: String,
+    /// The first day of the storage schema.
+    pub(crate) schema_from: String,
+    /// Whether Loki reports usage to Grafana Labs.
+    pub(crate) reporting_enabled: bool,
+}
+
 /// `store_configs` in `data/backends.yaml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StoreSpecs {
     /// Prometheus.
     pub(crate) prometheus: PrometheusSpec,
+    /// Loki.
+    pub(crate) loki: LokiSpec,
 }
 
 /// Prometheus's `prometheus.yml`.
@@ -41,11 +57,26 @@ pub(crate) struct PrometheusConfig {
     pub(crate) retention_size_mib: u64,
 }
 
+/// Loki's configuration file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct LokiConfig {
+    /// Where it keeps its data (the volume).
+    pub(crate) data_dir: String,
+    /// Its HTTP port.
+    pub(crate) http_port: u16,
+    /// Hours logs are kept (`limits_config.retention_period`).
+    pub(crate) retention_hours: u32,
+    /// The compactor's settings and the schema's first day, from the data.
+    pub(crate) spec: LokiSpec,
+}
+
 /// The configuration of a deployed store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) enum StoreConfig {
     /// `prometheus.yml`.
     Prometheus(PrometheusConfig),
+    /// Loki's file.
+    Loki(LokiConfig),
 }
 
 fn retention_days(catalog: &Catalog, kind: BackendKind, signal: Signal) -> anyhow::Result<(u32, u32)> {
@@ -76,13 +107,34 @@ pub(crate) fn plan(catalog: &Catalog, kind: BackendKind) -> anyhow::Result<Optio
                 retention_size_mib: sizing::retention_size_mib(volume_gib),
             }))
         }
-        BackendKind::ApmServer | BackendKind::Elasticsearch | BackendKind::Jaeger | BackendKind::Loki => None,
+        BackendKind::Loki => {
+            let (days, _) = retention_days(catalog, kind, Signal::Logs)?;
+            let spec = catalog.backend(kind);
+            Some(StoreConfig::Loki(LokiConfig {
+                data_dir: spec.data.as_ref().map(|d| d.path.clone()).unwrap_or_default(),
+                http_port: spec.port("http").unwrap_or(3100),
+                retention_hours: days * 24,
+                spec: specs.loki.clone(),
+            }))
+        }
+        BackendKind::ApmServer | BackendKind::Elasticsearch | BackendKind::Jaeger => None,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loki_deletes_logs_after_its_retention() {
+        let c = Catalog::get().unwrap();
+        let Some(StoreConfig::Loki(l)) = plan(c, BackendKind::Loki).unwrap() else {
+            panic!("Loki gets a configuration")
+        };
+        assert_eq!(l.retention_hours, 7 * 24);
+        assert!(!l.spec.reporting_enabled);
+        assert_eq!(l.data_dir, "/loki");
+    }
 
     #[test]
     fn prometheus_keeps_what_its_volume_holds_and_promotes_identity() {
