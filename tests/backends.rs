@@ -186,3 +186,22 @@ fn loki_runs_with_retention_and_without_usage_reports() {
     let mounts = serde_yaml::to_string(&container["volumeMounts"]).unwrap();
     assert!(mounts.contains("mountPath: /etc/loki/config.yaml") && mounts.contains("subPath: config.yaml"), "{mounts}");
 }
+
+#[test]
+fn jaeger_keeps_traces_on_a_volume() {
+    let out = render(&dkp(), "C");
+    let config: serde_json::Value = serde_json::from_str(&out.read("out/jaeger/config.json")).unwrap();
+    let badger = &config["extensions"]["jaeger_storage"]["backends"]["traces"]["badger"];
+    assert_eq!(badger["ephemeral"], false, "not the all-in-one memory store");
+    assert_eq!(badger["ttl"]["spans"], "168h");
+    let compose: Value = serde_yaml::from_str(&out.read("out/compose/docker-compose.yaml")).unwrap();
+    let jaeger = &compose["services"]["jaeger"];
+    assert_eq!(jaeger["command"][0], "--config=/etc/jaeger/config.json");
+    assert!(serde_yaml::to_string(&jaeger["volumes"]).unwrap().contains("dkp-jaeger-data:/badger"));
+    let init = serde_yaml::to_string(&compose["services"]["dkp-volume-init"]).unwrap();
+    assert!(init.contains("chown -R 10001:10001 /volumes/jaeger"), "the new volume is handed to Jaeger: {init}");
+    let manifest = docs(&out.read("out/kubernetes/jaeger.yaml")).remove(0);
+    assert_eq!(manifest["kind"], "StatefulSet");
+    assert_eq!(manifest["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"], "10Gi");
+    assert_eq!(manifest["spec"]["template"]["spec"]["securityContext"]["fsGroup"], 10001);
+}

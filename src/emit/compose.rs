@@ -266,18 +266,14 @@ fn backend_config(w: &Workload) -> Vec<Value> {
 
 fn backend_service(plan: &Plan, w: &Workload, kind: BackendKind) -> Value {
     let d = &plan.deployment;
-    match kind {
-        BackendKind::ApmServer => {
-            let es: Vec<(String, &str)> = d
-                .backends
-                .iter()
-                .filter(|x| x.kind == BackendKind::Elasticsearch)
-                .map(|x| dependency(plan, &x.name))
-                .collect();
-            program_service(plan, w, backend_config(w), &es)
-        }
-        _ => program_service(plan, w, backend_config(w), &[]),
-    }
+    let after: Vec<(String, &str)> = if kind == BackendKind::ApmServer {
+        d.backends.iter().filter(|x| x.kind == BackendKind::Elasticsearch).map(|x| dependency(plan, &x.name)).collect()
+    } else {
+        // A volume the image has no directory for is handed over first.
+        let handed = w.storage.as_ref().is_some_and(|s| !s.in_image);
+        handed.then(|| (d.volume_init.clone(), "service_completed_successfully")).into_iter().collect()
+    };
+    program_service(plan, w, backend_config(w), &after)
 }
 
 fn companion_service(plan: &Plan, w: &Workload) -> Value {
@@ -306,16 +302,14 @@ fn companion_service(plan: &Plan, w: &Workload) -> Value {
     }
 }
 
-/// Named volumes start root-owned, while the collector runs as uid 10001 and a datastore as
-/// its own user. This one-shot service hands each volume to its writer before anyone starts:
-/// collector storage to the collector, a shared log directory to the datastore (group-readable,
-/// for the agent that joins its group).
+/// Named volumes start root-owned unless the image has their directory, while the collector
+/// runs as uid 10001 and a datastore as its own user. This one-shot service hands each volume to
+/// its writer before anyone starts: collector storage to the collector, a store's data to the
+/// store (Jaeger's Badger), a shared log directory to the datastore (group-readable, for the
+/// agent that joins its group).
 fn volume_init(plan: &Plan) -> Option<Value> {
-    let owned: Vec<&Workload> = plan
-        .workloads
-        .iter()
-        .filter(|w| matches!(w.kind, WorkloadKind::Collector(_)) && w.storage.is_some() && w.user.uid != 0)
-        .collect();
+    let owned: Vec<&Workload> =
+        plan.workloads.iter().filter(|w| w.storage.as_ref().is_some_and(|s| !s.in_image) && w.user.uid != 0).collect();
     let owned: Vec<&Workload> = owned.into_iter().filter(|w| !is_per_node(plan, w)).collect();
     let logs = &plan.deployment.file_logs;
     if owned.is_empty() && logs.is_empty() {

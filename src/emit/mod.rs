@@ -41,7 +41,7 @@ pub(crate) fn emit(plan: &Plan, templates: &Templates) -> anyhow::Result<OutputT
     if let Some(apm) = &plan.apm_server {
         tree.insert("apm-server/apm-server.yml".to_string(), apm_server::render(plan, apm, flavor));
     }
-    tree.extend(store_config::files(plan));
+    tree.extend(store_config::files(plan)?);
     if let Some(setup) = &plan.deployment.elasticsearch_setup {
         for (name, text) in es_setup::files(setup)? {
             tree.insert(format!("{}/{name}", es_setup::DIR), text);

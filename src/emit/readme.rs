@@ -203,6 +203,7 @@ pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
             "elasticsearch" => "the setup job of the deployed Elasticsearch: its script and one JSON body per request",
             "prometheus" => "the deployed Prometheus's configuration (promoted resource attributes, retention)",
             "loki" => "the deployed Loki's configuration (retention, no usage reporting)",
+            "jaeger" => "the deployed Jaeger's configuration (Badger on its volume, retention)",
             "instrumentation" => "the OpenTelemetry settings and code of each Django service",
             "compose" => "the docker compose target",
             "kubernetes" => "the Kubernetes target (kustomize)",

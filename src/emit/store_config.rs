@@ -1,11 +1,12 @@
 //! Emit stage: the configuration files of deployed stores, from the plan's `StoreConfig`s —
-//! `prometheus.yml`, Loki's file. Built as data and serialised; the files are the same for both targets
+//! `prometheus.yml`, Loki's and Jaeger's files. Built as data and serialised; the files are the same for both targets
 //! (nothing in them depends on where the store runs).
 
+use serde_json::json;
 use serde_yaml::Value;
 
 use crate::emit::yaml::{document, map, n, s, strings};
-use crate::plan::store_config::{LokiConfig, PrometheusConfig, StoreConfig};
+use crate::plan::store_config::{JaegerConfig, LokiConfig, PrometheusConfig, StoreConfig};
 use crate::plan::Plan;
 
 fn prometheus(c: &PrometheusConfig) -> String {
@@ -89,23 +90,62 @@ fn loki(c: &LokiConfig) -> String {
     document(&value)
 }
 
+/// Jaeger's configuration, as JSON (which its collector-style loader reads as YAML). It names
+/// components of Jaeger's distribution, which a checker for the contrib distribution would take
+/// for unknown ones; `tests/live/validate.sh` validates it with the real Jaeger.
+fn jaeger(c: &JaegerConfig) -> anyhow::Result<String> {
+    let dir = &c.data_dir;
+    let value = json!({
+        "receivers": { "otlp": { "protocols": {
+            "grpc": { "endpoint": format!("0.0.0.0:{}", c.otlp_grpc_port) },
+            "http": { "endpoint": format!("0.0.0.0:{}", c.otlp_http_port) },
+        } } },
+        "processors": { "batch": {} },
+        "exporters": { "jaeger_storage_exporter": { "trace_storage": c.store } },
+        "extensions": {
+            "jaeger_storage": { "backends": { c.store.as_str(): { "badger": {
+                "ephemeral": false,
+                "directories": { "keys": format!("{dir}/keys"), "values": format!("{dir}/values") },
+                "ttl": { "spans": format!("{}h", c.retention_hours) },
+            } } } },
+            "jaeger_query": {
+                "storage": { "traces": c.store },
+                "http": { "endpoint": format!("0.0.0.0:{}", c.query_port) },
+            },
+        },
+        "service": {
+            "extensions": ["jaeger_storage", "jaeger_query"],
+            "pipelines": { "traces": {
+                "receivers": ["otlp"],
+                "processors": ["batch"],
+                "exporters": ["jaeger_storage_exporter"],
+            } },
+            "telemetry": { "resource": { "service.name": "jaeger" } },
+        },
+    });
+    let mut text = serde_json::to_string_pretty(&value)?;
+    text.push('\n');
+    Ok(text)
+}
+
 /// The file of one store's configuration.
-pub(crate) fn render(config: &StoreConfig) -> String {
-    match config {
+pub(crate) fn render(config: &StoreConfig) -> anyhow::Result<String> {
+    Ok(match config {
         StoreConfig::Prometheus(c) => prometheus(c),
         StoreConfig::Loki(c) => loki(c),
-    }
+        StoreConfig::Jaeger(c) => jaeger(c)?,
+    })
 }
 
 /// Every deployed store's configuration: its path in the tree (under `kubernetes/` too) and text.
-pub(crate) fn files(plan: &Plan) -> Vec<(String, String)> {
+pub(crate) fn files(plan: &Plan) -> anyhow::Result<Vec<(String, String)>> {
     let mut out = Vec::new();
     for w in &plan.workloads {
         let crate::plan::workload::WorkloadKind::Backend(kind) = w.kind else { continue };
         let (Some(path), Some(config)) = (&w.config_file, plan.deployment.store_configs.get(&kind)) else { continue };
-        out.push((path.clone(), render(config)));
+        out.push((path.clone(), render(config)?));
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -115,9 +155,24 @@ mod tests {
     use crate::test_support::{plan, DKP};
 
     #[test]
+    fn jaeger_stores_in_badger_on_its_volume() {
+        let plan = plan(DKP, TopologyId::parse("C").unwrap());
+        let files = files(&plan).unwrap();
+        let (path, text) = files.iter().find(|(p, _)| p.starts_with("jaeger/")).unwrap();
+        assert_eq!(path, "jaeger/config.json");
+        let doc: serde_json::Value = serde_json::from_str(text).unwrap();
+        let badger = &doc["extensions"]["jaeger_storage"]["backends"]["traces"]["badger"];
+        assert_eq!(badger["ephemeral"], false);
+        assert_eq!(badger["directories"]["keys"], "/badger/keys");
+        assert_eq!(badger["ttl"]["spans"], "168h");
+        assert_eq!(doc["exporters"]["jaeger_storage_exporter"]["trace_storage"], "traces");
+        assert_eq!(doc["receivers"]["otlp"]["protocols"]["grpc"]["endpoint"], "0.0.0.0:4317");
+    }
+
+    #[test]
     fn loki_applies_retention_and_reports_nothing() {
         let plan = plan(DKP, TopologyId::parse("C").unwrap());
-        let files = files(&plan);
+        let files = files(&plan).unwrap();
         let (path, text) = files.iter().find(|(p, _)| p.starts_with("loki/")).unwrap();
         assert_eq!(path, "loki/loki.yaml");
         let doc: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
@@ -132,7 +187,7 @@ mod tests {
     #[test]
     fn prometheus_yml_reads_back() {
         let plan = plan(DKP, TopologyId::parse("C").unwrap());
-        let files = files(&plan);
+        let files = files(&plan).unwrap();
         let (path, text) = files.iter().find(|(p, _)| p.ends_with("prometheus.yml")).unwrap();
         assert_eq!(path, "prometheus/prometheus.yml");
         let doc: serde_yaml::Value = serde_yaml::from_str(text).unwrap();

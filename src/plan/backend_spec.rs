@@ -116,6 +116,10 @@ pub(crate) struct DataSpec {
     pub(crate) path: String,
     /// What it keeps, and for how long; the volume is sized from it (`plan::sizing`).
     pub(crate) retention: RetentionSpec,
+    /// Whether the image has the directory, owned by its user (Docker gives a new named
+    /// volume that ownership); without it compose hands the volume over first.
+    #[serde(default = "yes")]
+    pub(crate) in_image: bool,
 }
 
 /// User and group a container runs as.

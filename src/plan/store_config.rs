@@ -34,12 +34,22 @@ pub(crate) struct LokiSpec {
     pub(crate) reporting_enabled: bool,
 }
 
+/// `store_configs.jaeger` in `data/backends.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct JaegerSpec {
+    /// The name of its one trace store (the `jaeger_storage` backend).
+    pub(crate) store: String,
+}
+
 /// `store_configs` in `data/backends.yaml`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StoreSpecs {
     /// Prometheus.
     pub(crate) prometheus: PrometheusSpec,
+    /// Jaeger.
+    pub(crate) jaeger: JaegerSpec,
     /// Loki.
     pub(crate) loki: LokiSpec,
 }
@@ -70,9 +80,28 @@ pub(crate) struct LokiConfig {
     pub(crate) spec: LokiSpec,
 }
 
+/// Jaeger's configuration file: OTLP in, one Badger store on the volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct JaegerConfig {
+    /// The store's name.
+    pub(crate) store: String,
+    /// Badger's directory (the volume): keys and values below it.
+    pub(crate) data_dir: String,
+    /// Hours spans are kept (Badger's `ttl.spans`).
+    pub(crate) retention_hours: u32,
+    /// OTLP/gRPC port.
+    pub(crate) otlp_grpc_port: u16,
+    /// OTLP/HTTP port.
+    pub(crate) otlp_http_port: u16,
+    /// The query API and UI's port.
+    pub(crate) query_port: u16,
+}
+
 /// The configuration of a deployed store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) enum StoreConfig {
+    /// Jaeger's file.
+    Jaeger(JaegerConfig),
     /// `prometheus.yml`.
     Prometheus(PrometheusConfig),
     /// Loki's file.
@@ -117,13 +146,41 @@ pub(crate) fn plan(catalog: &Catalog, kind: BackendKind) -> anyhow::Result<Optio
                 spec: specs.loki.clone(),
             }))
         }
-        BackendKind::ApmServer | BackendKind::Elasticsearch | BackendKind::Jaeger => None,
+        BackendKind::Jaeger => {
+            let (days, _) = retention_days(catalog, kind, Signal::Traces)?;
+            let spec = catalog.backend(kind);
+            let port = |name: &str| {
+                spec.port(name).ok_or_else(|| {
+                    anyhow::anyhow!("data/backends.yaml gives Jaeger no port `{name}` (this is a bug in otelplan)")
+                })
+            };
+            Some(StoreConfig::Jaeger(JaegerConfig {
+                store: specs.jaeger.store.clone(),
+                data_dir: spec.data.as_ref().map(|d| d.path.clone()).unwrap_or_default(),
+                retention_hours: days * 24,
+                otlp_grpc_port: port("otlp-grpc")?,
+                otlp_http_port: port("otlp-http")?,
+                query_port: port("ui")?,
+            }))
+        }
+        BackendKind::ApmServer | BackendKind::Elasticsearch => None,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn jaeger_keeps_traces_on_its_volume_for_their_retention() {
+        let c = Catalog::get().unwrap();
+        let Some(StoreConfig::Jaeger(j)) = plan(c, BackendKind::Jaeger).unwrap() else {
+            panic!("Jaeger gets a configuration")
+        };
+        assert_eq!(j.data_dir, c.backend(BackendKind::Jaeger).data.as_ref().unwrap().path);
+        assert_eq!(j.retention_hours, 7 * 24);
+        assert_eq!((j.otlp_grpc_port, j.otlp_http_port, j.query_port), (4317, 4318, 16686));
+    }
 
     #[test]
     fn loki_deletes_logs_after_its_retention() {

@@ -148,6 +148,9 @@ pub(crate) struct Storage {
     /// Its size, when it is a volume of its own (a claim on Kubernetes); without one it lives
     /// as long as the pod or on the node, as the placement has it.
     pub(crate) size_gib: Option<u32>,
+    /// Whether the image has the directory, owned by the user it runs as (a new compose volume
+    /// takes that ownership; otherwise it starts root-owned and is handed over first).
+    pub(crate) in_image: bool,
 }
 
 /// One workload, decided.
@@ -289,6 +292,7 @@ pub(crate) fn collector(
         volume: format!("{}-storage", role.name),
         path: STORAGE_DIR.to_string(),
         size_gib: spec.storage_gib,
+        in_image: false,
     });
     let health = Check::Http { path: "/".into(), port: "health".into() };
     Ok(Workload {
@@ -359,6 +363,7 @@ pub(crate) fn backend(
         volume: format!("{}-{}-data", deployment.prefix, b.kind.key()),
         path: data.path.clone(),
         size_gib: Some(sizing::store_volume_gib(&data.retention)),
+        in_image: data.in_image,
     });
     w
 }

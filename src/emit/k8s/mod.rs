@@ -116,7 +116,7 @@ pub(crate) fn emit(plan: &Plan, t: &Templates, tree: &mut OutputTree) -> anyhow:
         tree.insert(format!("kubernetes/{file}"), text);
         resources.push(file);
     }
-    let store_configs: BTreeMap<String, String> = crate::emit::store_config::files(plan).into_iter().collect();
+    let store_configs: BTreeMap<String, String> = crate::emit::store_config::files(plan)?.into_iter().collect();
     for w in &plan.workloads {
         let WorkloadKind::Backend(kind) = w.kind else { continue };
         let Some(b) = deployed(plan, kind) else { continue };
