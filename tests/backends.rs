@@ -205,3 +205,62 @@ fn jaeger_keeps_traces_on_a_volume() {
     assert_eq!(manifest["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"], "10Gi");
     assert_eq!(manifest["spec"]["template"]["spec"]["securityContext"]["fsGroup"], 10001);
 }
+
+#[test]
+fn every_store_that_accepts_writes_in_c_has_a_network_policy() {
+    let out = render(&dkp(), "C");
+    let mut policies = Vec::new();
+    let mut stores = Vec::new();
+    for (path, text) in files(&out.path("out/kubernetes")) {
+        if !path.ends_with(".yaml") {
+            continue;
+        }
+        for doc in docs(&text) {
+            match doc["kind"].as_str() {
+                Some("NetworkPolicy") => policies.push(doc),
+                Some("StatefulSet" | "Deployment")
+                    if ["jaeger", "prometheus", "loki"].contains(&doc["metadata"]["name"].as_str().unwrap()) =>
+                {
+                    stores.push(doc);
+                }
+                _ => {}
+            }
+        }
+    }
+    assert_eq!(stores.len(), 3);
+    for store in &stores {
+        let name = store["metadata"]["name"].as_str().unwrap();
+        let labels = &store["spec"]["template"]["metadata"]["labels"];
+        let policy = policies
+            .iter()
+            .find(|p| {
+                let selector = p["spec"]["podSelector"]["matchLabels"].as_mapping().unwrap();
+                selector.iter().all(|(k, v)| labels[k] == *v)
+            })
+            .unwrap_or_else(|| panic!("no NetworkPolicy selects {name}"));
+        let rules = policy["spec"]["ingress"].as_sequence().unwrap();
+        assert!(!rules.is_empty());
+        for rule in rules {
+            let from =
+                rule["from"].as_sequence().unwrap_or_else(|| panic!("{name}: a rule without `from` admits everyone"));
+            for peer in from {
+                assert_eq!(
+                    peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"], "observability",
+                    "{name}"
+                );
+            }
+        }
+        // Every port the store's container offers for writes is covered by a rule from the gateway.
+        let gateway_ports: Vec<u64> = rules
+            .iter()
+            .filter(|r| serde_yaml::to_string(&r["from"]).unwrap().contains("dkp-gateway"))
+            .flat_map(|r| r["ports"].as_sequence().unwrap().iter().map(|p| p["port"].as_u64().unwrap()))
+            .collect();
+        let expected: &[u64] = match name {
+            "jaeger" => &[4317, 4318],
+            "prometheus" => &[9090],
+            _ => &[3100],
+        };
+        assert_eq!(gateway_ports, expected, "{name}");
+    }
+}

@@ -159,6 +159,16 @@ pub(crate) struct GrafanaSource {
     pub(crate) default: bool,
 }
 
+/// Who may connect to a deployed store without authentication of its own, by named port.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IngressSpec {
+    /// Ports the collectors that write to it use.
+    pub(crate) write: Vec<String>,
+    /// Ports Grafana reads it on.
+    pub(crate) read: Vec<String>,
+}
+
 /// A program otelplan can run: a backend or a companion.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -224,6 +234,9 @@ pub(crate) struct ProgramSpec {
     /// How Grafana reads it, when it can.
     #[serde(default)]
     pub(crate) grafana: Option<GrafanaSource>,
+    /// Who may connect (a `NetworkPolicy` on Kubernetes), for a store without authentication.
+    #[serde(default)]
+    pub(crate) ingress: Option<IngressSpec>,
 }
 
 impl<'de> Deserialize<'de> for Target {
@@ -328,6 +341,9 @@ mod tests {
             let ports = b.endpoint_ports();
             assert!(!ports.is_empty(), "{kind:?}");
             assert!(ports.iter().any(|p| b.example_endpoint.ends_with(&format!(":{p}"))), "{kind:?}");
+            for port in b.ingress.iter().flat_map(|i| i.write.iter().chain(&i.read)) {
+                assert!(b.port(port).is_some(), "{kind:?}: ingress port `{port}`");
+            }
             if let Some(probes) = &b.probes {
                 for check in std::iter::once(&probes.readiness).chain(&probes.liveness) {
                     for port in check.port.iter().chain(&check.tcp) {

@@ -11,6 +11,7 @@ use crate::model::keywords::{ServiceKind, WorkloadKind};
 use crate::plan::address::{Addr, Flavor, Namespaces};
 use crate::plan::app::{percent_encode, EnvValue, APP_PROTOCOL};
 use crate::plan::es_setup::EsSetup;
+use crate::plan::ingress::StoreIngress;
 use crate::plan::store_config::StoreConfig;
 use crate::topology::BackendKind;
 
@@ -120,6 +121,8 @@ pub(crate) struct Deployment {
     pub(crate) elasticsearch_setup: Option<EsSetup>,
     /// The configuration otelplan writes for each deployed store that has one.
     pub(crate) store_configs: BTreeMap<BackendKind, StoreConfig>,
+    /// Who may connect to each deployed store without authentication of its own.
+    pub(crate) store_ingress: Vec<StoreIngress>,
     /// Grafana, in topology C when a store is deployed.
     pub(crate) grafana: Option<Grafana>,
     /// Datastores with log files.

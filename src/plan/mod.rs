@@ -11,6 +11,7 @@ pub(crate) mod distribution;
 pub(crate) mod draft;
 pub(crate) mod edge;
 pub(crate) mod es_setup;
+pub(crate) mod ingress;
 pub(crate) mod node;
 pub(crate) mod pass;
 pub(crate) mod role_spec;

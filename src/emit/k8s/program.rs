@@ -74,6 +74,9 @@ pub(super) fn backend_manifest(cx: &Ctx<'_>, w: &Workload, b: &DeployedBackend) 
     let names: Vec<&str> = w.ports.iter().map(|p| p.name.as_str()).collect();
     let labels = cx.labels(&w.name, &w.component);
     service::add(cx, &mut m, &w.name, &labels, &w.name, false, &service::ports(w, &names))?;
+    if let Some(ingress) = cx.plan.deployment.store_ingress.iter().find(|i| i.store == w.name) {
+        service::store_network_policy(cx, ingress, &w.component, &mut m)?;
+    }
     let entry_is_apm = cx.plan.topology.apps_send_to != Destination::Gateway;
     if b.kind == BackendKind::ApmServer && entry_is_apm {
         let ports: Vec<u16> = w.ports.iter().map(|p| p.port).collect();

@@ -8,12 +8,14 @@ use crate::model::endpoint::Scheme;
 use crate::model::env_ref::EnvRef;
 use crate::model::names;
 use crate::plan::address::Addr;
+use crate::plan::address::Namespaces;
 use crate::plan::backend_spec::Catalog;
 use crate::plan::deploy::{
     k8s_name, log_owner, DeployedBackend, Deployment, FileLogHook, Grafana, JmxHook, Kibana, StdoutHook, Workload,
 };
 use crate::plan::draft::{Draft, Sink};
 use crate::plan::es_setup::{self, EsSetup, EsWriter, SetupInput};
+use crate::plan::ingress;
 use crate::plan::node::RoleKind;
 use crate::plan::store_config;
 use crate::plan::{ApmAuth, EsAuth};
@@ -126,6 +128,8 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
             store_configs.insert(b.kind, config);
         }
     }
+    let namespaces = Namespaces { app: d.valid.app_namespace.clone(), observability: d.valid.namespace.clone() };
+    let store_ingress = ingress::plan(d, catalog, &namespaces, &backends, grafana.as_ref().map(|g| g.name.as_str()));
     let (file_logs, stdout_logs, jmx) = hooks(d);
     let mut observability_secrets = BTreeSet::new();
     let mut app_secrets = BTreeSet::new();
@@ -168,6 +172,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
         kibana,
         elasticsearch_setup,
         store_configs,
+        store_ingress,
         grafana,
         file_logs,
         stdout_logs,
