@@ -118,10 +118,14 @@ fn kubernetes_section(plan: &Plan, out: &mut String) {
             out,
             "The Job that sets Elasticsearch up is named `{name}-<hash of its content>`: a re-apply after a\n\
              change creates a new Job, and a finished one is deleted {ttl} s later, after which a re-apply runs\n\
-             it again (its requests are idempotent). To retry a failed Job at once:\n\n\
+             it again (its requests are idempotent). On a first install, wait for it before your apps send\n\
+             (until it has created the user that writes to Elasticsearch, writes are refused):\n\n\
+             ```sh\nkubectl -n {ns} wait --for=condition=complete job -l app.kubernetes.io/name={name} --timeout={deadline}s\n```\n\n\
+             To retry a failed Job at once:\n\n\
              ```sh\nkubectl -n {ns} delete job -l app.kubernetes.io/name={name}\nkubectl apply -k {TREE}/kubernetes\n```\n\n",
             name = setup.name,
             ttl = setup.keep_finished_seconds,
+            deadline = setup.deadline_seconds,
             ns = ns.observability,
         );
     }

@@ -120,17 +120,9 @@ pub(crate) fn emit(plan: &Plan, t: &Templates, tree: &mut OutputTree) -> anyhow:
     for w in &plan.workloads {
         let WorkloadKind::Backend(kind) = w.kind else { continue };
         let Some(b) = deployed(plan, kind) else { continue };
-        // A backend's configuration file, from a generated ConfigMap (its hash suffix rolls the pod).
-        if let (Some(file), Some(mount)) = (&w.config_file, &w.config) {
-            let text = match (&plan.apm_server, kind) {
-                (Some(apm), BackendKind::ApmServer) => Some(apm_server::render(plan, apm, Flavor::Kubernetes)),
-                _ => store_configs.get(file).cloned(),
-            };
-            if let Some(text) = text {
-                tree.insert(format!("kubernetes/{file}"), text);
-                let key = mount.rsplit('/').next().unwrap_or_default();
-                generators.push(json!({ "name": backend_config_map(b), "files": [format!("{key}={file}")] }));
-            }
+        if let Some((file, text, generator)) = backend_config_file(plan, w, b, &store_configs) {
+            tree.insert(format!("kubernetes/{file}"), text);
+            generators.push(generator);
         }
         let file = format!("{}.yaml", b.name);
         tree.insert(format!("kubernetes/{file}"), program::backend_manifest(&cx, w, b)?);
@@ -170,6 +162,24 @@ pub(crate) fn emit(plan: &Plan, t: &Templates, tree: &mut OutputTree) -> anyhow:
     )?;
     tree.insert("kubernetes/kustomization.yaml".into(), kustomization.text());
     patches::app_patches(&cx, tree)
+}
+
+/// A deployed backend's configuration file (its path, its text) and the ConfigMap generated from
+/// it, whose hash suffix rolls the pod when the file changes.
+fn backend_config_file(
+    plan: &Plan,
+    w: &crate::plan::workload::Workload,
+    b: &DeployedBackend,
+    store_configs: &BTreeMap<String, String>,
+) -> Option<(String, String, Value)> {
+    let (Some(file), Some(mount)) = (&w.config_file, &w.config) else { return None };
+    let text = match (&plan.apm_server, b.kind) {
+        (Some(apm), BackendKind::ApmServer) => apm_server::render(plan, apm, Flavor::Kubernetes),
+        _ => store_configs.get(file)?.clone(),
+    };
+    let key = mount.rsplit('/').next().unwrap_or_default();
+    let generator = json!({ "name": backend_config_map(b), "files": [format!("{key}={file}")] });
+    Some((file.clone(), text, generator))
 }
 
 fn deployed(plan: &Plan, kind: BackendKind) -> Option<&DeployedBackend> {
