@@ -11,7 +11,7 @@ fn plan_prints_the_choice_and_edges() {
         .stdout_has("topology: D (")
         .stdout_has("chosen by `auto` among A, B, C, D")
         .stdout_has("  topology  long-term-support  portability  resilience  simplicity  correlation  total\n")
-        .stdout_has("  D         3                  3            3           3           2            16\n")
+        .stdout_has("  D         3                  3            3           3           2            17\n")
         .stdout_has("reason:\n  D (collector gateway with the elasticsearch exporter) is the choice")
         .stdout_has("  web -> dkp-gateway  traces via otlp/http :4318\n")
         .stdout_has("  db -> dkp-scraper  metrics via postgresql :5432\n")

@@ -9,6 +9,7 @@
 
 mod common;
 
+mod backends;
 mod cli;
 mod compare;
 mod determinism;

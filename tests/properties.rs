@@ -28,7 +28,7 @@ fn config(default_cases: u32) -> Config {
     }
 }
 
-use crate::support::stacks::{free_text, q, stack, EsAuth, Kind, Stack};
+use crate::support::stacks::{free_text, q, stack, Kind, Stack, Writer};
 
 // ----- readers -----
 
@@ -305,9 +305,9 @@ fn check_collector(stack: &Stack, path: &str, doc: &Value, secrets: &BTreeSet<St
             panic!("{path}: no file log receiver");
         }
     }
-    if let (Some(es), EsAuth::Basic(user)) = (doc["exporters"].get("elasticsearch"), &stack.es_auth) {
+    if let (Some(es), Some(user)) = (doc["exporters"].get("elasticsearch"), stack.ingest_user(Writer::Collector)) {
         let read = es.get("user").and_then(Value::as_str).map(unescape_dollars);
-        assert_eq!(read.as_ref(), Some(user), "{path}: the Elasticsearch user");
+        assert_eq!(read, Some(user), "{path}: the Elasticsearch user");
     }
     if let Some(loki) = component(&doc["exporters"], &["otlp_http", "otlphttp"], "loki") {
         let header = loki.get("headers").and_then(|h| h.get("X-Scope-OrgID")).and_then(Value::as_str);
@@ -328,11 +328,7 @@ fn check_apm_server(stack: &Stack, path: &str, doc: &Value, secrets: &BTreeSet<S
     }
     let es = &doc["output"]["elasticsearch"];
     let read = es.get("username").and_then(Value::as_str).map(str::to_string);
-    let written = match &stack.es_auth {
-        EsAuth::Basic(user) => Some(user.clone()),
-        EsAuth::None | EsAuth::ApiKey => None,
-    };
-    assert_eq!(read, written, "{path}: the Elasticsearch user");
+    assert_eq!(read, stack.ingest_user(Writer::ApmServer), "{path}: the Elasticsearch user");
 }
 
 /// Compose files: nothing but secrets is interpolated; the app environment and the log

@@ -67,7 +67,7 @@ fn secrets_stay_references_in_every_file() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let apm = out.read("otelplan-out/apm-server/apm-server.yml");
     assert!(apm.contains("secret_token: ${ELASTIC_APM_SECRET_TOKEN}"), "{apm}");
-    assert!(apm.contains("password: ${ELASTIC_PASSWORD}"), "{apm}");
+    assert!(apm.contains("password: ${APM_SERVER_WRITER_PASSWORD}"), "the sandbox's writer, not `elastic`: {apm}");
     assert!(!apm.contains("${env:"), "libbeat reads ${{env:X}} as a literal: {apm}");
     let scraper = out.read("otelplan-out/collector/scraper.yaml");
     assert!(scraper.contains("password: ${env:PG_MONITOR_PASSWORD}"), "{scraper}");

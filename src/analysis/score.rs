@@ -521,8 +521,8 @@ mod tests {
         assert_eq!(values(&b, Priority::Correlation), [3, 3, 1, 2]);
         assert_eq!(
             values(&b, Priority::Security),
-            [1, 1, 1, 2],
-            "APM Server (A, B) and the gateway (D) write as the `elastic` superuser"
+            [2, 1, 1, 3],
+            "nothing writes as the `elastic` superuser; B's apps hold APM Server's credential, C's stores take writes without authentication"
         );
         assert_eq!(b.ranked[0], TopologyId::D);
         assert_eq!(b.decisive, Some(Priority::Simplicity));

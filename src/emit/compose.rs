@@ -17,7 +17,7 @@ use crate::plan::collector::CollectorRole;
 use crate::plan::deploy::{Deployment, BUSYBOX_IMAGE, JAVA_AGENT_DIR, JAVA_AGENT_IMAGE};
 use crate::plan::node::NodeKind;
 use crate::plan::role_spec::Placement;
-use crate::plan::workload::{EnvSource, Replicas, Workload, WorkloadKind};
+use crate::plan::workload::{EnvSource, Replicas, Workload, WorkloadKind, SETUP_DIR};
 use crate::plan::{Flavor, Plan};
 use crate::topology::BackendKind;
 
@@ -129,13 +129,25 @@ fn next_hops(plan: &Plan) -> BTreeMap<&str, BTreeSet<&str>> {
     out
 }
 
-/// The condition a dependant waits for: healthy where the service has a healthcheck.
+/// The condition a dependant waits for: healthy where the service has a healthcheck, done for a
+/// one-shot service.
 fn condition(plan: &Plan, service: &str) -> &'static str {
-    let healthy = plan.workloads.iter().any(|w| w.name == service && w.compose_healthcheck.is_some());
-    if healthy {
-        "service_healthy"
-    } else {
-        "service_started"
+    let w = plan.workloads.iter().find(|w| w.name == service);
+    match w {
+        Some(w) if w.replicas == Replicas::OneShot => "service_completed_successfully",
+        Some(w) if w.compose_healthcheck.is_some() => "service_healthy",
+        _ => "service_started",
+    }
+}
+
+/// What a dependant of `service` waits for: a deployed Elasticsearch's setup job instead of
+/// Elasticsearch (the users that write to it and Kibana's exist only once the job is done).
+fn dependency(plan: &Plan, service: &str) -> (String, &'static str) {
+    let d = &plan.deployment;
+    let es = d.backends.iter().any(|b| b.kind == BackendKind::Elasticsearch && b.name == service);
+    match (&d.elasticsearch_setup, es) {
+        (Some(setup), true) => (setup.name.clone(), condition(plan, &setup.name)),
+        _ => (service.to_string(), condition(plan, service)),
     }
 }
 
@@ -157,7 +169,7 @@ fn collector_service(
         depends_on.push((d.volume_init.clone(), "service_completed_successfully"));
     }
     for hop in hops.get(w.name.as_str()).into_iter().flatten() {
-        depends_on.push(((*hop).to_string(), condition(plan, hop)));
+        depends_on.push(dependency(plan, hop));
     }
     let mut entries = vec![
         ("image", s(w.image.clone())),
@@ -207,21 +219,15 @@ fn healthcheck(test: &str) -> Value {
     ])
 }
 
-/// A deployed backend or companion: its workload, plus what only compose needs (the mounted
-/// config file, published ports, the services it waits for, a setup command).
-fn program_service(plan: &Plan, w: &Workload, config: Option<&str>, command: Option<Value>, after: &[String]) -> Value {
+/// A deployed backend or companion: its workload, plus what only compose needs (mounted files,
+/// published ports, the services it waits for).
+fn program_service(plan: &Plan, w: &Workload, mut volumes: Vec<Value>, after: &[(String, &str)]) -> Value {
     let mut entries = vec![
         ("image", s(w.image.clone())),
         ("restart", s(if w.replicas == Replicas::OneShot { "no" } else { "unless-stopped" })),
     ];
-    if let Some(command) = command {
-        entries.push(("command", command));
-    } else if !w.args.is_empty() {
+    if !w.args.is_empty() {
         entries.push(("command", strings(w.args.iter().cloned())));
-    }
-    let mut volumes = Vec::new();
-    if let (Some(source), Some(target)) = (config, &w.config) {
-        volumes.push(bind(source, target));
     }
     if let Some(storage) = &w.storage {
         volumes.push(s(format!("{}:{}", storage.volume, storage.path)));
@@ -239,14 +245,7 @@ fn program_service(plan: &Plan, w: &Workload, config: Option<&str>, command: Opt
         entries.push(("ports", strings(published)));
     }
     if !after.is_empty() {
-        let deps: Vec<(String, &str)> = after
-            .iter()
-            .map(|name| {
-                let one_shot = plan.workloads.iter().any(|x| x.name == *name && x.replicas == Replicas::OneShot);
-                (name.clone(), if one_shot { "service_completed_successfully" } else { condition(plan, name) })
-            })
-            .collect();
-        entries.push(("depends_on", depends(&deps)));
+        entries.push(("depends_on", depends(after)));
     }
     if let Some(test) = &w.compose_healthcheck {
         entries.push(("healthcheck", healthcheck(&test.replace('$', "$$"))));
@@ -255,60 +254,62 @@ fn program_service(plan: &Plan, w: &Workload, config: Option<&str>, command: Opt
     map(entries)
 }
 
+/// The file a program reads its configuration from, bound read-only where it expects it.
+fn config_bind(w: &Workload, source: &str) -> Vec<Value> {
+    w.config.as_deref().map(|target| bind(source, target)).into_iter().collect()
+}
+
+/// A deployed backend's own configuration file (written at the top of the tree), if it has one.
+fn backend_config(w: &Workload) -> Vec<Value> {
+    w.config_file.as_deref().map(|file| config_bind(w, &format!("../{file}"))).unwrap_or_default()
+}
+
 fn backend_service(plan: &Plan, w: &Workload, kind: BackendKind) -> Value {
     let d = &plan.deployment;
-    match kind {
-        BackendKind::ApmServer => {
-            let es: Vec<String> =
-                d.backends.iter().filter(|x| x.kind == BackendKind::Elasticsearch).map(|x| x.name.clone()).collect();
-            program_service(plan, w, Some("../apm-server/apm-server.yml"), None, &es)
-        }
-        _ => program_service(plan, w, None, None, &[]),
-    }
+    let after: Vec<(String, &str)> = if kind == BackendKind::ApmServer {
+        d.backends.iter().filter(|x| x.kind == BackendKind::Elasticsearch).map(|x| dependency(plan, &x.name)).collect()
+    } else {
+        // A volume the image has no directory for is handed over first.
+        let handed = w.storage.as_ref().is_some_and(|s| !s.in_image);
+        handed.then(|| (d.volume_init.clone(), "service_completed_successfully")).into_iter().collect()
+    };
+    program_service(plan, w, backend_config(w), &after)
 }
 
 fn companion_service(plan: &Plan, w: &Workload) -> Value {
     let d = &plan.deployment;
     match (&w.kind, &d.kibana) {
-        (WorkloadKind::KibanaSetup, Some(k)) => {
-            let es_url = k.elasticsearch.url(Flavor::Compose, &plan.namespaces);
-            // Sets `kibana_system`'s password once Elasticsearch answers, as Elastic's compose
-            // example does; the Elasticsearch image has curl.
-            let script = format!(
-                "until curl -s -o /dev/null -w '%{{http_code}}' -u \"elastic:$${{ELASTIC_PASSWORD}}\" -X POST -H 'Content-Type: application/json' {es_url}/_security/user/kibana_system/_password -d \"{{\\\"password\\\":\\\"$${{KIBANA_PASSWORD}}\\\"}}\" | grep -q '^200$$'; do echo waiting for elasticsearch; sleep 5; done"
-            );
-            program_service(
-                plan,
-                w,
-                None,
-                Some(strings(["bash", "-c", &script])),
-                std::slice::from_ref(&k.elasticsearch.host),
-            )
+        (WorkloadKind::ElasticsearchSetup, Some(k)) => {
+            // The job's script and request bodies, read-only; it starts once Elasticsearch is
+            // healthy and gives up on its own when it never answers.
+            let files = bind(&format!("../{}", crate::emit::es_setup::DIR), SETUP_DIR);
+            let es = (k.elasticsearch.host.clone(), condition(plan, &k.elasticsearch.host));
+            program_service(plan, w, vec![files], &[es])
         }
-        (WorkloadKind::Kibana, Some(k)) => program_service(plan, w, None, None, std::slice::from_ref(&k.setup_name)),
+        (WorkloadKind::Kibana, Some(k)) => {
+            program_service(plan, w, Vec::new(), &[dependency(plan, &k.elasticsearch.host)])
+        }
         (WorkloadKind::Grafana, _) => {
-            let stores: Vec<String> = d
+            let stores: Vec<(String, &str)> = d
                 .backends
                 .iter()
                 .filter(|b| matches!(b.kind, BackendKind::Jaeger | BackendKind::Prometheus | BackendKind::Loki))
-                .map(|b| b.name.clone())
+                .map(|b| dependency(plan, &b.name))
                 .collect();
-            program_service(plan, w, Some("./grafana/datasources.yaml"), None, &stores)
+            program_service(plan, w, config_bind(w, "./grafana/datasources.yaml"), &stores)
         }
-        _ => program_service(plan, w, None, None, &[]),
+        _ => program_service(plan, w, Vec::new(), &[]),
     }
 }
 
-/// Named volumes start root-owned, while the collector runs as uid 10001 and a datastore as
-/// its own user. This one-shot service hands each volume to its writer before anyone starts:
-/// collector storage to the collector, a shared log directory to the datastore (group-readable,
-/// for the agent that joins its group).
+/// Named volumes start root-owned unless the image has their directory, while the collector
+/// runs as uid 10001 and a datastore as its own user. This one-shot service hands each volume to
+/// its writer before anyone starts: collector storage to the collector, a store's data to the
+/// store (Jaeger's Badger), a shared log directory to the datastore (group-readable, for the
+/// agent that joins its group).
 fn volume_init(plan: &Plan) -> Option<Value> {
-    let owned: Vec<&Workload> = plan
-        .workloads
-        .iter()
-        .filter(|w| matches!(w.kind, WorkloadKind::Collector(_)) && w.storage.is_some() && w.user.uid != 0)
-        .collect();
+    let owned: Vec<&Workload> =
+        plan.workloads.iter().filter(|w| w.storage.as_ref().is_some_and(|s| !s.in_image) && w.user.uid != 0).collect();
     let owned: Vec<&Workload> = owned.into_iter().filter(|w| !is_per_node(plan, w)).collect();
     let logs = &plan.deployment.file_logs;
     if owned.is_empty() && logs.is_empty() {
@@ -363,7 +364,9 @@ fn base(plan: &Plan) -> Value {
                 collector_service(plan, w, role, placement, &hops)
             }
             WorkloadKind::Backend(kind) => backend_service(plan, w, *kind),
-            WorkloadKind::Kibana | WorkloadKind::KibanaSetup | WorkloadKind::Grafana => companion_service(plan, w),
+            WorkloadKind::Kibana | WorkloadKind::ElasticsearchSetup | WorkloadKind::Grafana => {
+                companion_service(plan, w)
+            }
         };
         if let Some(storage) = &w.storage {
             volumes.insert(storage.volume.clone());

@@ -9,10 +9,12 @@ pub(crate) mod collector;
 pub(crate) mod compose;
 pub(crate) mod django;
 pub(crate) mod drawing;
+pub(crate) mod es_setup;
 pub(crate) mod grafana;
 pub(crate) mod k8s;
 pub(crate) mod layout;
 pub(crate) mod readme;
+pub(crate) mod store_config;
 pub(crate) mod svg;
 pub(crate) mod yaml;
 
@@ -39,6 +41,12 @@ pub(crate) fn emit(plan: &Plan, templates: &Templates) -> anyhow::Result<OutputT
     }
     if let Some(apm) = &plan.apm_server {
         tree.insert("apm-server/apm-server.yml".to_string(), apm_server::render(plan, apm, flavor));
+    }
+    tree.extend(store_config::files(plan)?);
+    if let Some(setup) = &plan.deployment.elasticsearch_setup {
+        for (name, text) in es_setup::files(setup)? {
+            tree.insert(format!("{}/{name}", es_setup::DIR), text);
+        }
     }
     if plan.targets.contains(&Target::Compose) {
         compose::emit(plan, &mut tree);

@@ -143,6 +143,16 @@ fn compose_section(plan: &Plan, out: &mut String) {
          logs the node agent reads: it replaces a logging driver your project sets on them.\n\n",
         plan.deployment.volume_init
     );
+    if let Some(setup) = &plan.deployment.elasticsearch_setup {
+        let _ = write!(
+            out,
+            "The one-shot `{}` sets Elasticsearch up once it is healthy: the user that writes telemetry,\n\
+             the lifecycle policies that delete old data, `kibana_system`'s password. What writes to\n\
+             Elasticsearch and Kibana wait until it has finished; it gives up, and so does `up`, when\n\
+             Elasticsearch does not answer within {} attempts {} s apart.\n\n",
+            setup.name, setup.wait_attempts, setup.wait_pause_seconds
+        );
+    }
 }
 
 fn kubernetes_section(plan: &Plan, out: &mut String) {
@@ -173,6 +183,32 @@ fn kubernetes_section(plan: &Plan, out: &mut String) {
              their patches read the pod's namespace, name, uid and node through the downward API and add them,\n\
              with the workload's name, to `OTEL_RESOURCE_ATTRIBUTES` (`k8s.namespace.name`, `k8s.pod.name`, …).\n\n",
             own_pods.join(", ")
+        );
+    }
+    if let Some(setup) = &plan.deployment.elasticsearch_setup {
+        let _ = write!(
+            out,
+            "The Job that sets Elasticsearch up is named `{name}-<hash of its content>`: a re-apply after a\n\
+             change creates a new Job, and a finished one is deleted {ttl} s later, after which a re-apply runs\n\
+             it again (its requests are idempotent). On a first install, wait for it before your apps send\n\
+             (until it has created the user that writes to Elasticsearch, writes are refused):\n\n\
+             ```sh\nkubectl -n {ns} wait --for=condition=complete job -l app.kubernetes.io/name={name} --timeout={deadline}s\n```\n\n\
+             To retry a failed Job at once:\n\n\
+             ```sh\nkubectl -n {ns} delete job -l app.kubernetes.io/name={name}\nkubectl apply -k {TREE}/kubernetes\n```\n\n",
+            name = setup.name,
+            ttl = setup.keep_finished_seconds,
+            deadline = setup.deadline_seconds,
+            ns = ns.observability,
+        );
+    }
+    if let Some(j) = plan.deployment.backends.iter().find(|b| b.kind == crate::topology::BackendKind::Jaeger) {
+        let _ = write!(
+            out,
+            "Jaeger (`{name}`) is a StatefulSet that keeps traces on its volume. A tree rendered by an older\n\
+             otelplan ran it as a Deployment of the same name, which `kubectl apply` leaves running: delete it\n\
+             with `kubectl -n {ns} delete deployment {name}`.\n\n",
+            name = j.name,
+            ns = ns.observability,
         );
     }
     if let Some(gw) = plan.roles.iter().find(|r| r.role == RoleKind::Gateway) {
@@ -272,6 +308,10 @@ pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
         match path.split('/').next().unwrap_or("") {
             "collector" => "collector configs (the values compose runs, or Kubernetes's for a Kubernetes-only stack)",
             "apm-server" => "APM Server's configuration",
+            "elasticsearch" => "the setup job of the deployed Elasticsearch: its script and one JSON body per request",
+            "prometheus" => "the deployed Prometheus's configuration (promoted resource attributes, retention)",
+            "loki" => "the deployed Loki's configuration (retention, no usage reporting)",
+            "jaeger" => "the deployed Jaeger's configuration (Badger on its volume, retention)",
             "instrumentation" => "the OpenTelemetry settings and code of each Django service",
             "compose" => "the docker compose target",
             "kubernetes" => "the Kubernetes target (kustomize)",

@@ -68,7 +68,9 @@ pub(crate) struct ElasticsearchBackend {
     pub(crate) common: BackendCommon,
     /// The *encoded* API key (base64 of `id:key`), as an environment reference.
     pub(crate) api_key: Option<Spanned<EnvRef>>,
-    /// User name (with `password`); a deployed sandbox needs `elastic`.
+    /// User name (with `password`) that APM Server or the exporter writes with; a deployed
+    /// sandbox needs `elastic`, its superuser, which only its setup job uses: what writes to a
+    /// sandbox gets its own user, created by that job.
     pub(crate) username: Option<Spanned<String>>,
     /// Password (with `username`), as an environment reference.
     pub(crate) password: Option<Spanned<EnvRef>>,

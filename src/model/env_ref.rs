@@ -101,7 +101,7 @@ impl EnvRef {
 /// Who else sets a variable name, if a secret must not use it: the generated containers set
 /// these themselves, so a secret under the same name would clash with (or replace) them.
 fn reserved(name: &str) -> Option<&'static str> {
-    const EXACT: [&str; 10] = [
+    const EXACT: [&str; 13] = [
         "GOMEMLIMIT",
         "PATH",
         "HOME",
@@ -112,8 +112,11 @@ fn reserved(name: &str) -> Option<&'static str> {
         "KIBANA_SYSTEM_PASSWORD",
         "GRAFANA_ADMIN_PASSWORD",
         "DJANGO_SETTINGS_MODULE",
+        "APM_SERVER_WRITER_PASSWORD",
+        "OTELCOL_WRITER_PASSWORD",
+        "KIBANA_ENCRYPTION_KEY",
     ];
-    const PREFIXES: [&str; 4] = ["OTEL_", "OTELPLAN_", "ELASTICSEARCH_", "GF_"];
+    const PREFIXES: [&str; 5] = ["OTEL_", "OTELPLAN_", "ELASTICSEARCH_", "GF_", "XPACK_"];
     let upper = name.to_ascii_uppercase();
     if EXACT.contains(&upper.as_str()) || PREFIXES.iter().any(|p| upper.starts_with(p)) {
         Some("otelplan's generated configuration")

@@ -3,7 +3,7 @@
 
 /// Suffixes of the workloads otelplan names `<stack>-<suffix>`, besides the file agents.
 pub(crate) const WORKLOAD_SUFFIXES: [&str; 8] =
-    ["gateway", "scraper", "node-agent", "volume-init", "kibana", "kibana-setup", "grafana", "javaagent-init"];
+    ["gateway", "scraper", "node-agent", "volume-init", "kibana", "elasticsearch-setup", "grafana", "javaagent-init"];
 
 /// The workload `suffix` of stack `stack` (before Kubernetes' length limit is applied).
 pub(crate) fn workload(stack: &str, suffix: &str) -> String {

@@ -7,9 +7,11 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::keywords::Target;
+use crate::model::keywords::{Signal, Target};
 use crate::model::reader::Keyword;
 
+use crate::plan::es_setup::{EsWriter, SetupSpec};
+use crate::plan::store_config::StoreSpecs;
 use crate::topology::BackendKind;
 
 const SOURCE: &str = include_str!("../../data/backends.yaml");
@@ -78,14 +80,46 @@ pub(crate) struct EnvSpec {
     pub(crate) only: Option<Target>,
 }
 
+/// How long a store keeps one signal, and what a day of it takes on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SignalRetention {
+    /// Days kept.
+    pub(crate) days: u32,
+    /// MiB one day takes on disk (the ingest the sandbox is sized for).
+    pub(crate) daily_mib: u32,
+}
+
+/// What a store keeps: each signal's retention, and room for what the program keeps besides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RetentionSpec {
+    /// GiB the program needs besides the retained data (write-ahead logs, caches, work files).
+    #[serde(default)]
+    pub(crate) base_gib: u32,
+    /// Per signal the store keeps.
+    pub(crate) signals: BTreeMap<Signal, SignalRetention>,
+}
+
+impl RetentionSpec {
+    /// The days `signal` is kept, when the store keeps it.
+    pub(crate) fn days(&self, signal: Signal) -> Option<u32> {
+        self.signals.get(&signal).map(|s| s.days)
+    }
+}
+
 /// A persistent data directory.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DataSpec {
     /// Where the program keeps its data.
     pub(crate) path: String,
-    /// The volume's size.
-    pub(crate) size_gib: u32,
+    /// What it keeps, and for how long; the volume is sized from it (`plan::sizing`).
+    pub(crate) retention: RetentionSpec,
+    /// Whether the image has the directory, owned by its user (Docker gives a new named
+    /// volume that ownership); without it compose hands the volume over first.
+    #[serde(default = "yes")]
+    pub(crate) in_image: bool,
 }
 
 /// User and group a container runs as.
@@ -123,6 +157,16 @@ pub(crate) struct GrafanaSource {
     /// Whether it is Grafana's default data source.
     #[serde(default)]
     pub(crate) default: bool,
+}
+
+/// Who may connect to a deployed store without authentication of its own, by named port.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct IngressSpec {
+    /// Ports the collectors that write to it use.
+    pub(crate) write: Vec<String>,
+    /// Ports Grafana reads it on.
+    pub(crate) read: Vec<String>,
 }
 
 /// A program otelplan can run: a backend or a companion.
@@ -164,6 +208,9 @@ pub(crate) struct ProgramSpec {
     /// A config file otelplan writes, mounted at this path.
     #[serde(default)]
     pub(crate) config: Option<String>,
+    /// Where that file is in the tree (and under `kubernetes/`).
+    #[serde(default)]
+    pub(crate) config_file: Option<String>,
     /// Persistent data.
     #[serde(default)]
     pub(crate) data: Option<DataSpec>,
@@ -187,6 +234,9 @@ pub(crate) struct ProgramSpec {
     /// How Grafana reads it, when it can.
     #[serde(default)]
     pub(crate) grafana: Option<GrafanaSource>,
+    /// Who may connect (a `NetworkPolicy` on Kubernetes), for a store without authentication.
+    #[serde(default)]
+    pub(crate) ingress: Option<IngressSpec>,
 }
 
 impl<'de> Deserialize<'de> for Target {
@@ -210,8 +260,8 @@ fn yes() -> bool {
 pub(crate) struct Companions {
     /// Kibana, beside a deployed Elasticsearch.
     pub(crate) kibana: ProgramSpec,
-    /// The one-shot job that sets Kibana's user's password.
-    pub(crate) kibana_setup: ProgramSpec,
+    /// The one-shot job that sets a deployed Elasticsearch up (`elasticsearch_setup`).
+    pub(crate) elasticsearch_setup: ProgramSpec,
     /// Grafana, beside C's deployed stores.
     pub(crate) grafana: ProgramSpec,
 }
@@ -224,6 +274,10 @@ pub(crate) struct Catalog {
     pub(crate) elastic_stack_version: String,
     /// Backends, by kind.
     pub(crate) backends: BTreeMap<BackendKind, ProgramSpec>,
+    /// What the configuration files of deployed stores set.
+    pub(crate) store_configs: StoreSpecs,
+    /// What the setup job does to a deployed Elasticsearch.
+    pub(crate) elasticsearch_setup: SetupSpec,
     /// Companions.
     pub(crate) companions: Companions,
 }
@@ -235,10 +289,13 @@ impl Catalog {
         PARSED
             .get_or_init(|| {
                 let c: Catalog = serde_yaml::from_str(SOURCE).map_err(|e| format!("data/backends.yaml: {e}"))?;
-                match BackendKind::ALL.iter().find(|k| !c.backends.contains_key(k)) {
-                    Some(k) => Err(format!("data/backends.yaml lacks backend `{}`", k.key())),
-                    None => Ok(c),
+                if let Some(k) = BackendKind::ALL.iter().find(|k| !c.backends.contains_key(k)) {
+                    return Err(format!("data/backends.yaml lacks backend `{}`", k.key()));
                 }
+                for w in [EsWriter::ApmServer, EsWriter::Collector] {
+                    c.elasticsearch_setup.writer(w).map_err(|e| e.to_string())?;
+                }
+                Ok(c)
             })
             .as_ref()
             .map_err(|e| anyhow::anyhow!("{e} (this is a bug in otelplan)"))
@@ -284,6 +341,9 @@ mod tests {
             let ports = b.endpoint_ports();
             assert!(!ports.is_empty(), "{kind:?}");
             assert!(ports.iter().any(|p| b.example_endpoint.ends_with(&format!(":{p}"))), "{kind:?}");
+            for port in b.ingress.iter().flat_map(|i| i.write.iter().chain(&i.read)) {
+                assert!(b.port(port).is_some(), "{kind:?}: ingress port `{port}`");
+            }
             if let Some(probes) = &b.probes {
                 for check in std::iter::once(&probes.readiness).chain(&probes.liveness) {
                     for port in check.port.iter().chain(&check.tcp) {

@@ -2,7 +2,7 @@
 //! into the team's own datastores (shared log directories, container-log labels, the Java
 //! agent) and which secrets each namespace needs. The compose and Kubernetes emitters read it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -10,6 +10,9 @@ use crate::model::env_ref::EnvRef;
 use crate::model::keywords::{ServiceKind, WorkloadKind};
 use crate::plan::address::{Addr, Flavor, Namespaces};
 use crate::plan::app::{percent_encode, EnvValue, APP_PROTOCOL};
+use crate::plan::es_setup::EsSetup;
+use crate::plan::ingress::StoreIngress;
+use crate::plan::store_config::StoreConfig;
 use crate::topology::BackendKind;
 
 /// A small image with a shell, for one-shot setup steps (volume ownership).
@@ -40,10 +43,6 @@ pub(crate) struct Kibana {
     pub(crate) name: String,
     /// Image with tag (the Elasticsearch version).
     pub(crate) image: String,
-    /// The one-shot service that sets `kibana_system`'s password.
-    pub(crate) setup_name: String,
-    /// Its image: Elasticsearch's, which has curl and bash.
-    pub(crate) setup_image: String,
     /// The Elasticsearch it reads.
     pub(crate) elasticsearch: Addr,
 }
@@ -118,6 +117,12 @@ pub(crate) struct Deployment {
     pub(crate) backends: Vec<DeployedBackend>,
     /// Kibana, when Elasticsearch is deployed.
     pub(crate) kibana: Option<Kibana>,
+    /// The one-shot setup of a deployed Elasticsearch (writer user, retention, Kibana's user).
+    pub(crate) elasticsearch_setup: Option<EsSetup>,
+    /// The configuration otelplan writes for each deployed store that has one.
+    pub(crate) store_configs: BTreeMap<BackendKind, StoreConfig>,
+    /// Who may connect to each deployed store without authentication of its own.
+    pub(crate) store_ingress: Vec<StoreIngress>,
     /// Grafana, in topology C when a store is deployed.
     pub(crate) grafana: Option<Grafana>,
     /// Datastores with log files.
@@ -134,11 +139,13 @@ pub(crate) struct Deployment {
     pub(crate) observability_secrets: BTreeSet<EnvRef>,
     /// Variables the app side reads (apps, sidecars, the Java agent).
     pub(crate) app_secrets: BTreeSet<EnvRef>,
-    /// The variable holding the `elastic` user's password of the telemetry Elasticsearch, when
-    /// it authenticates with one (a deployed sandbox always does).
+    /// The variable holding the `elastic` superuser's password of a deployed Elasticsearch (its
+    /// container and setup job read it; nothing that ingests does).
     pub(crate) elasticsearch_password: Option<EnvRef>,
     /// The variable holding `kibana_system`'s password (named by otelplan).
     pub(crate) kibana_password: EnvRef,
+    /// The variable holding Kibana's saved-objects encryption key (named by otelplan).
+    pub(crate) kibana_encryption_key: EnvRef,
     /// The variable holding Grafana's admin password (named by otelplan).
     pub(crate) grafana_password: EnvRef,
     /// The volume or hostPath name prefix for per-role storage (`<stack>`).

@@ -18,6 +18,7 @@ use crate::plan::collector::{
 };
 use crate::plan::deploy::{k8s_name, Deployment};
 use crate::plan::edge::{PlanEdge, Protocol};
+use crate::plan::es_setup::{self, EsWriter};
 use crate::plan::node::{NodeId, NodeKind, PlanNode, RoleKind};
 use crate::plan::workload::Workload;
 use crate::plan::{sizing, ApmServerPlan};
@@ -103,11 +104,19 @@ fn sinks(valid: &ValidStack, topology: &Topology, missing: Missing) -> anyhow::R
         let (common, headers, auth) = match kind {
             BackendKind::Elasticsearch => {
                 let es = b.elasticsearch.as_ref();
-                let auth = es.map_or(EsAuth::None, |es| match (&es.api_key, &es.username, &es.password) {
-                    (Some(k), _, _) => EsAuth::ApiKey(k.value.clone()),
-                    (None, Some(u), Some(p)) => EsAuth::Basic { user: u.value.clone(), password: p.value.clone() },
-                    _ => EsAuth::None,
-                });
+                // A sandbox's own credentials are its `elastic` superuser's, for the setup job
+                // only; whoever writes telemetry gets the user that job creates for it.
+                let auth = match es {
+                    Some(es) if es.common.deployed() => {
+                        es_setup::sandbox_auth(&Catalog::get()?.elasticsearch_setup, EsWriter::of(topology))?
+                    }
+                    Some(es) => match (&es.api_key, &es.username, &es.password) {
+                        (Some(k), _, _) => EsAuth::ApiKey(k.value.clone()),
+                        (None, Some(u), Some(p)) => EsAuth::Basic { user: u.value.clone(), password: p.value.clone() },
+                        _ => EsAuth::None,
+                    },
+                    None => EsAuth::None,
+                };
                 (es.map(|x| &x.common), Vec::new(), auth)
             }
             BackendKind::ApmServer => {

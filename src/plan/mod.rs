@@ -10,11 +10,14 @@ pub(crate) mod deploy;
 pub(crate) mod distribution;
 pub(crate) mod draft;
 pub(crate) mod edge;
+pub(crate) mod es_setup;
+pub(crate) mod ingress;
 pub(crate) mod node;
 pub(crate) mod pass;
 pub(crate) mod pod_env;
 pub(crate) mod role_spec;
 pub(crate) mod sizing;
+pub(crate) mod store_config;
 pub(crate) mod workload;
 
 use std::collections::BTreeSet;

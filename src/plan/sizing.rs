@@ -3,8 +3,15 @@
 //! bounds, volume sizes and the Java heap. Workloads, collector configs and `compare` all read
 //! the numbers computed here.
 
-use crate::plan::backend_spec::ResourceSpec;
+use crate::plan::backend_spec::{ResourceSpec, RetentionSpec};
 use crate::plan::role_spec::RoleSpec;
+
+/// The share of a store's volume its retained data may fill, percent. Prometheus advises keeping
+/// size-based retention to at most 80–85% of the disk, because a compaction briefly holds its
+/// source and target blocks at once
+/// (<https://github.com/prometheus/prometheus/blob/v3.14.0/docs/storage.md>, "Right-Sizing
+/// Retention Size"); Elasticsearch stops placing shards on a disk past its 85% low watermark.
+pub(crate) const STORE_FILL_PERCENT: u64 = 80;
 
 /// The smallest container a collector gets, MiB: the process itself (the contrib binary's code,
 /// goroutine stacks, the runtime) takes some 50–60 MiB before it holds any telemetry.
@@ -97,8 +104,25 @@ pub(crate) fn java_heap_options(memory_limit_mib: u32) -> String {
     format!("-Xms{size} -Xmx{size}")
 }
 
+/// A store's volume, GiB: its retained data (days × a day's MiB, summed over the signals it
+/// keeps) at most `STORE_FILL_PERCENT` full, rounded up, plus the room the program needs besides.
+pub(crate) fn store_volume_gib(r: &RetentionSpec) -> u32 {
+    let data_mib: u64 = r.signals.values().map(|s| u64::from(s.days) * u64::from(s.daily_mib)).sum();
+    let volume_mib = (data_mib * 100).div_ceil(STORE_FILL_PERCENT);
+    let gib = u32::try_from(volume_mib.div_ceil(1024)).unwrap_or(u32::MAX);
+    gib.saturating_add(r.base_gib).max(1)
+}
+
+/// Size-based retention for a store on a volume of `volume_gib`, MiB: `STORE_FILL_PERCENT` of it
+/// (Prometheus counts its WAL and head chunks in this size, and deletes whole blocks to stay under it).
+pub(crate) fn retention_size_mib(volume_gib: u32) -> u64 {
+    u64::from(volume_gib) * 1024 * STORE_FILL_PERCENT / 100
+}
+
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::plan::role_spec::role;
 
@@ -124,6 +148,26 @@ mod tests {
             let (limit, spike) = memory_limiter(mib);
             assert!(mib - limit >= 64 && spike < limit, "{mib}");
         }
+    }
+
+    #[test]
+    fn store_volumes_follow_their_retention() {
+        use crate::model::keywords::Signal;
+        use crate::plan::backend_spec::SignalRetention;
+        let day = |days, daily_mib| SignalRetention { days, daily_mib };
+        let prometheus = RetentionSpec { base_gib: 0, signals: [(Signal::Metrics, day(15, 512))].into() };
+        // 15 × 512 MiB = 7.5 GiB, at most 80% full: 9.4 GiB, rounded up.
+        assert_eq!(store_volume_gib(&prometheus), 10);
+        assert_eq!(retention_size_mib(10), 8192);
+        let es = RetentionSpec {
+            base_gib: 1,
+            signals: [(Signal::Traces, day(7, 500)), (Signal::Logs, day(7, 500)), (Signal::Metrics, day(30, 10))]
+                .into(),
+        };
+        assert_eq!(store_volume_gib(&es), 10, "7.1 GiB of data fills 8.9 GiB at 80%, plus 1 GiB");
+        let doubled = RetentionSpec { signals: [(Signal::Metrics, day(30, 512))].into(), ..prometheus.clone() };
+        assert_eq!(store_volume_gib(&doubled), 19, "twice the days, twice the data");
+        assert_eq!(store_volume_gib(&RetentionSpec { base_gib: 0, signals: BTreeMap::new() }), 1);
     }
 
     #[test]

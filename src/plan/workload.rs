@@ -12,6 +12,7 @@ use crate::plan::app::EnvValue;
 use crate::plan::backend_spec::{Catalog, CheckSpec, PortSpec, ProgramSpec, ResourceSpec, UserSpec};
 use crate::plan::collector::{CollectorRole, HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, STORAGE_DIR};
 use crate::plan::deploy::{DeployedBackend, Deployment};
+use crate::plan::es_setup::EsSetup;
 use crate::plan::role_spec::Placement;
 use crate::plan::{sizing, ApmAuth, ApmServerPlan, EsAuth};
 use crate::topology::BackendKind;
@@ -25,8 +26,8 @@ pub(crate) enum WorkloadKind {
     Backend(BackendKind),
     /// Kibana.
     Kibana,
-    /// The one-shot job that sets Kibana's user's password.
-    KibanaSetup,
+    /// The one-shot setup of a deployed Elasticsearch.
+    ElasticsearchSetup,
     /// Grafana.
     Grafana,
 }
@@ -147,6 +148,9 @@ pub(crate) struct Storage {
     /// Its size, when it is a volume of its own (a claim on Kubernetes); without one it lives
     /// as long as the pod or on the node, as the placement has it.
     pub(crate) size_gib: Option<u32>,
+    /// Whether the image has the directory, owned by the user it runs as (a new compose volume
+    /// takes that ownership; otherwise it starts root-owned and is handed over first).
+    pub(crate) in_image: bool,
 }
 
 /// One workload, decided.
@@ -184,6 +188,8 @@ pub(crate) struct Workload {
     pub(crate) scratch: Vec<String>,
     /// Where a config file otelplan writes is mounted.
     pub(crate) config: Option<String>,
+    /// Where that file is in the tree (a deployed program's; a collector's is its role's).
+    pub(crate) config_file: Option<String>,
     /// Health checks.
     pub(crate) probes: Option<Probes>,
     /// A compose healthcheck command (the image has the tool it runs).
@@ -252,6 +258,7 @@ fn program(
         storage: None,
         scratch: spec.scratch.clone(),
         config: spec.config.clone(),
+        config_file: spec.config_file.clone(),
         probes: probes(spec),
         compose_healthcheck: spec.compose_healthcheck.clone(),
         tls_files: Vec::new(),
@@ -288,6 +295,7 @@ pub(crate) fn collector(
         volume: format!("{}-storage", role.name),
         path: STORAGE_DIR.to_string(),
         size_gib: spec.storage_gib,
+        in_image: false,
     });
     let health = Check::Http { path: "/".into(), port: "health".into() };
     Ok(Workload {
@@ -307,6 +315,7 @@ pub(crate) fn collector(
         storage,
         scratch: Vec::new(),
         config: Some(d.config_path.clone()),
+        config_file: None,
         probes: Some(Probes {
             readiness: health.clone(),
             readiness_timeout_seconds: None,
@@ -392,12 +401,39 @@ pub(crate) fn backend(
         key: "data",
         volume: format!("{}-{}-data", deployment.prefix, b.kind.key()),
         path: data.path.clone(),
-        size_gib: Some(data.size_gib),
+        size_gib: Some(sizing::store_volume_gib(&data.retention)),
+        in_image: data.in_image,
     });
     w
 }
 
-/// Kibana, its setup job and Grafana, when the plan runs them.
+/// The setup job's workload: Elasticsearch's address and the passwords it sets or uses, from
+/// the secrets they come from; it runs its script, mounted with the request bodies at
+/// `SETUP_DIR` (the image's entrypoint runs any command but Elasticsearch as given).
+fn elasticsearch_setup(setup: &EsSetup, spec: &ProgramSpec) -> Workload {
+    let mut w = program(
+        WorkloadKind::ElasticsearchSetup,
+        &setup.name,
+        "elasticsearch-setup",
+        "setup",
+        setup.image.clone(),
+        spec,
+    );
+    w.replicas = Replicas::OneShot;
+    w.args = vec!["bash".into(), format!("{SETUP_DIR}/{SETUP_SCRIPT}")];
+    w.env.push(EnvVar { name: SETUP_URL_VAR.into(), source: EnvSource::Url(setup.elasticsearch.clone()), only: None });
+    w.env.extend(setup.passwords.iter().map(|(var, env)| EnvVar::secret(var, env)));
+    w
+}
+
+/// Where the setup job's files are mounted.
+pub(crate) const SETUP_DIR: &str = "/setup";
+/// Its script, in that directory.
+pub(crate) const SETUP_SCRIPT: &str = "setup.sh";
+/// The variable that gives it Elasticsearch's URL.
+pub(crate) const SETUP_URL_VAR: &str = "ELASTICSEARCH_URL";
+
+/// Kibana, the Elasticsearch setup job and Grafana, when the plan runs them.
 pub(crate) fn companions(catalog: &Catalog, deployment: &Deployment) -> Vec<Workload> {
     let mut out = Vec::new();
     let c = &catalog.companions;
@@ -410,19 +446,16 @@ pub(crate) fn companions(catalog: &Catalog, deployment: &Deployment) -> Vec<Work
         });
         kibana.env.push(EnvVar::literal("ELASTICSEARCH_USERNAME", "kibana_system"));
         kibana.env.push(EnvVar::secret("ELASTICSEARCH_PASSWORD", &deployment.kibana_password));
+        // `xpack.encryptedSavedObjects.encryptionKey` (the image turns this variable into the
+        // setting; at least 32 characters). Without one Kibana may disable what relies on
+        // encrypted saved objects (alerting rules, connectors), and older releases made up a key
+        // at every start, so what they had encrypted could not be read after a restart.
+        // https://www.elastic.co/docs/deploy-manage/security/secure-saved-objects
+        kibana.env.push(EnvVar::secret("XPACK_ENCRYPTEDSAVEDOBJECTS_ENCRYPTIONKEY", &deployment.kibana_encryption_key));
         out.push(kibana);
-        let mut setup = program(
-            WorkloadKind::KibanaSetup,
-            &k.setup_name,
-            "kibana-setup",
-            "set-password",
-            k.setup_image.clone(),
-            &c.kibana_setup,
-        );
-        setup.replicas = Replicas::OneShot;
-        setup.env.push(EnvVar::secret("KIBANA_PASSWORD", &deployment.kibana_password));
-        setup.env.extend(deployment.elasticsearch_password.iter().map(|pw| EnvVar::secret("ELASTIC_PASSWORD", pw)));
-        out.push(setup);
+    }
+    if let Some(setup) = &deployment.elasticsearch_setup {
+        out.push(elasticsearch_setup(setup, &c.elasticsearch_setup));
     }
     if let Some(g) = &deployment.grafana {
         let mut grafana =

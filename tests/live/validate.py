@@ -1,7 +1,7 @@
 """Validate every collector config of a rendered otelplan tree with the real collector.
 
 Called by tests/live/validate.sh (see there for usage). For each config (a YAML document with
-`receivers:` and `service:`), in both deployment flavours:
+`receivers:` and `service:`, or a JSON one: a deployed Jaeger's), in both deployment flavours:
 
 1. find the containers that run it: compose services whose volumes bind-mount the file, and
    Kubernetes containers that mount a ConfigMap a kustomization generates from it (top-level
@@ -11,7 +11,10 @@ Called by tests/live/validate.sh (see there for usage). For each config (a YAML 
    substitute an empty value;
 3. run `otelcol validate --config FILE` with each referenced variable set to a placeholder, in a
    private mount namespace where every `file_storage` directory is an empty directory, as the
-   deployment's volume provides it (and only when a deployment mounts a volume there).
+   deployment's volume provides it (and only when a deployment mounts a volume there). A config
+   that only Jaeger images run (Jaeger v2 is built on the collector, with components of its own)
+   is validated by the real Jaeger (`jaeger validate`, the binary tests/live/tools/build-tools.sh
+   builds, or $JAEGER).
 
 Last line: `otelcol validate: N passed, M failed`; exit 1 on any failure, 2 on a usage error.
 """
@@ -28,6 +31,10 @@ import yaml
 # `$$` is an escaped dollar; the rest are references (`${env:X}`, `${X}`, `${env:X:-default}`).
 REFERENCE = re.compile(r"\$\{(?:env:)?([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}")
 PLACEHOLDER = "otelplan-validate-placeholder"
+
+
+CONFIG_SUFFIXES = (".yaml", ".json")
+JAEGER_IMAGE = "jaegertracing/jaeger"
 
 
 def load_all(path):
@@ -55,13 +62,15 @@ def storage_dirs(config):
 
 
 class Runner:
-    """A container that runs a config: where it is declared, its env names, its mount targets."""
+    """A container that runs a config: where it is declared, its env names, its mount targets,
+    its image."""
 
-    def __init__(self, where, env, mounts):
+    def __init__(self, where, env, mounts, image=""):
         self.where = where
         # name -> the literal value the deployment sets, or None (a secret, a field reference)
         self.env = dict(env)
         self.mounts = list(mounts)
+        self.image = str(image or "")
 
     def mounts_dir(self, directory):
         return any(directory == m or directory.startswith(m.rstrip("/") + "/") for m in self.mounts)
@@ -108,9 +117,10 @@ def compose_runners(tree):
             mounts = list(compose_mounts(service, file.parent))
             targets = [t for _, t in mounts if t]
             for source, _ in mounts:
-                if source is not None and source.suffix == ".yaml":
+                if source is not None and source.suffix in CONFIG_SUFFIXES:
                     where = f"compose service `{name}` ({file.relative_to(tree)})"
-                    runners.setdefault(source, []).append(Runner(where, compose_env(service), targets))
+                    runner = Runner(where, compose_env(service), targets, service.get("image"))
+                    runners.setdefault(source, []).append(runner)
     return runners
 
 
@@ -157,7 +167,7 @@ def kubernetes_runners(tree):
                                 f"{doc['kind']} `{doc['metadata']['name']}` container `{c.get('name')}` "
                                 f"({file.relative_to(tree)})"
                             )
-                            runners.setdefault(source, []).append(Runner(where, env, targets))
+                            runners.setdefault(source, []).append(Runner(where, env, targets, c.get("image")))
     return runners
 
 
@@ -172,6 +182,21 @@ def in_namespace(cmd, dirs):
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", *cmd]
 
 
+def jaeger_binary():
+    """The real Jaeger: $JAEGER, or the one tests/live/tools/build-tools.sh builds (cached)."""
+    if os.environ.get("JAEGER"):
+        return os.environ["JAEGER"]
+    tools = Path(__file__).resolve().parent / "tools" / "build-tools.sh"
+    skip = "prometheus kafka javaagent postgres redis standins"
+    out = subprocess.run([str(tools)], env={**os.environ, "OTELPLAN_LIVE_SKIP": skip},
+                         capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        if line.startswith("JAEGER="):
+            os.environ["JAEGER"] = line.split("=", 1)[1]
+            return os.environ["JAEGER"]
+    raise RuntimeError("tests/live/tools/build-tools.sh named no JAEGER")
+
+
 def main(argv):
     if len(argv) != 3:
         print("usage: validate.py TREE OTELCOL", file=sys.stderr)
@@ -180,7 +205,7 @@ def main(argv):
     if not tree.is_dir():
         print(f"validate: {tree} is not a directory", file=sys.stderr)
         return 2
-    configs = [p for p in sorted(tree.rglob("*.yaml")) if is_collector_config(p)]
+    configs = [p for suffix in CONFIG_SUFFIXES for p in sorted(tree.rglob(f"*{suffix}")) if is_collector_config(p)]
     runners = compose_runners(tree)
     for source, list_ in kubernetes_runners(tree).items():
         runners.setdefault(source, []).extend(list_)
@@ -214,13 +239,16 @@ def main(argv):
         env.update({name: PLACEHOLDER for name in refs})
         for r in found:
             env.update({name: PLACEHOLDER if value is None else value for name, value in r.env.items()})
+        binary, label = otelcol, "otelcol"
+        if found and all(JAEGER_IMAGE in r.image for r in found):
+            binary, label = jaeger_binary(), "jaeger"
         with tempfile.TemporaryDirectory() as tmp:
             env.setdefault("TMPDIR", tmp)
-            cmd = in_namespace([otelcol, "validate", f"--config={path}"], dirs)
+            cmd = in_namespace([binary, "validate", f"--config={path}"], dirs)
             result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120, check=False)
         if result.returncode != 0:
             lines = [ln for ln in (result.stderr + result.stdout).splitlines() if ln.strip()]
-            problems.append("otelcol validate: " + " | ".join(lines[-6:]))
+            problems.append(f"{label} validate: " + " | ".join(lines[-6:]))
         if problems:
             failed += 1
             for p in problems:

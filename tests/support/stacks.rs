@@ -8,6 +8,15 @@ use std::fmt::Write as _;
 
 use proptest::prelude::*;
 
+/// Who writes to the telemetry Elasticsearch.
+#[derive(Debug, Clone, Copy)]
+pub enum Writer {
+    /// APM Server (A, B).
+    ApmServer,
+    /// The collectors' exporter (D).
+    Collector,
+}
+
 /// Pieces of free text: YAML indicators, interpolation syntaxes of every reader, markup,
 /// non-ASCII (a line separator included), and words YAML 1.1 reads as booleans or null.
 pub const PIECES: &[&str] = &[
@@ -311,7 +320,28 @@ impl Stack {
             ["ES_PASSWORD", "ES_API_KEY", "APM_TOKEN", "APM_API_KEY"].iter().map(|s| (*s).to_string()).collect();
         out.extend((0..self.datastores.len()).map(|i| format!("{}_PASSWORD", self.datastore_name(i).to_uppercase())));
         // Secrets otelplan itself names for the sandboxes it deploys.
-        out.extend(["KIBANA_SYSTEM_PASSWORD", "GRAFANA_ADMIN_PASSWORD"].iter().map(|s| (*s).to_string()));
+        out.extend(
+            [
+                "KIBANA_SYSTEM_PASSWORD",
+                "KIBANA_ENCRYPTION_KEY",
+                "GRAFANA_ADMIN_PASSWORD",
+                "APM_SERVER_WRITER_PASSWORD",
+                "OTELCOL_WRITER_PASSWORD",
+            ]
+            .iter()
+            .map(|s| (*s).to_string()),
+        );
         out
+    }
+
+    /// The Elasticsearch user that `writer` (APM Server or the collectors) ingests as: the one the
+    /// setup job creates for it in a deployed sandbox, else the stack's.
+    pub fn ingest_user(&self, writer: Writer) -> Option<String> {
+        match (&self.es_auth, self.es_deploy, writer) {
+            (_, true, Writer::ApmServer) => Some("apm_server_writer".into()),
+            (_, true, Writer::Collector) => Some("otelcol_writer".into()),
+            (EsAuth::Basic(user), false, _) => Some(user.clone()),
+            (EsAuth::None | EsAuth::ApiKey, false, _) => None,
+        }
     }
 }

@@ -16,6 +16,8 @@ mod rbac;
 mod scaling;
 mod service;
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 
 use crate::emit::yaml::HEADER;
@@ -152,13 +154,14 @@ pub(crate) fn emit(plan: &Plan, t: &Templates, tree: &mut OutputTree) -> anyhow:
         tree.insert(format!("kubernetes/{file}"), text);
         resources.push(file);
     }
-    if let (Some(apm), Some(b)) = (&plan.apm_server, deployed(plan, BackendKind::ApmServer)) {
-        tree.insert("kubernetes/apm-server/apm-server.yml".into(), apm_server::render(plan, apm, Flavor::Kubernetes));
-        generators.push(json!({ "name": apm_config_map(b), "files": ["apm-server.yml=apm-server/apm-server.yml"] }));
-    }
+    let store_configs: BTreeMap<String, String> = crate::emit::store_config::files(plan)?.into_iter().collect();
     for w in &plan.workloads {
         let WorkloadKind::Backend(kind) = w.kind else { continue };
         let Some(b) = deployed(plan, kind) else { continue };
+        if let Some((file, text, generator)) = backend_config_file(plan, w, b, &store_configs) {
+            tree.insert(format!("kubernetes/{file}"), text);
+            generators.push(generator);
+        }
         let file = format!("{}.yaml", b.name);
         tree.insert(format!("kubernetes/{file}"), program::backend_manifest(&cx, w, b)?);
         resources.push(file);
@@ -166,6 +169,18 @@ pub(crate) fn emit(plan: &Plan, t: &Templates, tree: &mut OutputTree) -> anyhow:
     if plan.deployment.kibana.is_some() {
         tree.insert("kubernetes/kibana.yaml".into(), program::kibana_manifest(&cx)?);
         resources.push("kibana.yaml".into());
+    }
+    if let Some(setup) = &plan.deployment.elasticsearch_setup {
+        let files = crate::emit::es_setup::files(setup)?;
+        let dir = crate::emit::es_setup::DIR;
+        let files_map = k8s_name(&format!("{}-files", setup.name));
+        for (name, text) in &files {
+            tree.insert(format!("kubernetes/{dir}/{name}"), text.clone());
+        }
+        let entries: Vec<String> = files.iter().map(|(name, _)| format!("{name}={dir}/{name}")).collect();
+        generators.push(json!({ "name": files_map, "files": entries }));
+        tree.insert("kubernetes/elasticsearch-setup.yaml".into(), program::setup_manifest(&cx, &files_map, &files)?);
+        resources.push("elasticsearch-setup.yaml".into());
     }
     if let Some(g) = &plan.deployment.grafana {
         tree.insert(
@@ -187,6 +202,24 @@ pub(crate) fn emit(plan: &Plan, t: &Templates, tree: &mut OutputTree) -> anyhow:
     patches::app_patches(&cx, tree)
 }
 
+/// A deployed backend's configuration file (its path, its text) and the ConfigMap generated from
+/// it, whose hash suffix rolls the pod when the file changes.
+fn backend_config_file(
+    plan: &Plan,
+    w: &crate::plan::workload::Workload,
+    b: &DeployedBackend,
+    store_configs: &BTreeMap<String, String>,
+) -> Option<(String, String, Value)> {
+    let (Some(file), Some(mount)) = (&w.config_file, &w.config) else { return None };
+    let text = match (&plan.apm_server, b.kind) {
+        (Some(apm), BackendKind::ApmServer) => apm_server::render(plan, apm, Flavor::Kubernetes),
+        _ => store_configs.get(file)?.clone(),
+    };
+    let key = mount.rsplit('/').next().unwrap_or_default();
+    let generator = json!({ "name": backend_config_map(b), "files": [format!("{key}={file}")] });
+    Some((file.clone(), text, generator))
+}
+
 fn deployed(plan: &Plan, kind: BackendKind) -> Option<&DeployedBackend> {
     plan.deployment.backends.iter().find(|b| b.kind == kind)
 }
@@ -195,7 +228,7 @@ fn config_map(role: &CollectorRole) -> String {
     k8s_name(&format!("{}-config", role.name))
 }
 
-fn apm_config_map(b: &DeployedBackend) -> String {
+fn backend_config_map(b: &DeployedBackend) -> String {
     k8s_name(&format!("{}-config", b.name))
 }
 

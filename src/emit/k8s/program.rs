@@ -1,14 +1,13 @@
 //! Deployed backends and their companions as Kubernetes workloads: a StatefulSet with a claim
-//! where the program keeps data, a Deployment otherwise, each behind a Service; Kibana's
-//! password is set by a Job.
+//! where the program keeps data, a Deployment otherwise, each behind a Service; a deployed
+//! Elasticsearch is set up by a Job.
 
 use serde_json::{json, Value};
 
 use super::container::{container, restricted};
-use super::{apm_config_map, grafana_config_map, service, Ctx, Manifest};
-use crate::plan::deploy::DeployedBackend;
-use crate::plan::workload::{Workload, WorkloadKind};
-use crate::plan::Flavor;
+use super::{backend_config_map, grafana_config_map, service, Ctx, Manifest};
+use crate::plan::deploy::{k8s_name, DeployedBackend};
+use crate::plan::workload::{Workload, WorkloadKind, SETUP_DIR};
 use crate::topology::{BackendKind, Destination};
 
 fn pod_security(w: &Workload) -> Value {
@@ -23,7 +22,7 @@ fn mounts_and_volumes(w: &Workload, b: &DeployedBackend) -> (Vec<Value>, Vec<Val
     if let Some(path) = &w.config {
         let file = path.rsplit('/').next().unwrap_or_default();
         mounts.push(json!({ "name": "config", "mountPath": path, "subPath": file, "readOnly": true }));
-        volumes.push(json!({ "name": "config", "configMap": { "name": apm_config_map(b) } }));
+        volumes.push(json!({ "name": "config", "configMap": { "name": backend_config_map(b) } }));
     }
     if let Some(storage) = &w.storage {
         mounts.push(json!({ "name": storage.key, "mountPath": storage.path }));
@@ -75,6 +74,9 @@ pub(super) fn backend_manifest(cx: &Ctx<'_>, w: &Workload, b: &DeployedBackend) 
     let names: Vec<&str> = w.ports.iter().map(|p| p.name.as_str()).collect();
     let labels = cx.labels(&w.name, &w.component);
     service::add(cx, &mut m, &w.name, &labels, &w.name, false, &service::ports(w, &names))?;
+    if let Some(ingress) = cx.plan.deployment.store_ingress.iter().find(|i| i.store == w.name) {
+        service::store_network_policy(cx, ingress, &w.component, &mut m)?;
+    }
     let entry_is_apm = cx.plan.topology.apps_send_to != Destination::Gateway;
     if b.kind == BackendKind::ApmServer && entry_is_apm {
         let ports: Vec<u16> = w.ports.iter().map(|p| p.port).collect();
@@ -87,12 +89,9 @@ fn companion<'p>(cx: &Ctx<'p>, kind: &WorkloadKind) -> Option<&'p Workload> {
     cx.plan.workloads.iter().find(|w| w.kind == *kind)
 }
 
-/// Kibana's Deployment and Service, and the Job that sets its user's password.
+/// Kibana's Deployment and Service.
 pub(super) fn kibana_manifest(cx: &Ctx<'_>) -> anyhow::Result<String> {
-    let plan = cx.plan;
-    let (Some(k), Some(w), Some(setup)) =
-        (&plan.deployment.kibana, companion(cx, &WorkloadKind::Kibana), companion(cx, &WorkloadKind::KibanaSetup))
-    else {
+    let Some(w) = companion(cx, &WorkloadKind::Kibana) else {
         return Ok(String::new());
     };
     let mut c = container(cx, w, &[], &[], &restricted(w.user.uid, w.user.gid, w.read_only_root));
@@ -110,31 +109,68 @@ pub(super) fn kibana_manifest(cx: &Ctx<'_>) -> anyhow::Result<String> {
     )?;
     let labels = cx.labels(&w.name, &w.component);
     service::add(cx, &mut m, &w.name, &labels, &w.name, false, &service::ports(w, &["http"]))?;
-    let es_url = k.elasticsearch.url(Flavor::Kubernetes, &plan.namespaces);
-    let script = format!(
-        "until curl -s -o /dev/null -w '%{{http_code}}' -u \"elastic:${{ELASTIC_PASSWORD}}\" -X POST -H 'Content-Type: application/json' {es_url}/_security/user/kibana_system/_password -d \"{{\\\"password\\\":\\\"${{KIBANA_PASSWORD}}\\\"}}\" | grep -q '^200$'; do echo waiting for elasticsearch; sleep 5; done"
-    );
-    let mut job = container(cx, setup, &[], &[], &restricted(setup.user.uid, setup.user.gid, setup.read_only_root));
-    strip_empty(&mut job, &["args", "volumeMounts", "ports"]);
-    job["command"] = json!(["bash", "-c", script]);
-    let job_pod = json!({
+    Ok(m.text())
+}
+
+/// The Job that sets a deployed Elasticsearch up, its files from the ConfigMap `files_map`.
+///
+/// A Job's pod template cannot change once it exists, so the Job is named after a hash of
+/// everything it runs (its pod and its files): a re-render that changes any of it creates a new
+/// Job on the next apply, an unchanged one leaves it be. Finished Jobs are deleted after a while,
+/// and the setup is idempotent, so a re-apply after that simply runs it again.
+pub(super) fn setup_manifest(cx: &Ctx<'_>, files_map: &str, files: &[(String, String)]) -> anyhow::Result<String> {
+    let (Some(setup), Some(w)) =
+        (&cx.plan.deployment.elasticsearch_setup, companion(cx, &WorkloadKind::ElasticsearchSetup))
+    else {
+        return Ok(String::new());
+    };
+    let mounts = [json!({ "name": "setup", "mountPath": SETUP_DIR, "readOnly": true })];
+    let mut job = container(cx, w, &w.args, &mounts, &restricted(w.user.uid, w.user.gid, w.read_only_root));
+    strip_empty(&mut job, &["ports"]);
+    let pod = json!({
         "restartPolicy": "OnFailure",
         "automountServiceAccountToken": false,
         "securityContext": { "seccompProfile": { "type": "RuntimeDefault" } },
         "containers": [job],
+        "volumes": [{ "name": "setup", "configMap": { "name": files_map } }],
     });
+    let mut content = serde_json::to_string(&pod)?;
+    for (name, text) in files {
+        content.push_str(name);
+        content.push_str(text);
+    }
+    let name = k8s_name(&format!("{}-{}", setup.name, content_hash(&content)));
+    let mut m = Manifest::new();
     m.add(
         cx.t,
         "k8s/job.yaml.j2",
         &json!({
-            "comments": ["Sets the `kibana_system` password once Elasticsearch answers."],
-            "name": setup.name,
-            "labels": cx.labels(&setup.name, &setup.component),
-            "annotations": cx.secret_annotations(setup.reads_secrets()),
-            "pod": job_pod,
+            "comments": [
+                "Sets Elasticsearch up as its `elastic` superuser: the telemetry writer's role and user, the lifecycle of the telemetry data streams, `kibana_system`'s password.",
+                "Named after a hash of its content: a changed setup is a new Job; a finished one is deleted after `ttlSecondsAfterFinished`.",
+            ],
+            "name": name,
+            "labels": cx.labels(&setup.name, &w.component),
+            "annotations": cx.secret_annotations(w.reads_secrets()),
+            "spec": {
+                "backoffLimit": 10,
+                "activeDeadlineSeconds": setup.deadline_seconds,
+                "ttlSecondsAfterFinished": setup.keep_finished_seconds,
+            },
+            "pod": pod,
         }),
     )?;
     Ok(m.text())
+}
+
+/// A short, stable hash of `text` (FNV-1a, 32 bits, hexadecimal).
+fn content_hash(text: &str) -> String {
+    let mut hash: u32 = 0x811c_9dc5;
+    for b in text.bytes() {
+        hash ^= u32::from(b);
+        hash = hash.wrapping_mul(0x0100_0193);
+    }
+    format!("{hash:08x}")
 }
 
 /// Grafana's Deployment and Service, its data sources from a generated ConfigMap.

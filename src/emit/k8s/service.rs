@@ -1,10 +1,11 @@
 //! Services in front of workloads, and the `NetworkPolicies` that limit who may send to an entry
-//! point.
+//! point or connect to a store without authentication.
 
 use serde_json::{json, Value};
 
 use super::{Ctx, Manifest};
 use crate::plan::deploy::k8s_name;
+use crate::plan::ingress::StoreIngress;
 use crate::plan::workload::Workload;
 
 /// Service ports for the named ports of `w` (each targets its container port by name).
@@ -50,6 +51,58 @@ pub(super) fn network_policy(
             "selector": cx.selector(name),
             "namespaces": namespaces,
             "ports": ports,
+        }),
+    )
+}
+
+/// The `NetworkPolicy` of a store without authentication of its own: ingress only from the
+/// peers the plan names, each rule on its ports (pods of an otelplan workload by its labels, or
+/// a whole namespace of the team's pods).
+pub(super) fn store_network_policy(
+    cx: &Ctx<'_>,
+    ingress: &StoreIngress,
+    component: &str,
+    m: &mut Manifest,
+) -> anyhow::Result<()> {
+    let rules: Vec<Value> = ingress
+        .rules
+        .iter()
+        .map(|rule| {
+            let from: Vec<Value> = rule
+                .peers
+                .iter()
+                .map(|peer| {
+                    let mut p = json!({
+                        "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": peer.namespace } },
+                    });
+                    if let Some(workload) = &peer.workload {
+                        p["podSelector"] = json!({ "matchLabels": cx.selector(workload) });
+                    }
+                    p
+                })
+                .collect();
+            let ports: Vec<Value> = rule.ports.iter().map(|p| json!({ "protocol": "TCP", "port": p })).collect();
+            json!({ "from": from, "ports": ports })
+        })
+        .collect();
+    let comments: Vec<String> = std::iter::once(format!(
+        "{} has no authentication of its own: only these may connect, everything else is refused.",
+        ingress.title
+    ))
+    .chain(ingress.rules.iter().map(|r| {
+        let ports: Vec<String> = r.ports.iter().map(u16::to_string).collect();
+        format!("{} on {}.", r.what, ports.join(", "))
+    }))
+    .collect();
+    m.add(
+        cx.t,
+        "k8s/store-network-policy.yaml.j2",
+        &json!({
+            "comments": comments,
+            "name": k8s_name(&format!("{}-ingress", ingress.store)),
+            "labels": cx.labels(&ingress.store, component),
+            "selector": cx.selector(&ingress.store),
+            "ingress": rules,
         }),
     )
 }

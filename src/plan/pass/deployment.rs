@@ -2,19 +2,23 @@
 //! Grafana beside them, the hooks into the team's datastores (shared log directories, container
 //! log labels, the Java agent) and which secrets each namespace needs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::endpoint::Scheme;
 use crate::model::env_ref::EnvRef;
 use crate::model::names;
 use crate::plan::address::Addr;
+use crate::plan::address::Namespaces;
 use crate::plan::backend_spec::Catalog;
 use crate::plan::deploy::{
     k8s_name, log_owner, DeployedBackend, Deployment, FileLogHook, Grafana, JmxHook, Kibana, StdoutHook, Workload,
 };
 use crate::plan::draft::{Draft, Sink};
+use crate::plan::es_setup::{self, EsSetup, EsWriter, SetupInput};
+use crate::plan::ingress;
 use crate::plan::node::RoleKind;
+use crate::plan::store_config;
 use crate::plan::{ApmAuth, EsAuth};
 use crate::settings::{LogSource, Role};
 use crate::topology::BackendKind;
@@ -133,6 +137,32 @@ fn plain_text_in_production(d: &mut Draft<'_>) {
     );
 }
 
+/// The one-shot setup of a deployed Elasticsearch.
+fn elasticsearch_setup(
+    d: &Draft<'_>,
+    catalog: &Catalog,
+    es: &Sink,
+    superuser: &EnvRef,
+    kibana_password: &EnvRef,
+) -> anyhow::Result<EsSetup> {
+    let spec = catalog.backend(BackendKind::Elasticsearch);
+    let retention = spec.data.as_ref().map(|data| &data.retention).ok_or_else(|| {
+        anyhow::anyhow!("data/backends.yaml gives Elasticsearch no data directory (this is a bug in otelplan)")
+    })?;
+    es_setup::plan(
+        &catalog.elasticsearch_setup,
+        SetupInput {
+            name: k8s_name(&names::workload(d.name(), "elasticsearch-setup")),
+            image: catalog.image(&catalog.companions.elasticsearch_setup, es.tag.as_deref()),
+            elasticsearch: es.addr.clone().with_default_scheme(Scheme::Http),
+            superuser_password: superuser.clone(),
+            kibana_password: kibana_password.clone(),
+            writer: EsWriter::of(d.topology),
+            retention,
+        },
+    )
+}
+
 /// Plan the deployment side.
 pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     unused_sandboxes(d);
@@ -153,11 +183,17 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     let kibana = es.map(|s| Kibana {
         name: k8s_name(&names::workload(d.name(), "kibana")),
         image: catalog.image(&catalog.companions.kibana, s.tag.as_deref()),
-        setup_name: k8s_name(&names::workload(d.name(), "kibana-setup")),
-        setup_image: catalog.image(&catalog.companions.kibana_setup, s.tag.as_deref()),
         elasticsearch: s.addr.clone().with_default_scheme(Scheme::Http),
     });
     let grafana = grafana(d, catalog);
+    let mut store_configs = BTreeMap::new();
+    for b in &backends {
+        if let Some(config) = store_config::plan(catalog, b.kind)? {
+            store_configs.insert(b.kind, config);
+        }
+    }
+    let namespaces = Namespaces { app: d.valid.app_namespace.clone(), observability: d.valid.namespace.clone() };
+    let store_ingress = ingress::plan(d, catalog, &namespaces, &backends, grafana.as_ref().map(|g| g.name.as_str()));
     let (file_logs, stdout_logs, jmx) = hooks(d);
     let mut observability_secrets = BTreeSet::new();
     let mut app_secrets = BTreeSet::new();
@@ -177,23 +213,30 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
         }
     }
     let kibana_password = EnvRef::named("KIBANA_SYSTEM_PASSWORD");
+    let kibana_encryption_key = EnvRef::named("KIBANA_ENCRYPTION_KEY");
     let grafana_password = EnvRef::named("GRAFANA_ADMIN_PASSWORD");
-    if let Some(s) = es {
-        if let EsAuth::Basic { password, .. } = &s.auth {
-            observability_secrets.insert(password.clone());
-        }
-        observability_secrets.insert(kibana_password.clone());
+    // A sandbox's `elastic` superuser: its container and setup job read the password.
+    let stack_es = d.valid.backends().elasticsearch;
+    let elasticsearch_password = es.and(stack_es.as_ref()).and_then(|b| b.password.as_ref()).map(|p| p.value.clone());
+    let elasticsearch_setup = match (es, &elasticsearch_password) {
+        (Some(s), Some(superuser)) => Some(elasticsearch_setup(d, catalog, s, superuser, &kibana_password)?),
+        _ => None,
+    };
+    if let Some(setup) = &elasticsearch_setup {
+        observability_secrets.extend(setup.passwords.iter().map(|(_, e)| e.clone()));
+    }
+    if kibana.is_some() {
+        observability_secrets.insert(kibana_encryption_key.clone());
     }
     if grafana.is_some() {
         observability_secrets.insert(grafana_password.clone());
     }
-    let elasticsearch_password = d.sinks.get(&BackendKind::Elasticsearch).and_then(|s| match &s.auth {
-        EsAuth::Basic { password, .. } => Some(password.clone()),
-        EsAuth::ApiKey(_) | EsAuth::None => None,
-    });
     d.deployment = Some(Deployment {
         backends,
         kibana,
+        elasticsearch_setup,
+        store_configs,
+        store_ingress,
         grafana,
         file_logs,
         stdout_logs,
@@ -204,6 +247,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
         app_secrets,
         elasticsearch_password,
         kibana_password,
+        kibana_encryption_key,
         grafana_password,
         prefix: d.name().to_string(),
         volume_init: k8s_name(&names::workload(d.name(), "volume-init")),
