@@ -330,7 +330,8 @@ fn data_dirs(service: &Service) -> &'static [&'static str] {
 }
 
 fn check_log_dir(name: &str, service: &Service, d: &mut Diagnostics) {
-    let Some(Logs::Files(glob)) = service.logs().map(|l| &l.value) else { return };
+    let Some(Logs::Files(files)) = service.logs().map(|l| &l.value) else { return };
+    let glob = &files.path;
     let dir = crate::settings::glob_dir(&glob.value);
     let inside = |data: &str| dir == data || dir.starts_with(&format!("{data}/"));
     if let Some(data) = data_dirs(service).iter().find(|data| inside(data)) {

@@ -83,7 +83,8 @@ pub(crate) struct FileLogHook {
     pub(crate) volume: String,
     /// Its existing workload.
     pub(crate) workload: Workload,
-    /// The user that writes the datastore's log files in its official image.
+    /// The user that writes the datastore's log files (`logs.owner`, else its official
+    /// image's).
     pub(crate) owner: u32,
     /// The group of those files; the agent joins it.
     pub(crate) group: u32,
@@ -145,17 +146,6 @@ pub(crate) struct Deployment {
     pub(crate) volume_init: String,
     /// The one-shot that puts the Java agent on its volume.
     pub(crate) javaagent_init: String,
-}
-
-/// The user and group a datastore's official image runs as, so writes its log files as
-/// (PostgreSQL and Redis 999:999, Elasticsearch 1000:0, the Apache Kafka image 1000:1000).
-/// The log agent joins the group; the README says how to change it for other images.
-pub(crate) fn log_owner(kind: ServiceKind) -> (u32, u32) {
-    match kind {
-        ServiceKind::Postgres | ServiceKind::Redis => (999, 999),
-        ServiceKind::Elasticsearch => (1000, 0),
-        ServiceKind::Kafka | ServiceKind::Django => (1000, 1000),
-    }
 }
 
 impl JmxHook {

@@ -10,7 +10,7 @@ use crate::model::names;
 use crate::plan::address::Addr;
 use crate::plan::backend_spec::Catalog;
 use crate::plan::deploy::{
-    k8s_name, log_owner, DeployedBackend, Deployment, FileLogHook, Grafana, JmxHook, Kibana, StdoutHook, Workload,
+    k8s_name, DeployedBackend, Deployment, FileLogHook, Grafana, JmxHook, Kibana, StdoutHook, Workload,
 };
 use crate::plan::draft::{Draft, Sink};
 use crate::plan::node::RoleKind;
@@ -29,15 +29,15 @@ fn hooks(d: &Draft<'_>) -> (Vec<FileLogHook>, Vec<StdoutHook>, Vec<JmxHook>) {
         let t = &service.workload;
         let wl = Workload { kind: t.kind, name: t.name.clone(), container: t.container.clone() };
         match &ds.logs {
-            Some(LogSource::Files { dir, .. }) => files.push(FileLogHook {
+            Some(LogSource::Files { dir, owner, .. }) => files.push(FileLogHook {
                 datastore: name.clone(),
                 kind: service.kind,
                 dir: dir.clone(),
                 agent: d.role_name(&RoleKind::FileAgent(name.clone())),
                 volume: format!("{}-{name}-logs", d.name()),
                 workload: wl.clone(),
-                owner: log_owner(service.kind).0,
-                group: log_owner(service.kind).1,
+                owner: owner.uid,
+                group: owner.gid,
             }),
             Some(LogSource::Stdout) => stdout.push(StdoutHook { datastore: name.clone(), workload: wl.clone() }),
             None => {}
@@ -145,4 +145,24 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
         javaagent_init: k8s_name(&names::workload(d.name(), "javaagent-init")),
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::keywords::TopologyId;
+    use crate::test_support::plan;
+
+    const STACK: &str = "version: 1\nname: t\nbackends: { elasticsearch: { endpoint: \"http://es:9200\" } }\nservices:\n  web: { kind: django }\n  db: { kind: postgres, endpoint: \"db:5432\", logs: { path: /var/log/postgresql/*.log } }\n  alpine: { kind: postgres, endpoint: \"alpine:5432\", logs: { path: /var/log/postgresql/*.log, owner: \"70:70\" } }\n  search: { kind: elasticsearch, endpoint: \"http://search:9200\", logs: { path: /var/log/es/*.json } }\n";
+
+    #[test]
+    fn log_files_belong_to_the_given_owner_or_the_official_image() {
+        let p = plan(STACK, TopologyId::D);
+        let owner = |name: &str| {
+            let hook = p.deployment.file_logs.iter().find(|h| h.datastore == name).unwrap();
+            (hook.owner, hook.group)
+        };
+        assert_eq!(owner("alpine"), (70, 70), "logs.owner wins");
+        assert_eq!(owner("db"), (999, 999), "the postgres image's user");
+        assert_eq!(owner("search"), (1000, 0), "the elasticsearch image's user and group");
+    }
 }
