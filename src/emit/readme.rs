@@ -16,7 +16,8 @@ const TREE: &str = "otelplan-out";
 fn datastore_advice(kind: ServiceKind, dir: &str) -> String {
     match kind {
         ServiceKind::Postgres => format!(
-            "PostgreSQL: `logging_collector = on`, `log_directory = '{dir}'`, `log_file_mode = 0640` (group-readable for the agent)"
+            "PostgreSQL: `logging_collector = on`, `log_directory = '{dir}'`, `log_file_mode = 0640` (group-readable for the agent), `log_line_prefix = '{}'` and `log_timezone = 'UTC'` (the format the agent parses)",
+            crate::plan::log_format::PG_LOG_LINE_PREFIX
         ),
         ServiceKind::Redis => format!("Redis: `logfile {dir}/redis.log` (Redis writes its log file group-readable by default)"),
         ServiceKind::Elasticsearch => format!("Elasticsearch: `path.logs: {dir}` (set `ES_LOG_STYLE=file` in its container)"),

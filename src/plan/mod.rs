@@ -10,6 +10,7 @@ pub(crate) mod deploy;
 pub(crate) mod distribution;
 pub(crate) mod draft;
 pub(crate) mod edge;
+pub(crate) mod log_format;
 pub(crate) mod node;
 pub(crate) mod pass;
 pub(crate) mod role_spec;
