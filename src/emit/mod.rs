@@ -11,6 +11,7 @@ pub(crate) mod drawing;
 pub(crate) mod grafana;
 pub(crate) mod k8s;
 pub(crate) mod layout;
+pub(crate) mod provisioning;
 pub(crate) mod readme;
 pub(crate) mod svg;
 pub(crate) mod yaml;
@@ -49,6 +50,7 @@ pub(crate) fn emit(plan: &Plan, templates: &Templates) -> anyhow::Result<OutputT
         tree.insert(format!("instrumentation/{}.env", app.service), app_env::render(plan, app, flavor));
     }
     django::emit(plan, &mut tree);
+    provisioning::emit(plan, &mut tree);
     svg::emit(plan, templates, &mut tree)?;
     readme::emit(plan, &mut tree);
     Ok(tree)

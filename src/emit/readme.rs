@@ -7,22 +7,57 @@ use std::fmt::Write as _;
 use crate::emit::OutputTree;
 use crate::model::env_ref::EnvRef;
 use crate::model::keywords::{ServiceKind, Target};
+use crate::plan::deploy::FileLogHook;
 use crate::plan::node::RoleKind;
+use crate::plan::provision::{PgLogging, PG_LOG_FILES};
 use crate::plan::Plan;
 
 /// Where the README's commands assume the tree sits, relative to the team's project.
 const TREE: &str = "otelplan-out";
 
+/// What a datastore whose logging otelplan does not set must do (all but PostgreSQL).
 fn datastore_advice(kind: ServiceKind, dir: &str) -> String {
     match kind {
-        ServiceKind::Postgres => format!(
-            "PostgreSQL: `logging_collector = on`, `log_directory = '{dir}'`, `log_file_mode = 0640` (group-readable for the agent), `log_line_prefix = '{}'` and `log_timezone = 'UTC'` (the format the agent parses)",
-            crate::plan::log_format::PG_LOG_LINE_PREFIX
-        ),
-        ServiceKind::Redis => format!("Redis: `logfile {dir}/redis.log` (Redis writes its log file group-readable by default)"),
-        ServiceKind::Elasticsearch => format!("Elasticsearch: `path.logs: {dir}` (set `ES_LOG_STYLE=file` in its container)"),
+        ServiceKind::Redis => {
+            format!("Redis: `logfile {dir}/redis.log` (Redis writes its log file group-readable by default)")
+        }
+        ServiceKind::Elasticsearch => {
+            format!("Elasticsearch: `path.logs: {dir}` (set `ES_LOG_STYLE=file` in its container)")
+        }
         ServiceKind::Kafka => format!("Kafka: `LOG_DIR={dir}` for its log4j file appenders"),
-        ServiceKind::Django => String::new(),
+        ServiceKind::Postgres | ServiceKind::Django => String::new(),
+    }
+}
+
+/// The PostgreSQL settings of a file-logging server, where they are applied, and the bound.
+fn postgres_logging(hook: &FileLogHook, pg: &PgLogging, out: &mut String) {
+    let _ = write!(
+        out,
+        "  The compose overlay and the Kubernetes patch start the server with the settings the agent relies on\n  \
+         (`postgres -c …`, replacing a `command` or `args` of your own: merge yours into them). A server started\n  \
+         otherwise needs them in its configuration: `provisioning/{name}/logging.conf` has them, to `include` from\n  \
+         `postgresql.conf`.\n\n  ```ini\n{conf}  ```\n\n",
+        name = hook.datastore,
+        conf = crate::emit::provisioning::pg_conf_lines(pg).lines().fold(String::new(), |mut acc, line| {
+            let _ = writeln!(acc, "  {line}");
+            acc
+        }),
+    );
+    match hook.size_limit_mib {
+        Some(mib) => {
+            let _ = writeln!(
+                out,
+                "  PostgreSQL keeps {PG_LOG_FILES} hourly files (a day), truncating each when its hour comes round again\n  \
+                 (size-driven rotation is off: with names that repeat it would only reopen the hour's file). On\n  \
+                 Kubernetes the shared directory is limited to {mib} MiB, and a pod whose directory outgrows it is\n  \
+                 evicted: if the server logs more than about {} MiB an hour, raise `sizeLimit` with a patch of your own.",
+                mib / PG_LOG_FILES
+            );
+        }
+        None => out.push_str(
+            "  The file name in `logs.path` has no `*`, so otelplan cannot name the files by the hour: their rotation\n  \
+             is yours, and the shared directory has no size limit.\n",
+        ),
     }
 }
 
@@ -134,12 +169,19 @@ fn datastores_section(plan: &Plan, out: &mut String) {
     for hook in &d.file_logs {
         let _ = writeln!(
             out,
-            "- `{}` writes its log files to `{}`, shared with the agent that tails them (group {} reads them). {}.",
-            hook.datastore,
-            hook.dir,
-            hook.group,
-            datastore_advice(hook.kind, &hook.dir)
+            "- `{}` writes its log files to `{}`, shared with the agent that tails them (group {} reads them).",
+            hook.datastore, hook.dir, hook.group,
         );
+        match &hook.postgres {
+            Some(pg) => postgres_logging(hook, pg, out),
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  {}. Their rotation is yours; the shared directory has no size limit.",
+                    datastore_advice(hook.kind, &hook.dir)
+                );
+            }
+        }
     }
     for hook in &d.stdout_logs {
         let _ = writeln!(
@@ -204,6 +246,7 @@ pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
             "instrumentation" => "the OpenTelemetry settings and code of each Django service",
             "compose" => "the docker compose target",
             "kubernetes" => "the Kubernetes target (kustomize)",
+            "provisioning" => "what to apply to your own datastores (see \"What your datastores must do\")",
             _ => "",
         }
     };

@@ -10,6 +10,7 @@ use crate::model::env_ref::EnvRef;
 use crate::model::keywords::{ServiceKind, WorkloadKind};
 use crate::plan::address::{Addr, Flavor, Namespaces};
 use crate::plan::app::{percent_encode, EnvValue, APP_PROTOCOL};
+use crate::plan::provision::PgLogging;
 use crate::topology::BackendKind;
 
 /// A small image with a shell, for one-shot setup steps (volume ownership).
@@ -88,6 +89,11 @@ pub(crate) struct FileLogHook {
     pub(crate) owner: u32,
     /// The group of those files; the agent joins it.
     pub(crate) group: u32,
+    /// The server settings that write the files as the agent reads them (PostgreSQL).
+    pub(crate) postgres: Option<PgLogging>,
+    /// The size limit of the shared directory on Kubernetes, where otelplan's settings rotate
+    /// the files (for other servers, their own rotation decides, which otelplan does not see).
+    pub(crate) size_limit_mib: Option<u32>,
 }
 
 /// A Kafka cluster whose brokers get the Java agent.

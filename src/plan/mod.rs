@@ -13,6 +13,7 @@ pub(crate) mod edge;
 pub(crate) mod log_format;
 pub(crate) mod node;
 pub(crate) mod pass;
+pub(crate) mod provision;
 pub(crate) mod role_spec;
 pub(crate) mod sizing;
 pub(crate) mod workload;

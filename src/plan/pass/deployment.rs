@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::model::endpoint::Scheme;
 use crate::model::env_ref::EnvRef;
+use crate::model::keywords::ServiceKind;
 use crate::model::names;
 use crate::plan::address::Addr;
 use crate::plan::backend_spec::Catalog;
@@ -14,9 +15,16 @@ use crate::plan::deploy::{
 };
 use crate::plan::draft::{Draft, Sink};
 use crate::plan::node::RoleKind;
+use crate::plan::provision::{PgLogging, PG_LOG_DIR_LIMIT_MIB};
 use crate::plan::{ApmAuth, EsAuth};
 use crate::settings::{LogSource, Role};
 use crate::topology::BackendKind;
+
+/// The logging settings otelplan asks of a PostgreSQL server whose files an agent tails.
+fn pg_logging(kind: ServiceKind, glob: &str, dir: &str) -> Option<PgLogging> {
+    let file_pattern = glob.rsplit('/').next().unwrap_or(glob);
+    (kind == ServiceKind::Postgres).then(|| PgLogging::new(dir, file_pattern))
+}
 
 /// Hooks into the team's datastores.
 fn hooks(d: &Draft<'_>) -> (Vec<FileLogHook>, Vec<StdoutHook>, Vec<JmxHook>) {
@@ -29,16 +37,22 @@ fn hooks(d: &Draft<'_>) -> (Vec<FileLogHook>, Vec<StdoutHook>, Vec<JmxHook>) {
         let t = &service.workload;
         let wl = Workload { kind: t.kind, name: t.name.clone(), container: t.container.clone() };
         match &ds.logs {
-            Some(LogSource::Files { dir, owner, .. }) => files.push(FileLogHook {
-                datastore: name.clone(),
-                kind: service.kind,
-                dir: dir.clone(),
-                agent: d.role_name(&RoleKind::FileAgent(name.clone())),
-                volume: format!("{}-{name}-logs", d.name()),
-                workload: wl.clone(),
-                owner: owner.uid,
-                group: owner.gid,
-            }),
+            Some(LogSource::Files { glob, dir, owner }) => {
+                let postgres = pg_logging(service.kind, glob, dir);
+                let size_limit_mib = postgres.as_ref().filter(|pg| pg.rotated).map(|_| PG_LOG_DIR_LIMIT_MIB);
+                files.push(FileLogHook {
+                    datastore: name.clone(),
+                    kind: service.kind,
+                    dir: dir.clone(),
+                    agent: d.role_name(&RoleKind::FileAgent(name.clone())),
+                    volume: format!("{}-{name}-logs", d.name()),
+                    workload: wl.clone(),
+                    owner: owner.uid,
+                    group: owner.gid,
+                    postgres,
+                    size_limit_mib,
+                });
+            }
             Some(LogSource::Stdout) => stdout.push(StdoutHook { datastore: name.clone(), workload: wl.clone() }),
             None => {}
         }
