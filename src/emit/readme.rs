@@ -4,12 +4,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use crate::emit::provisioning::script_name;
 use crate::emit::OutputTree;
 use crate::model::env_ref::EnvRef;
 use crate::model::keywords::{ServiceKind, Target};
+use crate::plan::collector::ReceiverSpec;
 use crate::plan::deploy::FileLogHook;
 use crate::plan::node::RoleKind;
-use crate::plan::provision::{PgLogging, PG_LOG_FILES};
+use crate::plan::provision::{Grant, MonitorAccess, PgLogging, PG_LOG_FILES};
 use crate::plan::Plan;
 
 /// Where the README's commands assume the tree sits, relative to the team's project.
@@ -160,12 +162,103 @@ fn kubernetes_section(plan: &Plan, out: &mut String) {
     }
 }
 
+/// The commands that grant a receiver its access: anywhere the server's own client reaches the
+/// server, and with compose, inside the datastore's container.
+fn access_commands(access: &MonitorAccess) -> (String, String) {
+    let ds = &access.datastore;
+    let path = format!("{TREE}/provisioning/{ds}/{}", script_name(&access.grant));
+    match &access.grant {
+        Grant::Postgres { password, .. } => (
+            format!("{}=… psql -h HOST -U postgres -f {path}", password.name()),
+            format!("docker compose exec -T -e {} {ds} psql -U postgres -f - < {path}", password.name()),
+        ),
+        Grant::Redis { password, .. } => (
+            format!("REDISCLI_AUTH=<admin password> {}=… sh {path}", password.name()),
+            format!("docker compose exec -T -e REDISCLI_AUTH -e {} {ds} sh -s < {path}", password.name()),
+        ),
+        Grant::Elasticsearch { password, .. } => (
+            format!("ELASTICSEARCH_ADMIN_PASSWORD=… {}=… sh {path}", password.name()),
+            format!(
+                "docker compose exec -T -e ELASTICSEARCH_ADMIN_PASSWORD -e {} {ds} sh -s < {path}",
+                password.name()
+            ),
+        ),
+        Grant::Kafka { .. } => (
+            format!("KAFKA_ADMIN_CONFIG=admin.properties sh {path}"),
+            format!("docker compose exec -T {ds} sh -s < {path}"),
+        ),
+    }
+}
+
+/// What a grant gives, in a sentence.
+fn access_summary(access: &MonitorAccess) -> String {
+    let ds = &access.datastore;
+    match &access.grant {
+        Grant::Postgres { user, member_of, .. } => format!(
+            "`{ds}`: the postgresql receiver logs in as `{user}`, a member of `{member_of}`. Create the role once (again to\n  \
+             change its password) as a superuser, with psql 15 or newer and the password in psql's environment. The\n  \
+             receiver (0.152.0) puts the password unquoted into a libpq connection string: keep spaces, quotes and\n  \
+             backslashes out of it."
+        ),
+        Grant::Redis { user, commands, .. } => format!(
+            "`{ds}`: the redis receiver logs in as the ACL user `{user}`, allowed `{}` and nothing else. Create it with an\n  \
+             admin's password in `REDISCLI_AUTH`. The server keeps it until it restarts unless it has an `aclfile`, to\n  \
+             which the script saves it: otherwise run it after each start, or add the user to your configuration.",
+            commands.join(" ").to_uppercase()
+        ),
+        Grant::Elasticsearch { role, user, .. } => format!(
+            "`{ds}`: the elasticsearch receiver logs in as `{user}`, with the role `{role}` (cluster and index privilege\n  \
+             `monitor`). Create both with the credentials of a user that manages security."
+        ),
+        Grant::Kafka { .. } => format!(
+            "`{ds}`: when its brokers run an authorizer, the kafka_metrics receiver needs `Describe` on topics and consumer\n  \
+             groups, or it sees only the broker count. The stack gives it no Kafka credentials, so it connects as\n  \
+             `User:ANONYMOUS` on an unauthenticated listener, and the ACLs allow that principal (`KAFKA_MONITOR_PRINCIPAL`\n  \
+             names another): any unauthenticated client of that listener may then list topics, groups and offsets."
+        ),
+    }
+}
+
+fn access_section(plan: &Plan, out: &mut String) {
+    let compose = plan.targets.contains(&Target::Compose);
+    for access in &plan.deployment.access {
+        let (anywhere, in_compose) = access_commands(access);
+        let _ = writeln!(out, "- {}\n\n  ```sh\n  {anywhere}\n  ```\n", access_summary(access));
+        if compose {
+            let _ = writeln!(out, "  With compose, inside its container:\n\n  ```sh\n  {in_compose}\n  ```\n");
+        }
+    }
+    for name in redis_default_users(plan) {
+        let _ = writeln!(
+            out,
+            "- `{name}`: the redis receiver logs in as the default user, with every permission. Give it a `username` in\n  \
+             the stack, and otelplan writes the script that creates an ACL user allowed `INFO` only."
+        );
+    }
+}
+
+/// Redis servers the receiver reads as the default user (the stack names no ACL user).
+fn redis_default_users(plan: &Plan) -> Vec<&str> {
+    plan.roles
+        .iter()
+        .flat_map(|r| &r.receivers)
+        .filter(|r| matches!(r.spec, ReceiverSpec::Redis { username: None, .. }))
+        .filter_map(|r| r.id.name.as_deref())
+        .collect()
+}
+
 fn datastores_section(plan: &Plan, out: &mut String) {
     let d = &plan.deployment;
-    if d.file_logs.is_empty() && d.stdout_logs.is_empty() && d.jmx.is_empty() {
+    if d.file_logs.is_empty()
+        && d.stdout_logs.is_empty()
+        && d.jmx.is_empty()
+        && d.access.is_empty()
+        && redis_default_users(plan).is_empty()
+    {
         return;
     }
     out.push_str("## What your datastores must do\n\n");
+    access_section(plan, out);
     for hook in &d.file_logs {
         let _ = writeln!(
             out,

@@ -10,7 +10,7 @@ use crate::model::env_ref::EnvRef;
 use crate::model::keywords::{ServiceKind, WorkloadKind};
 use crate::plan::address::{Addr, Flavor, Namespaces};
 use crate::plan::app::{percent_encode, EnvValue, APP_PROTOCOL};
-use crate::plan::provision::PgLogging;
+use crate::plan::provision::{MonitorAccess, PgLogging};
 use crate::topology::BackendKind;
 
 /// A small image with a shell, for one-shot setup steps (volume ownership).
@@ -133,6 +133,8 @@ pub(crate) struct Deployment {
     pub(crate) stdout_logs: Vec<StdoutHook>,
     /// Kafka clusters with the Java agent.
     pub(crate) jmx: Vec<JmxHook>,
+    /// What each scraped datastore must grant its receiver.
+    pub(crate) access: Vec<MonitorAccess>,
     /// The name of the Secret (in each namespace) that holds the referenced variables.
     pub(crate) secret_name: String,
     /// Variables the observability side reads.

@@ -1,10 +1,13 @@
 //! What must exist on the team's own datastores for otelplan's collectors to work (plan stage):
-//! the PostgreSQL settings its file agent relies on. The compose overlay and the Kubernetes
-//! patches apply them; the tree's README and `provisioning/` carry them for servers run
-//! otherwise.
+//! the PostgreSQL settings its file agent relies on, and per scraped datastore the access its
+//! receiver logs in with — the least each receiver's own requests need. The compose overlay and
+//! the Kubernetes patches apply the settings; `provisioning/` carries the rest as files the team
+//! runs against its servers.
 
 use serde::Serialize;
 
+use crate::model::env_ref::EnvRef;
+use crate::plan::address::Addr;
 use crate::plan::log_format::PG_LOG_LINE_PREFIX;
 
 /// How many hourly log files PostgreSQL keeps: one per hour of the day (`%H`), each truncated
@@ -60,6 +63,113 @@ impl PgLogging {
         }
         args
     }
+}
+
+/// The PostgreSQL role the `postgresql` receiver's user gets: `pg_monitor` reads every
+/// statistics view the receiver queries (its README asks for it, and for `SELECT` on
+/// `pg_stat_database` at least).
+pub(crate) const PG_MONITOR_ROLE: &str = "pg_monitor";
+/// The database the `postgresql` receiver always connects to (it lists databases there).
+pub(crate) const PG_MAINTENANCE_DB: &str = "postgres";
+/// The Redis commands the `redis` receiver runs: `INFO all`, and nothing else (its client's
+/// `HELLO`/`AUTH` handshake is open to every user).
+pub(crate) const REDIS_COMMANDS: [&str; 1] = ["info"];
+/// The Elasticsearch cluster privileges the `elasticsearch` receiver needs (its README:
+/// `monitor` or `manage`): node, cluster and version information.
+pub(crate) const ES_CLUSTER_PRIVILEGES: [&str; 1] = ["monitor"];
+/// The index privileges it needs on every index for index statistics (`_all/_stats`, which
+/// leaves out the indices a user may not monitor).
+pub(crate) const ES_INDEX_PRIVILEGES: [&str; 1] = ["monitor"];
+
+/// What a receiver needs granted on a datastore, for `provisioning/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct MonitorAccess {
+    /// The service's name in the stack.
+    pub(crate) datastore: String,
+    /// What to grant.
+    pub(crate) grant: Grant,
+}
+
+/// The access one receiver logs in with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) enum Grant {
+    /// A PostgreSQL login role, member of a predefined role, allowed to connect to the
+    /// databases.
+    Postgres {
+        /// The role's name.
+        user: String,
+        /// The predefined role it is granted ([`PG_MONITOR_ROLE`]).
+        member_of: &'static str,
+        /// Its password.
+        password: EnvRef,
+        /// Databases it connects to ([`PG_MAINTENANCE_DB`] first); empty: every database.
+        databases: Vec<String>,
+    },
+    /// A Redis ACL user allowed some commands only, and no keys or channels.
+    Redis {
+        /// The server.
+        endpoint: Addr,
+        /// The user's name.
+        user: String,
+        /// The commands it may run ([`REDIS_COMMANDS`]).
+        commands: Vec<&'static str>,
+        /// Its password.
+        password: EnvRef,
+    },
+    /// An Elasticsearch role with the receiver's privileges, and a user with that role.
+    Elasticsearch {
+        /// The cluster.
+        endpoint: Addr,
+        /// The role's name.
+        role: String,
+        /// Its cluster privileges ([`ES_CLUSTER_PRIVILEGES`]).
+        cluster: Vec<&'static str>,
+        /// Its privileges on every index ([`ES_INDEX_PRIVILEGES`]).
+        indices: Vec<&'static str>,
+        /// The user's name.
+        user: String,
+        /// Its password.
+        password: EnvRef,
+    },
+    /// Kafka ACLs for the principal the `kafka_metrics` receiver connects as, when the
+    /// cluster has an authorizer.
+    Kafka {
+        /// The brokers.
+        brokers: Vec<Addr>,
+        /// What to allow.
+        acls: Vec<KafkaAcl>,
+    },
+}
+
+/// Kafka operations allowed on one kind of resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct KafkaAcl {
+    /// The resource.
+    pub(crate) resource: KafkaResource,
+    /// Operations, as `kafka-acls.sh --operation` names them.
+    pub(crate) operations: Vec<&'static str>,
+}
+
+/// A Kafka resource an ACL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) enum KafkaResource {
+    /// Every topic (`*`).
+    AnyTopic,
+    /// Every consumer group (`*`).
+    AnyGroup,
+}
+
+/// The ACLs of the `kafka_metrics` receiver's scrapers (brokers, topics, consumers) as otelplan
+/// configures them: topic metadata and offsets (`Describe` on topics), consumer groups and their
+/// committed offsets (`Describe` on groups). Listing brokers needs nothing; `DescribeConfigs`
+/// serves only the retention metrics, which are off by default and otelplan leaves off. Without
+/// these ACLs an authorizer hides topics and groups silently: the receiver reports only
+/// `kafka.brokers`.
+pub(crate) fn kafka_acls() -> Vec<KafkaAcl> {
+    vec![
+        KafkaAcl { resource: KafkaResource::AnyTopic, operations: vec!["Describe"] },
+        KafkaAcl { resource: KafkaResource::AnyGroup, operations: vec!["Describe"] },
+    ]
 }
 
 /// `log_filename` for files that `pattern` (a glob's file name) matches, one per hour of the
