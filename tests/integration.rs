@@ -9,6 +9,7 @@
 
 mod common;
 
+mod check_patches;
 mod cli;
 mod compare;
 mod determinism;

@@ -115,8 +115,10 @@ fn compose_section(plan: &Plan, out: &mut String) {
          1. Put this tree in your project (below: `{TREE}/`), copy `{TREE}/compose/.env.example` to `.env`\n   beside your `compose.yaml` and fill it in.\n\
          2. Include the observability side from your `compose.yaml` (an included file keeps resolving its own\n   relative paths, such as the mounted configs, against its directory):\n\n\
          ```yaml\ninclude:\n  - path: {TREE}/compose/docker-compose.yaml\n```\n\n\
-         3. Start everything with the overlay:\n\n\
-         ```sh\ndocker compose -f compose.yaml -f {TREE}/compose/dkp.override.yaml up -d\n```\n\n\
+         3. Check that every service the overlay names is one of yours (a service only the overlay names\n   \
+         would have no image, and compose refuses the project), then start everything with the overlay:\n\n\
+         ```sh\notelplan check-patches compose.yaml --overlay {TREE}/compose/dkp.override.yaml\n\
+         docker compose -f compose.yaml -f {TREE}/compose/dkp.override.yaml up -d\n```\n\n\
          The collector-contrib and APM Server images have no shell or HTTP client, so they get no\n\
          healthcheck: services that need them wait for `service_started`, and `restart: unless-stopped`\n\
          covers a failed start. Named volumes are handed to their writers by the one-shot `{}`.\n\n\
@@ -137,7 +139,11 @@ fn kubernetes_section(plan: &Plan, out: &mut String) {
          3. Add the Component to the kustomization of your DKP workloads (namespace `{app}`), then apply it:\n\n\
          ```yaml\ncomponents:\n  - {TREE}/kubernetes/app-patches\n```\n\n\
          The Component's patches select workloads by kind and name, so they apply whether or not your\n\
-         manifests set `metadata.namespace`.\n\n",
+         manifests set `metadata.namespace`. A patch that names a container your workload does not have\n\
+         adds one without an image, which `kubectl apply` refuses, and a patch whose workload your\n\
+         kustomization lacks is skipped without a word. Check both before you apply (with kubectl on PATH;\n\
+         exit 1 and each problem where the patch names it when they do not fit):\n\n\
+         ```sh\notelplan check-patches path/to/your/kustomization\n```\n\n",
         obs = ns.observability,
         app = ns.app,
     );
