@@ -150,6 +150,19 @@ wait_for() {
 # a command prefix: as the servers' user
 AS_SERVER=(runuser -u "$RUNUSER" --)
 
+# bounded SECS CMD...: CMD, stopped after SECS. `timeout` runs it in a process group of its own,
+# recorded while it runs, so that the cleanup of an interrupted check stops it too.
+bounded() {
+  local secs=$1 pid rc=0
+  shift
+  timeout "$secs" "$@" <&0 &
+  pid=$!
+  echo "$pid" >>"$PIDFILE"
+  wait "$pid" || rc=$?
+  sed -i "/^$pid\$/d" "$PIDFILE"
+  return $rc
+}
+
 # render NAME TEXT: render the stack TEXT into $WORK/NAME-tree, as the team gets it
 render() {
   printf '%s' "$2" >"$WORK/$1.yaml"
@@ -169,7 +182,7 @@ collect() {
   chown "$AGENT" "$WORK/$name.json"
   local ids=(--reuid="$AGENT" --regid=nogroup --clear-groups)
   [[ $groups == - ]] || ids=(--reuid="$AGENT" --regid=nogroup --groups="$groups")
-  timeout --signal=TERM "$secs" setpriv "${ids[@]}" env -i PATH=/usr/bin:/bin "$@" \
+  bounded "$secs" setpriv "${ids[@]}" env -i PATH=/usr/bin:/bin "$@" \
     "$WORK/otelcol" --config "$config" --config "$WORK/$name-override.yaml" >"$WORK/$name.log" 2>&1 || true
   if grep -P '^\S+\t(error|fatal)\t' "$WORK/$name.log" >&2; then
     log "the collector logged errors"
@@ -201,7 +214,7 @@ services:
   # The log directory as compose's volume-init leaves it: the owner's, group-readable.
   chown "$RUN_UID:$RUN_GID" "$WORK/pg/logs" && chmod 0750 "$WORK/pg/logs"
   chown "$RUNUSER" "$WORK/pg" "$WORK/pg/sock"
-  "${AS_SERVER[@]}" timeout 120 "$pg/initdb" -D "$WORK/pg/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
+  bounded 120 "${AS_SERVER[@]}" "$pg/initdb" -D "$WORK/pg/data" -U postgres --auth-local=trust --auth-host=scram-sha-256 \
     >"$WORK/initdb.log" 2>&1
   local args
   mapfile -t args < <("${CHECK[@]}" args "$WORK/pg-tree/compose/dkp.override.yaml" db)
@@ -211,25 +224,25 @@ services:
   start postgres "${AS_SERVER[@]}" "$pg/postgres" -D "$WORK/pg/data" -h 127.0.0.1 -p "$port" -k "$WORK/pg/sock" \
     "${args[@]:1}" -c log_statement=all
   wait_for 60 "postgres ready" "$pg/pg_isready" -h 127.0.0.1 -p "$port"
-  local psql=(timeout 30 "$pg/psql" -X -h "$WORK/pg/sock" -p "$port" -U postgres)
-  "${psql[@]}" -qc 'CREATE DATABASE app'
+  local psql=("$pg/psql" -X -h "$WORK/pg/sock" -p "$port" -U postgres)
+  bounded 30 "${psql[@]}" -qc 'CREATE DATABASE app'
   local role=$WORK/pg-tree/provisioning/db/monitoring-role.sql out
-  if out=$(env -u PG_MONITOR_PASSWORD "${psql[@]}" -f "$role" 2>&1); then
+  if out=$(bounded 30 env -u PG_MONITOR_PASSWORD "${psql[@]}" -f "$role" 2>&1); then
     log "monitoring-role.sql ran without its password: $out"
     return 1
   fi
   grep -q 'set PG_MONITOR_PASSWORD in the environment of psql' <<<"$out" || { log "unexpected refusal: $out"; return 1; }
-  PG_MONITOR_PASSWORD=$pw "${psql[@]}" -q -f "$role"
-  PG_MONITOR_PASSWORD=$pw "${psql[@]}" -q -f "$role"
-  out=$("${psql[@]}" -tAc "SELECT pg_has_role('otel_monitor', 'pg_monitor', 'member'), has_database_privilege('otel_monitor', 'app', 'CONNECT')")
+  PG_MONITOR_PASSWORD=$pw bounded 30 "${psql[@]}" -q -f "$role"
+  PG_MONITOR_PASSWORD=$pw bounded 30 "${psql[@]}" -q -f "$role"
+  out=$(bounded 30 "${psql[@]}" -tAc "SELECT pg_has_role('otel_monitor', 'pg_monitor', 'member'), has_database_privilege('otel_monitor', 'app', 'CONNECT')")
   [[ $out == "t|t" ]] || { log "otel_monitor: pg_monitor member, may connect to app: $out"; return 1; }
-  PGPASSWORD=$pw timeout 30 "$pg/psql" -X -h 127.0.0.1 -p "$port" -U otel_monitor -d app -tAc 'SELECT 1' >/dev/null
+  PGPASSWORD=$pw bounded 30 "$pg/psql" -X -h 127.0.0.1 -p "$port" -U otel_monitor -d app -tAc 'SELECT 1' >/dev/null
   if grep -rlF -- "$pw" "$WORK/pg/logs" "$WORK/postgres.log" "$WORK/pg-tree" "$WORK/pg/data/postgresql.auto.conf" >&2; then
     log "the password reached these files"
     return 1
   fi
   # A multi-line statement that fails: the agent must send one record for it.
-  "${psql[@]}" -d app -qf - >/dev/null 2>&1 <<'SQL' || true
+  bounded 30 "${psql[@]}" -d app -qf - >/dev/null 2>&1 <<'SQL' || true
 SELECT 1,
     provoked_error
   FROM pg_class;
@@ -275,15 +288,15 @@ services:
   wait_for 30 "redis answers" sh -c "REDISCLI_AUTH=$admin '$REDIS_CLI' -p $port ping | grep -q PONG"
   local script=$WORK/redis-tree/provisioning/cache/acl-user.sh out
   export PATH="$(dirname "$REDIS_CLI"):$PATH"
-  if out=$(env -u REDIS_MONITOR_PASSWORD REDISCLI_AUTH=$admin timeout 30 sh "$script" 2>&1); then
+  if out=$(bounded 30 env -u REDIS_MONITOR_PASSWORD REDISCLI_AUTH=$admin sh "$script" 2>&1); then
     log "acl-user.sh ran without its password: $out"
     return 1
   fi
-  REDISCLI_AUTH=$admin REDIS_MONITOR_PASSWORD=$pw timeout 30 sh "$script"
-  REDISCLI_AUTH=$admin REDIS_MONITOR_PASSWORD=$pw timeout 30 sh "$script"
+  REDISCLI_AUTH=$admin REDIS_MONITOR_PASSWORD=$pw bounded 30 sh "$script"
+  REDISCLI_AUTH=$admin REDIS_MONITOR_PASSWORD=$pw bounded 30 sh "$script"
   grep -q '^user otel_monitor on .*-@all +info' "$WORK/redis/users.acl" || { log "not saved: $(cat "$WORK/redis/users.acl")"; return 1; }
   if grep -qF -- "$pw" "$WORK/redis/users.acl"; then log "the password is in the aclfile"; return 1; fi
-  local as_monitor=(env REDISCLI_AUTH="$pw" timeout 10 "$REDIS_CLI" -p "$port" --user otel_monitor)
+  local as_monitor=(bounded 10 env REDISCLI_AUTH="$pw" "$REDIS_CLI" -p "$port" --user otel_monitor)
   "${as_monitor[@]}" INFO server | grep -q '^redis_version:' || { log "the monitoring user cannot run INFO"; return 1; }
   local refused
   for refused in "GET k" "CONFIG GET maxmemory" "KEYS x*" "CLIENT LIST"; do
@@ -357,24 +370,24 @@ services:
 "
   local java=("$KAFKA_JAVA" -Xms256m -Xmx512m -Dlog4j2.configurationFile="$k/log4j2.properties" -cp "$k/libs/*")
   local cid
-  cid=$("${AS_SERVER[@]}" timeout 60 "${java[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
-  "${AS_SERVER[@]}" timeout 60 "${java[@]}" kafka.tools.StorageTool format -t "$cid" -c "$k/server.properties" \
+  cid=$(bounded 60 "${AS_SERVER[@]}" "${java[@]}" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
+  bounded 60 "${AS_SERVER[@]}" "${java[@]}" kafka.tools.StorageTool format -t "$cid" -c "$k/server.properties" \
     >"$WORK/kafka-format.log" 2>&1
   start kafka "${AS_SERVER[@]}" "${java[@]}" kafka.Kafka "$k/server.properties"
   local admin=(--bootstrap-server "127.0.0.1:$admin_port" --command-config "$k/admin.properties")
-  local topics=(timeout 60 "${java[@]}" org.apache.kafka.tools.TopicCommand "${admin[@]}")
+  local topics=(bounded 60 "${java[@]}" org.apache.kafka.tools.TopicCommand "${admin[@]}")
   wait_for 120 "kafka answers the admin" "${topics[@]}" --list
   "${topics[@]}" --create --topic orders --partitions 2 --replication-factor 1 >/dev/null
-  printf 'a\nb\nc\nd\n' | timeout 60 "${java[@]}" org.apache.kafka.tools.ConsoleProducer "${admin[@]}" --topic orders \
+  printf 'a\nb\nc\nd\n' | bounded 60 "${java[@]}" org.apache.kafka.tools.ConsoleProducer "${admin[@]}" --topic orders \
     >"$WORK/kafka-produce.log" 2>&1
-  timeout 60 "${java[@]}" org.apache.kafka.tools.consumer.ConsoleConsumer "${admin[@]}" --topic orders \
+  bounded 60 "${java[@]}" org.apache.kafka.tools.consumer.ConsoleConsumer "${admin[@]}" --topic orders \
     --group billing --from-beginning --max-messages 2 >"$WORK/kafka-consume.log" 2>&1
   # Before the ACLs the authorizer hides topics and groups: only the broker count.
   collect kafka-before "$WORK/events-tree/collector/scraper.yaml" - 6
   "${CHECK[@]}" expect-metrics "$WORK/kafka-before.json" 'kafka.brokers{service.name=events}'
   "${CHECK[@]}" refuse-metrics "$WORK/kafka-before.json" kafka.topic.partitions kafka.consumer_group.lag
-  local acls=(env KAFKA_ACLS="$k/kafka-acls.sh" KAFKA_BOOTSTRAP="127.0.0.1:$admin_port"
-    KAFKA_ADMIN_CONFIG="$k/admin.properties" timeout 120 sh "$WORK/events-tree/provisioning/events/acls.sh")
+  local acls=(bounded 120 env KAFKA_ACLS="$k/kafka-acls.sh" KAFKA_BOOTSTRAP="127.0.0.1:$admin_port"
+    KAFKA_ADMIN_CONFIG="$k/admin.properties" sh "$WORK/events-tree/provisioning/events/acls.sh")
   "${acls[@]}" >"$WORK/kafka-acls.log" 2>&1
   "${acls[@]}" >>"$WORK/kafka-acls.log" 2>&1
   collect kafka-after "$WORK/events-tree/collector/scraper.yaml" - 6
@@ -406,13 +419,13 @@ services:
   : >"$WORK/es-requests.json"
   local script=$WORK/search-tree/provisioning/search/monitoring-user.sh
   local newline=$'bad\npassword'
-  if ELASTICSEARCH_ADMIN_PASSWORD=$admin timeout 30 sh "$script" 2>/dev/null \
-    || ELASTICSEARCH_ADMIN_PASSWORD=$admin SEARCH_MONITOR_PASSWORD=$newline timeout 30 sh "$script" 2>/dev/null; then
+  if ELASTICSEARCH_ADMIN_PASSWORD=$admin bounded 30 sh "$script" 2>/dev/null \
+    || ELASTICSEARCH_ADMIN_PASSWORD=$admin SEARCH_MONITOR_PASSWORD=$newline bounded 30 sh "$script" 2>/dev/null; then
     log "monitoring-user.sh ran without a usable password"
     return 1
   fi
   [[ ! -s "$WORK/es-requests.json" ]] || { log "a request went out before the passwords were checked"; return 1; }
-  ELASTICSEARCH_ADMIN_USER=admin ELASTICSEARCH_ADMIN_PASSWORD=$admin SEARCH_MONITOR_PASSWORD=$pw timeout 30 sh "$script" >/dev/null
+  ELASTICSEARCH_ADMIN_USER=admin ELASTICSEARCH_ADMIN_PASSWORD=$admin SEARCH_MONITOR_PASSWORD=$pw bounded 30 sh "$script" >/dev/null
   "${CHECK[@]}" es-requests "$WORK/es-requests.json" prov-otel-monitor "otel mon" "$pw" "admin:$admin"
   stop_all
   ok es-requests $((SECONDS - t0))
