@@ -114,7 +114,7 @@ WATCHDOG=$!
 id "$RUNUSER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$RUNUSER"
 RUN_UID=$(id -u "$RUNUSER")
 RUN_GID=$(id -g "$RUNUSER")
-# The collector under /root is not readable by other users: a private copy.
+# The collector in root's cache is not readable by other users: a private copy.
 install -m 0755 "$OTELCOL" "$WORK/otelcol"
 
 free_port() { "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
@@ -321,7 +321,7 @@ prove_kafka() {
   monitor_port=$(free_port)
   local k=$WORK/kafka
   mkdir -p "$k/data"
-  # The jars under /root are not readable by the servers' user: a private copy.
+  # The jars in root's cache are not readable by the servers' user: a private copy.
   cp -r "$KAFKA_LIBS" "$k/libs"
   cp "$KAFKA_LOG4J" "$k/log4j2.properties"
   local jaas='org.apache.kafka.common.security.plain.PlainLoginModule required username="admin" password="admin-secret"'
