@@ -187,6 +187,20 @@ pub(crate) enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Check your own workloads against the patches otelplan writes for them: build your
+    /// kustomization that uses the app-patches Component (every container must have an image), or
+    /// read your compose files with the overlay (every service it names must exist). Exit 1 when
+    /// they do not fit, with each problem where the name is written.
+    CheckPatches {
+        /// Your kustomization directory (built with `kubectl kustomize`); with `--overlay`, your
+        /// compose files, as given to `docker compose -f`.
+        #[arg(required = true, value_name = "KUSTOMIZE_DIR|COMPOSE_FILE")]
+        paths: Vec<PathBuf>,
+        /// otelplan's compose overlay (`compose/dkp.override.yaml`), checked against the compose
+        /// files given.
+        #[arg(long, value_name = "FILE")]
+        overlay: Option<PathBuf>,
+    },
     /// Print the JSON Schema of the stack file.
     Schema,
     /// List the topologies otelplan knows: id and title, tab-separated, one per line.

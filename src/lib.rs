@@ -11,6 +11,7 @@ pub mod diagnostic;
 pub(crate) mod emit;
 pub(crate) mod model;
 pub(crate) mod output;
+pub(crate) mod patch_check;
 pub(crate) mod plan;
 pub(crate) mod report;
 pub(crate) mod settings;

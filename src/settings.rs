@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::model::endpoint::Endpoint;
 use crate::model::env_ref::EnvRef;
 use crate::model::keywords::{Instrumentation, KafkaMetrics, ServiceKind, Signal, WorkloadKind};
-use crate::model::service::{Logs, Service};
+use crate::model::service::{Logs, Owner, Service};
 use crate::model::Stack;
 
 /// How a collector connects to a server over TLS: file paths as the containers see them.
@@ -161,6 +161,8 @@ pub(crate) enum LogSource {
         glob: String,
         /// Its directory (the part before the first wildcard).
         dir: String,
+        /// Who writes them: `logs.owner`, else the official image's user of the kind.
+        owner: Owner,
     },
     /// Container logs, read by the node agent.
     Stdout,
@@ -218,6 +220,18 @@ pub(crate) fn glob_dir(glob: &str) -> String {
     } else {
         joined
     }
+}
+
+/// The user and group a datastore's official image runs as, so writes its log files as
+/// (PostgreSQL and Redis 999:999, Elasticsearch 1000:0, the Apache Kafka image 1000:1000):
+/// the default of `logs.owner`.
+pub(crate) fn default_log_owner(kind: ServiceKind) -> Owner {
+    let (uid, gid) = match kind {
+        ServiceKind::Postgres | ServiceKind::Redis => (999, 999),
+        ServiceKind::Elasticsearch => (1000, 0),
+        ServiceKind::Kafka | ServiceKind::Django => (1000, 1000),
+    };
+    Owner { uid, gid }
 }
 
 /// The Python client libraries of a datastore kind, all of them: a service may use any.
@@ -319,7 +333,11 @@ pub(crate) fn resolve(stack: &Stack) -> Vec<ServiceSettings> {
                     scrape: scrape(service),
                     java_agent: java_agent(service),
                     logs: service.logs().map(|l| match &l.value {
-                        Logs::Files(glob) => LogSource::Files { glob: glob.value.clone(), dir: glob_dir(&glob.value) },
+                        Logs::Files(files) => LogSource::Files {
+                            glob: files.path.value.clone(),
+                            dir: glob_dir(&files.path.value),
+                            owner: files.owner.as_ref().map_or_else(|| default_log_owner(service.kind()), |o| o.value),
+                        },
                         Logs::Stdout => LogSource::Stdout,
                     }),
                     tls: service.tls().map(ClientTls::from_model),

@@ -343,7 +343,8 @@ fn data_dirs(service: &Service) -> &'static [&'static str] {
 }
 
 fn check_log_dir(name: &str, service: &Service, d: &mut Diagnostics) {
-    let Some(Logs::Files(glob)) = service.logs().map(|l| &l.value) else { return };
+    let Some(Logs::Files(files)) = service.logs().map(|l| &l.value) else { return };
+    let glob = &files.path;
     let dir = crate::settings::glob_dir(&glob.value);
     let inside = |data: &str| dir == data || dir.starts_with(&format!("{data}/"));
     if let Some(data) = data_dirs(service).iter().find(|data| inside(data)) {
@@ -368,6 +369,18 @@ fn check_service(name: &str, service: &Spanned<Service>, d: &mut Diagnostics) {
         }
         Service::Postgres(s) => {
             pair_rule(s.username.as_ref(), s.password.as_ref(), &owner, ("username", "password"), d);
+            if let Some(Logs::Files(files)) = s.logs.as_ref().map(|l| &l.value) {
+                let pattern = files.path.value.rsplit('/').next().unwrap_or_default();
+                if crate::plan::provision::hourly_file_name(pattern).is_none() {
+                    d.push(
+                        Diagnostic::warning(
+                            files.path.span,
+                            format!("`{owner}.logs.path` names its files without a `*`, so otelplan cannot rotate them"),
+                        )
+                        .hint("write the file name with one `*`, such as `/var/log/postgresql/*.log`: it becomes the hour of the day, and PostgreSQL keeps a day of hourly files; otherwise their rotation is yours"),
+                    );
+                }
+            }
             if s.username.is_none() && s.password.is_none() {
                 d.push(
                     Diagnostic::warning(

@@ -106,6 +106,25 @@ fn validate_shows_the_planner_warnings() {
 }
 
 #[test]
+fn postgres_log_files_without_a_star_cannot_be_rotated_and_say_so() {
+    let stack = std::fs::read_to_string(crate::common::repo().join("examples/dkp.yaml"))
+        .unwrap()
+        .replace("/var/log/postgresql/*.log", "/var/log/postgresql/server.log");
+    let out = Test::new()
+        .stack(&stack)
+        .args(&["render", "stack.yaml", "-o", "out"])
+        .status(0)
+        .stderr_has("warning: `services.db.logs.path` names its files without a `*`, so otelplan cannot rotate them")
+        .stderr_has("--> stack.yaml:52:19")
+        .run();
+    let conf = std::fs::read_to_string(out.path("out/provisioning/db/logging.conf")).unwrap();
+    assert!(!conf.contains("log_filename"), "{conf}");
+    assert!(conf.contains("log_line_prefix = '%m [%p] %q%u@%d '"), "{conf}");
+    let patch = std::fs::read_to_string(out.path("out/kubernetes/app-patches/statefulset-db.yaml")).unwrap();
+    assert!(!patch.contains("sizeLimit"), "no rotation, no size limit to evict the server by:\n{patch}");
+}
+
+#[test]
 fn topologies_lists_every_topology_with_its_title() {
     let out = Test::new()
         .args(&["topologies"])

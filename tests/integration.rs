@@ -10,6 +10,7 @@
 mod common;
 
 mod backends;
+mod check_patches;
 mod cli;
 mod compare;
 mod determinism;

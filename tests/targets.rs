@@ -82,6 +82,9 @@ fn secrets_never_appear_as_values() {
                     || before.ends_with("--from-literal=")
                     || before.ends_with("set ")
                     || before.ends_with("name: ")
+                    || before.ends_with("-e ")
+                    || before.ends_with("\"$")
+                    || before.ends_with("\\getenv monitor_password ")
                     || after.starts_with('=')
                     || before.ends_with('`');
                 assert!(

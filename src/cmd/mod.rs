@@ -1,5 +1,6 @@
 //! One module per subcommand; each wires the pipeline stages together and prints its result.
 
+pub(crate) mod check_patches;
 pub(crate) mod compare;
 pub(crate) mod completions;
 pub(crate) mod diagram;
@@ -86,6 +87,7 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<Exit> {
         Command::Plan { stack, topology, format } => plan::run(&stack, topology, format),
         Command::Diagram { stack, topology, output } => diagram::run(&stack, topology, output.as_deref()),
         Command::Compare { stack, format, output } => compare::run(&stack, format, output.as_deref()),
+        Command::CheckPatches { paths, overlay } => check_patches::run(&paths, overlay.as_deref(), verbosity),
         Command::Schema => schema::run(),
         Command::Topologies => topologies::run(),
     }

@@ -12,6 +12,7 @@ use crate::plan::collector::{
     HeaderValue, Processor, ProcessorSpec, Receiver, ReceiverSpec, HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT,
     STORAGE_DIR,
 };
+use crate::plan::log_format::{LogFormat, PG_MESSAGE_SEVERITIES};
 use crate::plan::{Addr, Flavor, Plan};
 use crate::settings::{ClientTls, ServerTls};
 
@@ -195,11 +196,15 @@ fn receiver(cx: &Ctx<'_>, r: &Receiver) -> Value {
             }
             map(entries)
         }
-        ReceiverSpec::LogFiles { include } => map([
-            ("include", Value::Sequence(include.iter().map(|g| lit(g)).collect())),
-            ("start_at", s("beginning")),
-            ("include_file_path", Value::Bool(true)),
-        ]),
+        ReceiverSpec::LogFiles { include, format } => {
+            let mut entries = vec![
+                ("include", Value::Sequence(include.iter().map(|g| lit(g)).collect())),
+                ("start_at", s("beginning")),
+                ("include_file_path", Value::Bool(true)),
+            ];
+            entries.extend(log_format(*format));
+            map(entries)
+        }
         ReceiverSpec::ContainerLogs { datastores } => container_logs(cx, datastores),
     };
     if r.checkpoints {
@@ -208,6 +213,80 @@ fn receiver(cx: &Ctx<'_>, r: &Receiver) -> Value {
         }
     }
     v
+}
+
+/// A PostgreSQL timestamp as `%m` writes it with `log_timezone = 'UTC'`.
+const PG_TIME: &str = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} \S+";
+
+/// How the `file_log` receiver reads a format. PostgreSQL's lines (prefix
+/// `PG_LOG_LINE_PREFIX`) are joined into one record per message: a line that opens a message
+/// (its label is a severity) starts a record, and the lines after it (tab-indented lines of a
+/// multi-line statement, `DETAIL`, `STATEMENT`, …) join it. A line that never matches passes on
+/// alone (`max_unmatched_batch_size: 1`), so a server writing another format still yields one
+/// record per line. The record's time, severity, process, user and database come from the
+/// prefix; the message becomes the body.
+fn log_format(format: LogFormat) -> Vec<(&'static str, Value)> {
+    match format {
+        LogFormat::Lines => Vec::new(),
+        LogFormat::PostgresStderr => {
+            let levels = PG_MESSAGE_SEVERITIES.join("|");
+            let first = format!("^{PG_TIME} \\[\\d+\\] (\\S*@\\S* )?({levels}):  ");
+            let record = format!(
+                "^(?P<time>{PG_TIME}) \\[(?P<pid>\\d+)\\] (?:(?P<user>\\S*)@(?P<database>\\S*) )?(?P<level>[A-Z0-9]+):  (?P<message>(?s:.*))$"
+            );
+            let cond = |expr: &str, op: Value| {
+                let Value::Mapping(mut m) = op else { return op };
+                m.insert(s("if"), s(expr));
+                Value::Mapping(m)
+            };
+            let operators = vec![
+                map([
+                    ("type", s("recombine")),
+                    ("combine_field", s("body")),
+                    ("is_first_entry", lit(&format!("body matches `{first}`"))),
+                    ("max_unmatched_batch_size", n(1u32)),
+                    ("force_flush_period", s("1s")),
+                    ("max_log_size", s("1MiB")),
+                ]),
+                map([
+                    ("type", s("regex_parser")),
+                    ("regex", lit(&record)),
+                    ("on_error", s("send_quiet")),
+                    (
+                        "timestamp",
+                        map([
+                            ("parse_from", s("attributes.time")),
+                            ("layout_type", s("gotime")),
+                            ("layout", s("2006-01-02 15:04:05.000 MST")),
+                        ]),
+                    ),
+                    ("severity", map([("parse_from", s("attributes.level")), ("mapping", pg_severities())])),
+                ]),
+                cond(
+                    "attributes.message != nil",
+                    map([("type", s("move")), ("from", s("attributes.message")), ("to", s("body"))]),
+                ),
+                cond("attributes.time != nil", map([("type", s("remove")), ("field", s("attributes.time"))])),
+                cond("attributes.level != nil", map([("type", s("remove")), ("field", s("attributes.level"))])),
+                cond("attributes.user == \"\"", map([("type", s("remove")), ("field", s("attributes.user"))])),
+                cond("attributes.database == \"\"", map([("type", s("remove")), ("field", s("attributes.database"))])),
+            ];
+            vec![("preserve_leading_whitespaces", Value::Bool(true)), ("operators", Value::Sequence(operators))]
+        }
+    }
+}
+
+/// PostgreSQL's severities as OpenTelemetry's: `LOG`, the level of routine server messages, is
+/// information; `PANIC` the most severe.
+fn pg_severities() -> Value {
+    map([
+        ("debug", strings(["debug5", "debug4", "debug3", "debug2", "debug1"])),
+        ("info", strings(["log", "info", "notice"])),
+        ("warn", s("warning")),
+        ("error", s("error")),
+        ("fatal", s("fatal")),
+        ("fatal4", s("panic")),
+    ])
 }
 
 /// The node agent's `file_log` receiver: compose reads Docker's json-file logs and keeps lines

@@ -420,13 +420,16 @@ fn overlay(plan: &Plan) -> Value {
         ));
     }
     for hook in &d.file_logs {
-        services.push((
-            hook.datastore.clone(),
-            map([
-                ("volumes", Value::Sequence(vec![named_volume(&hook.volume, &hook.dir, false)])),
-                ("depends_on", depends(&[(d.volume_init.clone(), "service_completed_successfully")])),
-            ]),
-        ));
+        let mut entries = vec![
+            ("volumes", Value::Sequence(vec![named_volume(&hook.volume, &hook.dir, false)])),
+            ("depends_on", depends(&[(d.volume_init.clone(), "service_completed_successfully")])),
+        ];
+        if let Some(pg) = &hook.postgres {
+            // The server's logging settings on its command line (it replaces a `command` the
+            // project sets; the tree's README says so).
+            entries.push(("command", Value::Sequence(pg.args().iter().map(|a| lit(a)).collect())));
+        }
+        services.push((hook.datastore.clone(), map(entries)));
     }
     for hook in &d.stdout_logs {
         services.push((

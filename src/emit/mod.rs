@@ -13,6 +13,7 @@ pub(crate) mod es_setup;
 pub(crate) mod grafana;
 pub(crate) mod k8s;
 pub(crate) mod layout;
+pub(crate) mod provisioning;
 pub(crate) mod readme;
 pub(crate) mod store_config;
 pub(crate) mod svg;
@@ -59,6 +60,7 @@ pub(crate) fn emit(plan: &Plan, templates: &Templates) -> anyhow::Result<OutputT
     }
     django::emit(plan, &mut tree);
     alerts::emit(plan, &mut tree);
+    provisioning::emit(plan, &mut tree);
     svg::emit(plan, templates, &mut tree)?;
     readme::emit(plan, &mut tree);
     Ok(tree)

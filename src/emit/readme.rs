@@ -4,25 +4,63 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
+use crate::emit::provisioning::script_name;
 use crate::emit::OutputTree;
 use crate::model::env_ref::EnvRef;
 use crate::model::keywords::{ServiceKind, Target};
 use crate::plan::app::PodAttributes;
+use crate::plan::collector::ReceiverSpec;
+use crate::plan::deploy::FileLogHook;
 use crate::plan::node::RoleKind;
+use crate::plan::provision::{Grant, MonitorAccess, PgLogging, PG_LOG_FILES};
 use crate::plan::Plan;
 
 /// Where the README's commands assume the tree sits, relative to the team's project.
 const TREE: &str = "otelplan-out";
 
+/// What a datastore whose logging otelplan does not set must do (all but PostgreSQL).
 fn datastore_advice(kind: ServiceKind, dir: &str) -> String {
     match kind {
-        ServiceKind::Postgres => format!(
-            "PostgreSQL: `logging_collector = on`, `log_directory = '{dir}'`, `log_file_mode = 0640` (group-readable for the agent)"
-        ),
-        ServiceKind::Redis => format!("Redis: `logfile {dir}/redis.log` (Redis writes its log file group-readable by default)"),
-        ServiceKind::Elasticsearch => format!("Elasticsearch: `path.logs: {dir}` (set `ES_LOG_STYLE=file` in its container)"),
+        ServiceKind::Redis => {
+            format!("Redis: `logfile {dir}/redis.log` (Redis writes its log file group-readable by default)")
+        }
+        ServiceKind::Elasticsearch => {
+            format!("Elasticsearch: `path.logs: {dir}` (set `ES_LOG_STYLE=file` in its container)")
+        }
         ServiceKind::Kafka => format!("Kafka: `LOG_DIR={dir}` for its log4j file appenders"),
-        ServiceKind::Django => String::new(),
+        ServiceKind::Postgres | ServiceKind::Django => String::new(),
+    }
+}
+
+/// The PostgreSQL settings of a file-logging server, where they are applied, and the bound.
+fn postgres_logging(hook: &FileLogHook, pg: &PgLogging, out: &mut String) {
+    let _ = write!(
+        out,
+        "  The compose overlay and the Kubernetes patch start the server with the settings the agent relies on\n  \
+         (`postgres -c …`, replacing a `command` or `args` of your own: merge yours into them). A server started\n  \
+         otherwise needs them in its configuration: `provisioning/{name}/logging.conf` has them, to `include` from\n  \
+         `postgresql.conf`.\n\n  ```ini\n{conf}  ```\n\n",
+        name = hook.datastore,
+        conf = crate::emit::provisioning::pg_conf_lines(pg).lines().fold(String::new(), |mut acc, line| {
+            let _ = writeln!(acc, "  {line}");
+            acc
+        }),
+    );
+    match hook.size_limit_mib {
+        Some(mib) => {
+            let _ = writeln!(
+                out,
+                "  PostgreSQL keeps {PG_LOG_FILES} hourly files (a day), truncating each when its hour comes round again\n  \
+                 (size-driven rotation is off: with names that repeat it would only reopen the hour's file). On\n  \
+                 Kubernetes the shared directory is limited to {mib} MiB, and a pod whose directory outgrows it is\n  \
+                 evicted: if the server logs more than about {} MiB an hour, raise `sizeLimit` with a patch of your own.",
+                mib / PG_LOG_FILES
+            );
+        }
+        None => out.push_str(
+            "  The file name in `logs.path` has no `*`, so otelplan cannot name the files by the hour: their rotation\n  \
+             is yours, and the shared directory has no size limit.\n",
+        ),
     }
 }
 
@@ -134,8 +172,10 @@ fn compose_section(plan: &Plan, out: &mut String) {
          1. Put this tree in your project (below: `{TREE}/`), copy `{TREE}/compose/.env.example` to `.env`\n   beside your `compose.yaml` and fill it in.\n\
          2. Include the observability side from your `compose.yaml` (an included file keeps resolving its own\n   relative paths, such as the mounted configs, against its directory):\n\n\
          ```yaml\ninclude:\n  - path: {TREE}/compose/docker-compose.yaml\n```\n\n\
-         3. Start everything with the overlay:\n\n\
-         ```sh\ndocker compose -f compose.yaml -f {TREE}/compose/dkp.override.yaml up -d\n```\n\n\
+         3. Check that every service the overlay names is one of yours (a service only the overlay names\n   \
+         would have no image, and compose refuses the project), then start everything with the overlay:\n\n\
+         ```sh\notelplan check-patches compose.yaml --overlay {TREE}/compose/dkp.override.yaml\n\
+         docker compose -f compose.yaml -f {TREE}/compose/dkp.override.yaml up -d\n```\n\n\
          The collector-contrib and APM Server images have no shell or HTTP client, so they get no\n\
          healthcheck: services that need them wait for `service_started`, and `restart: unless-stopped`\n\
          covers a failed start. Named volumes are handed to their writers by the one-shot `{}`.\n\n\
@@ -166,7 +206,11 @@ fn kubernetes_section(plan: &Plan, out: &mut String) {
          3. Add the Component to the kustomization of your DKP workloads (namespace `{app}`), then apply it:\n\n\
          ```yaml\ncomponents:\n  - {TREE}/kubernetes/app-patches\n```\n\n\
          The Component's patches select workloads by kind and name, so they apply whether or not your\n\
-         manifests set `metadata.namespace`.\n\n",
+         manifests set `metadata.namespace`. A patch that names a container your workload does not have\n\
+         adds one without an image, which `kubectl apply` refuses, and a patch whose workload your\n\
+         kustomization lacks is skipped without a word. Check both before you apply (with kubectl on PATH;\n\
+         exit 1 and each problem where the patch names it when they do not fit):\n\n\
+         ```sh\notelplan check-patches path/to/your/kustomization\n```\n\n",
         obs = ns.observability,
         app = ns.app,
     );
@@ -232,21 +276,119 @@ fn kubernetes_section(plan: &Plan, out: &mut String) {
     }
 }
 
+/// The commands that grant a receiver its access: anywhere the server's own client reaches the
+/// server, and with compose, inside the datastore's container.
+fn access_commands(access: &MonitorAccess) -> (String, String) {
+    let ds = &access.datastore;
+    let path = format!("{TREE}/provisioning/{ds}/{}", script_name(&access.grant));
+    match &access.grant {
+        Grant::Postgres { password, .. } => (
+            format!("{}=… psql -h HOST -U postgres -f {path}", password.name()),
+            format!("docker compose exec -T -e {} {ds} psql -U postgres -f - < {path}", password.name()),
+        ),
+        Grant::Redis { password, .. } => (
+            format!("REDISCLI_AUTH=<admin password> {}=… sh {path}", password.name()),
+            format!("docker compose exec -T -e REDISCLI_AUTH -e {} {ds} sh -s < {path}", password.name()),
+        ),
+        Grant::Elasticsearch { password, .. } => (
+            format!("ELASTICSEARCH_ADMIN_PASSWORD=… {}=… sh {path}", password.name()),
+            format!(
+                "docker compose exec -T -e ELASTICSEARCH_ADMIN_PASSWORD -e {} {ds} sh -s < {path}",
+                password.name()
+            ),
+        ),
+        Grant::Kafka { .. } => (
+            format!("KAFKA_ADMIN_CONFIG=admin.properties sh {path}"),
+            format!("docker compose exec -T {ds} sh -s < {path}"),
+        ),
+    }
+}
+
+/// What a grant gives, in a sentence.
+fn access_summary(access: &MonitorAccess) -> String {
+    let ds = &access.datastore;
+    match &access.grant {
+        Grant::Postgres { user, member_of, .. } => format!(
+            "`{ds}`: the postgresql receiver logs in as `{user}`, a member of `{member_of}`. Create the role once (again to\n  \
+             change its password) as a superuser, with psql 15 or newer and the password in psql's environment. The\n  \
+             receiver (0.152.0) puts the password unquoted into a libpq connection string: keep spaces, quotes and\n  \
+             backslashes out of it."
+        ),
+        Grant::Redis { user, commands, .. } => format!(
+            "`{ds}`: the redis receiver logs in as the ACL user `{user}`, allowed `{}` and nothing else. Create it with an\n  \
+             admin's password in `REDISCLI_AUTH`. The server keeps it until it restarts unless it has an `aclfile`, to\n  \
+             which the script saves it: otherwise run it after each start, or add the user to your configuration.",
+            commands.join(" ").to_uppercase()
+        ),
+        Grant::Elasticsearch { role, user, .. } => format!(
+            "`{ds}`: the elasticsearch receiver logs in as `{user}`, with the role `{role}` (cluster and index privilege\n  \
+             `monitor`). Create both with the credentials of a user that manages security."
+        ),
+        Grant::Kafka { .. } => format!(
+            "`{ds}`: when its brokers run an authorizer, the kafka_metrics receiver needs `Describe` on topics and consumer\n  \
+             groups, or it sees only the broker count. The stack gives it no Kafka credentials, so it connects as\n  \
+             `User:ANONYMOUS` on an unauthenticated listener, and the ACLs allow that principal (`KAFKA_MONITOR_PRINCIPAL`\n  \
+             names another): any unauthenticated client of that listener may then list topics, groups and offsets."
+        ),
+    }
+}
+
+fn access_section(plan: &Plan, out: &mut String) {
+    let compose = plan.targets.contains(&Target::Compose);
+    for access in &plan.deployment.access {
+        let (anywhere, in_compose) = access_commands(access);
+        let _ = writeln!(out, "- {}\n\n  ```sh\n  {anywhere}\n  ```\n", access_summary(access));
+        if compose {
+            let _ = writeln!(out, "  With compose, inside its container:\n\n  ```sh\n  {in_compose}\n  ```\n");
+        }
+    }
+    for name in redis_default_users(plan) {
+        let _ = writeln!(
+            out,
+            "- `{name}`: the redis receiver logs in as the default user, with every permission. Give it a `username` in\n  \
+             the stack, and otelplan writes the script that creates an ACL user allowed `INFO` only."
+        );
+    }
+}
+
+/// Redis servers the receiver reads as the default user (the stack names no ACL user).
+fn redis_default_users(plan: &Plan) -> Vec<&str> {
+    plan.roles
+        .iter()
+        .flat_map(|r| &r.receivers)
+        .filter(|r| matches!(r.spec, ReceiverSpec::Redis { username: None, .. }))
+        .filter_map(|r| r.id.name.as_deref())
+        .collect()
+}
+
 fn datastores_section(plan: &Plan, out: &mut String) {
     let d = &plan.deployment;
-    if d.file_logs.is_empty() && d.stdout_logs.is_empty() && d.jmx.is_empty() {
+    if d.file_logs.is_empty()
+        && d.stdout_logs.is_empty()
+        && d.jmx.is_empty()
+        && d.access.is_empty()
+        && redis_default_users(plan).is_empty()
+    {
         return;
     }
     out.push_str("## What your datastores must do\n\n");
+    access_section(plan, out);
     for hook in &d.file_logs {
         let _ = writeln!(
             out,
-            "- `{}` writes its log files to `{}`, shared with the agent that tails them (group {} reads them). {}.",
-            hook.datastore,
-            hook.dir,
-            hook.group,
-            datastore_advice(hook.kind, &hook.dir)
+            "- `{}` writes its log files to `{}`, shared with the agent that tails them (group {} reads them).",
+            hook.datastore, hook.dir, hook.group,
         );
+        match &hook.postgres {
+            Some(pg) => postgres_logging(hook, pg, out),
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  {}. Their rotation is yours; the shared directory has no size limit.",
+                    datastore_advice(hook.kind, &hook.dir)
+                );
+            }
+        }
     }
     for hook in &d.stdout_logs {
         let _ = writeln!(
@@ -316,6 +458,7 @@ pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
             "compose" => "the docker compose target",
             "kubernetes" => "the Kubernetes target (kustomize)",
             "alerts" => "alert rules on the collectors' own metrics (loss and backlog)",
+            "provisioning" => "what to apply to your own datastores (see \"What your datastores must do\")",
             _ => "",
         }
     };

@@ -41,8 +41,58 @@ impl WorkloadRef {
 pub(crate) enum Logs {
     /// Container logs, read by the node-level agent.
     Stdout,
-    /// Log files matching a glob, tailed by an agent sharing the datastore's filesystem.
-    Files(Spanned<String>),
+    /// Log files, tailed by an agent sharing the datastore's filesystem.
+    Files(FileLogs),
+}
+
+/// `logs: { path, owner }`: the datastore's log files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct FileLogs {
+    /// Absolute glob of the files.
+    pub(crate) path: Spanned<String>,
+    /// `UID:GID` that owns them, when not the official image's.
+    pub(crate) owner: Option<Spanned<Owner>>,
+}
+
+/// A numeric user and group, as `UID:GID`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Owner {
+    /// User id.
+    pub(crate) uid: u32,
+    /// Group id.
+    pub(crate) gid: u32,
+}
+
+/// The largest user or group id Kubernetes accepts in a security context (`runAsUser`,
+/// `runAsGroup`), which the agent's group and the volume's owner become.
+pub(crate) const MAX_ID: u32 = 2_147_483_647;
+
+impl Owner {
+    /// Read `UID:GID`: two decimal ids up to [`MAX_ID`].
+    fn read(node: &Node, path: &str, d: &mut Diagnostics) -> Option<Spanned<Owner>> {
+        let text = short_text(node, path, 32, d)?;
+        let id = |part: &str| {
+            (!part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| part.parse::<u32>().ok().filter(|id| *id <= MAX_ID))
+        };
+        match text.value.split_once(':').map(|(u, g)| (id(u), id(g))) {
+            Some((Some(Some(uid)), Some(Some(gid)))) => Some(Spanned::new(Owner { uid, gid }, text.span)),
+            Some((Some(_), Some(_))) => {
+                d.push(
+                    Diagnostic::error(text.span, format!("`{path}` is `{}`, an id above {MAX_ID}", text.value))
+                        .hint("Kubernetes accepts user and group ids from 0 to 2147483647"),
+                );
+                None
+            }
+            _ => {
+                d.push(
+                    Diagnostic::error(text.span, format!("`{path}` is `{}`, expected `UID:GID`", text.value))
+                        .hint("two numeric ids, for example `owner: \"70:70\"` for the Alpine PostgreSQL image"),
+                );
+                None
+            }
+        }
+    }
 }
 
 impl Logs {
@@ -57,7 +107,8 @@ impl Logs {
             );
             return None;
         }
-        let m = MapView::open(node, path, &["path"], d)?;
+        let m = MapView::open(node, path, &["path", "owner"], d)?;
+        let owner = m.get("owner").and_then(|n| Owner::read(n, &m.child("owner"), d));
         let glob = short_text(m.required("path", d)?, &m.child("path"), 1024, d)?;
         if !glob.value.starts_with('/') || glob.value.contains("..") {
             d.push(
@@ -93,7 +144,7 @@ impl Logs {
             );
             return None;
         }
-        Some(Spanned::new(Logs::Files(glob), node.span))
+        Some(Spanned::new(Logs::Files(FileLogs { path: glob, owner }), node.span))
     }
 }
 
@@ -108,7 +159,14 @@ impl JsonSchema for Logs {
                 { "const": "stdout" },
                 {
                     "type": "object",
-                    "properties": { "path": { "type": "string", "pattern": "^/", "description": "absolute glob of the log files" } },
+                    "properties": {
+                        "path": { "type": "string", "pattern": "^/", "description": "absolute glob of the log files" },
+                        "owner": {
+                            "type": "string",
+                            "pattern": "^[0-9]+:[0-9]+$",
+                            "description": "`UID:GID` that writes the log files (default: the official image's user of the datastore's kind: PostgreSQL and Redis 999:999, Elasticsearch 1000:0, Kafka 1000:1000). The log agent joins the group; the shared directory is handed to this owner."
+                        }
+                    },
                     "required": ["path"],
                     "additionalProperties": false
                 }

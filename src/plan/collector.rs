@@ -91,6 +91,8 @@ pub(crate) enum ReceiverSpec {
     LogFiles {
         /// Globs to tail.
         include: Vec<String>,
+        /// How the files are written, so how records are split and parsed.
+        format: crate::plan::log_format::LogFormat,
     },
     /// The `file_log` receiver on the node's container logs, keeping only the listed datastores.
     ContainerLogs {

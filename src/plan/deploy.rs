@@ -12,6 +12,7 @@ use crate::plan::address::{Addr, Flavor, Namespaces};
 use crate::plan::app::{percent_encode, EnvValue, APP_PROTOCOL};
 use crate::plan::es_setup::EsSetup;
 use crate::plan::ingress::StoreIngress;
+use crate::plan::provision::{MonitorAccess, PgLogging};
 use crate::plan::store_config::StoreConfig;
 use crate::topology::BackendKind;
 
@@ -82,10 +83,16 @@ pub(crate) struct FileLogHook {
     pub(crate) volume: String,
     /// Its existing workload.
     pub(crate) workload: Workload,
-    /// The user that writes the datastore's log files in its official image.
+    /// The user that writes the datastore's log files (`logs.owner`, else its official
+    /// image's).
     pub(crate) owner: u32,
     /// The group of those files; the agent joins it.
     pub(crate) group: u32,
+    /// The server settings that write the files as the agent reads them (PostgreSQL).
+    pub(crate) postgres: Option<PgLogging>,
+    /// The size limit of the shared directory on Kubernetes, where otelplan's settings rotate
+    /// the files (for other servers, their own rotation decides, which otelplan does not see).
+    pub(crate) size_limit_mib: Option<u32>,
 }
 
 /// A Kafka cluster whose brokers get the Java agent.
@@ -131,6 +138,8 @@ pub(crate) struct Deployment {
     pub(crate) stdout_logs: Vec<StdoutHook>,
     /// Kafka clusters with the Java agent.
     pub(crate) jmx: Vec<JmxHook>,
+    /// What each scraped datastore must grant its receiver.
+    pub(crate) access: Vec<MonitorAccess>,
     /// The name of the Secret (in each namespace) that holds the referenced variables.
     pub(crate) secret_name: String,
     /// The name of the Secret that holds the TLS files the configs name.
@@ -154,17 +163,6 @@ pub(crate) struct Deployment {
     pub(crate) volume_init: String,
     /// The one-shot that puts the Java agent on its volume.
     pub(crate) javaagent_init: String,
-}
-
-/// The user and group a datastore's official image runs as, so writes its log files as
-/// (PostgreSQL and Redis 999:999, Elasticsearch 1000:0, the Apache Kafka image 1000:1000).
-/// The log agent joins the group; the README says how to change it for other images.
-pub(crate) fn log_owner(kind: ServiceKind) -> (u32, u32) {
-    match kind {
-        ServiceKind::Postgres | ServiceKind::Redis => (999, 999),
-        ServiceKind::Elasticsearch => (1000, 0),
-        ServiceKind::Kafka | ServiceKind::Django => (1000, 1000),
-    }
 }
 
 impl JmxHook {

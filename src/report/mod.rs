@@ -99,14 +99,23 @@ pub(crate) fn format_diagnostic(d: &Diagnostic, path: &str, text: Option<&str>, 
     out
 }
 
-/// Print diagnostics of `source` to stderr, errors and warnings in position order.
-pub(crate) fn diagnostics(source: &Source, items: &[Diagnostic]) {
+/// Print diagnostics of `source` to stderr, as they come.
+pub(crate) fn findings(source: &Source, items: &[Diagnostic]) {
     let color = use_color();
     let path = source.path.display().to_string();
     let mut err = std::io::stderr().lock();
     for d in items {
         let _ = write!(err, "{}", format_diagnostic(d, &path, Some(&source.text), color));
     }
+}
+
+/// Print diagnostics of `source` to stderr, errors and warnings in position order, and say
+/// that nothing was written when there is an error.
+pub(crate) fn diagnostics(source: &Source, items: &[Diagnostic]) {
+    findings(source, items);
+    let color = use_color();
+    let path = source.path.display().to_string();
+    let mut err = std::io::stderr().lock();
     let errors = items.iter().filter(|d| d.severity == Severity::Error).count();
     if errors > 0 {
         let noun = if errors == 1 { "error" } else { "errors" };

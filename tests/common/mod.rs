@@ -10,6 +10,7 @@ use std::process::Command;
 pub struct Test {
     dir: tempfile::TempDir,
     args: Vec<String>,
+    env: Vec<(String, String)>,
     status: Option<i32>,
     stdout: Vec<String>,
     stderr: Vec<String>,
@@ -28,6 +29,7 @@ impl Test {
         Test {
             dir: tempfile::tempdir().expect("tempdir"),
             args: Vec::new(),
+            env: Vec::new(),
             status: None,
             stdout: Vec::new(),
             stderr: Vec::new(),
@@ -58,6 +60,12 @@ impl Test {
         self
     }
 
+    /// An environment variable of the run.
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
     /// The exit code the run must end with.
     pub fn status(mut self, code: i32) -> Self {
         self.status = Some(code);
@@ -81,6 +89,7 @@ impl Test {
             .args(&self.args)
             .current_dir(self.dir.path())
             .env("NO_COLOR", "1")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .output()
             .expect("run otelplan");
         let output = Output {

@@ -43,13 +43,13 @@ pub fn dir_name() -> impl Strategy<Value = String> {
 pub enum Logs {
     None,
     Stdout,
-    Files { dir: String, file: String },
+    Files { dir: String, file: String, owner: Option<(u32, u32)> },
 }
 
 impl Logs {
     pub fn path(&self) -> Option<String> {
         match self {
-            Logs::Files { dir, file } => Some(format!("/var/log/{dir}/{file}")),
+            Logs::Files { dir, file, .. } => Some(format!("/var/log/{dir}/{file}")),
             Logs::None | Logs::Stdout => None,
         }
     }
@@ -59,8 +59,12 @@ pub fn logs() -> impl Strategy<Value = Logs> {
     prop_oneof![
         Just(Logs::None),
         Just(Logs::Stdout),
-        (dir_name(), prop::sample::select(vec!["*.log", "postgresql-*.csv", "x {{y}}.log", "a:b #c $(X) $.log"]))
-            .prop_map(|(dir, file)| Logs::Files { dir, file: file.to_string() }),
+        (
+            dir_name(),
+            prop::sample::select(vec!["*.log", "postgresql-*.csv", "x {{y}}.log", "a:b #c $(X) $.log"]),
+            prop::option::of((0u32..70_000, 0u32..70_000)),
+        )
+            .prop_map(|(dir, file, owner)| Logs::Files { dir, file: file.to_string(), owner }),
     ]
 }
 
@@ -308,7 +312,13 @@ impl Stack {
             match &d.logs {
                 Logs::None => {}
                 Logs::Stdout => s.push_str("    logs: stdout\n"),
-                Logs::Files { .. } => writeln!(s, "    logs: {{ path: {} }}", q(&d.logs.path().unwrap())).unwrap(),
+                Logs::Files { owner: None, .. } => {
+                    writeln!(s, "    logs: {{ path: {} }}", q(&d.logs.path().unwrap())).unwrap();
+                }
+                Logs::Files { owner: Some((uid, gid)), .. } => {
+                    let path = q(&d.logs.path().unwrap());
+                    writeln!(s, "    logs: {{ path: {path}, owner: \"{uid}:{gid}\" }}").unwrap();
+                }
             }
         }
         s

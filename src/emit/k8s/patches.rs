@@ -105,11 +105,13 @@ fn push(v: &mut Value, key: &str, item: Value) {
 
 fn file_log_patch(cx: &Ctx<'_>, hook: &FileLogHook, role: &CollectorRole, p: &mut WorkloadPatch) {
     let Some(w) = cx.plan.workloads.iter().find(|w| w.name == role.name) else { return };
-    push(
-        p.container(&hook.workload.container),
-        "volumeMounts",
-        json!({ "name": "otelplan-logs", "mountPath": hook.dir }),
-    );
+    let server = p.container(&hook.workload.container);
+    push(server, "volumeMounts", json!({ "name": "otelplan-logs", "mountPath": hook.dir }));
+    if let Some(pg) = &hook.postgres {
+        // The server's logging settings as its arguments (the image's entrypoint stays);
+        // Kubernetes expands `$(X)` in arguments, so `$` is escaped.
+        server["args"] = json!(pg.args().iter().map(|a| k8s_literal(a)).collect::<Vec<_>>());
+    }
     let mut mounts = vec![
         json!({ "name": "otelplan-agent-config", "mountPath": CONFIG_DIR, "readOnly": true }),
         json!({ "name": "otelplan-logs", "mountPath": hook.dir, "readOnly": true }),
@@ -136,7 +138,11 @@ fn file_log_patch(cx: &Ctx<'_>, hook: &FileLogHook, role: &CollectorRole, p: &mu
         container["securityContext"]["runAsNonRoot"] = json!(true);
     }
     p.extra_containers.push(container);
-    p.volumes.push(json!({ "name": "otelplan-logs", "emptyDir": {} }));
+    let logs = match hook.size_limit_mib {
+        Some(mib) => json!({ "sizeLimit": format!("{mib}Mi") }),
+        None => json!({}),
+    };
+    p.volumes.push(json!({ "name": "otelplan-logs", "emptyDir": logs }));
     p.volumes.push(json!({ "name": "otelplan-agent-config", "configMap": { "name": config_map(role) } }));
     p.volumes.push(json!({ "name": "otelplan-agent-storage", "emptyDir": {} }));
     p.comments.push(format!(
@@ -144,6 +150,12 @@ fn file_log_patch(cx: &Ctx<'_>, hook: &FileLogHook, role: &CollectorRole, p: &mu
         hook.datastore, hook.dir
     ));
     p.comments.push("Files and read positions live as long as the pod, like its emptyDir.".to_string());
+    if let Some(pg) = &hook.postgres {
+        p.comments.push(format!(
+            "The server's arguments set its logging ({}), replacing any `args` your container has.",
+            if pg.rotated { "hourly files, a day kept" } else { "the format the agent parses" }
+        ));
+    }
     p.secrets |= !role.secrets.is_empty();
 }
 

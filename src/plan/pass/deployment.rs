@@ -7,21 +7,32 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::diagnostic::{Diagnostic, Severity};
 use crate::model::endpoint::Scheme;
 use crate::model::env_ref::EnvRef;
+use crate::model::keywords::ServiceKind;
 use crate::model::names;
-use crate::plan::address::Addr;
 use crate::plan::address::Namespaces;
+use crate::plan::address::{Addr, Scope};
 use crate::plan::backend_spec::Catalog;
 use crate::plan::deploy::{
-    k8s_name, log_owner, DeployedBackend, Deployment, FileLogHook, Grafana, JmxHook, Kibana, StdoutHook, Workload,
+    k8s_name, DeployedBackend, Deployment, FileLogHook, Grafana, JmxHook, Kibana, StdoutHook, Workload,
 };
 use crate::plan::draft::{Draft, Sink};
 use crate::plan::es_setup::{self, EsSetup, EsWriter, SetupInput};
 use crate::plan::ingress;
 use crate::plan::node::RoleKind;
+use crate::plan::provision::{
+    kafka_acls, Grant, MonitorAccess, PgLogging, ES_CLUSTER_PRIVILEGES, ES_INDEX_PRIVILEGES, PG_LOG_DIR_LIMIT_MIB,
+    PG_MAINTENANCE_DB, PG_MONITOR_ROLE, REDIS_COMMANDS,
+};
 use crate::plan::store_config;
 use crate::plan::{ApmAuth, EsAuth};
-use crate::settings::{LogSource, Role};
+use crate::settings::{LogSource, Role, Scrape};
 use crate::topology::BackendKind;
+
+/// The logging settings otelplan asks of a PostgreSQL server whose files an agent tails.
+fn pg_logging(kind: ServiceKind, glob: &str, dir: &str) -> Option<PgLogging> {
+    let file_pattern = glob.rsplit('/').next().unwrap_or(glob);
+    (kind == ServiceKind::Postgres).then(|| PgLogging::new(dir, file_pattern))
+}
 
 /// Hooks into the team's datastores.
 fn hooks(d: &Draft<'_>) -> (Vec<FileLogHook>, Vec<StdoutHook>, Vec<JmxHook>) {
@@ -34,16 +45,22 @@ fn hooks(d: &Draft<'_>) -> (Vec<FileLogHook>, Vec<StdoutHook>, Vec<JmxHook>) {
         let t = &service.workload;
         let wl = Workload { kind: t.kind, name: t.name.clone(), container: t.container.clone() };
         match &ds.logs {
-            Some(LogSource::Files { dir, .. }) => files.push(FileLogHook {
-                datastore: name.clone(),
-                kind: service.kind,
-                dir: dir.clone(),
-                agent: d.role_name(&RoleKind::FileAgent(name.clone())),
-                volume: format!("{}-{name}-logs", d.name()),
-                workload: wl.clone(),
-                owner: log_owner(service.kind).0,
-                group: log_owner(service.kind).1,
-            }),
+            Some(LogSource::Files { glob, dir, owner }) => {
+                let postgres = pg_logging(service.kind, glob, dir);
+                let size_limit_mib = postgres.as_ref().filter(|pg| pg.rotated).map(|_| PG_LOG_DIR_LIMIT_MIB);
+                files.push(FileLogHook {
+                    datastore: name.clone(),
+                    kind: service.kind,
+                    dir: dir.clone(),
+                    agent: d.role_name(&RoleKind::FileAgent(name.clone())),
+                    volume: format!("{}-{name}-logs", d.name()),
+                    workload: wl.clone(),
+                    owner: owner.uid,
+                    group: owner.gid,
+                    postgres,
+                    size_limit_mib,
+                });
+            }
             Some(LogSource::Stdout) => stdout.push(StdoutHook { datastore: name.clone(), workload: wl.clone() }),
             None => {}
         }
@@ -52,6 +69,53 @@ fn hooks(d: &Draft<'_>) -> (Vec<FileLogHook>, Vec<StdoutHook>, Vec<JmxHook>) {
         }
     }
     (files, stdout, jmx)
+}
+
+/// What the receiver of a scraped datastore logs in with, when the stack says who it is (a
+/// Redis receiver without `username` uses the default user, which otelplan leaves alone).
+fn access(d: &Draft<'_>) -> Vec<MonitorAccess> {
+    let grant = |scrape: &Scrape| match scrape {
+        Scrape::Postgres { username, password, databases, .. } => Some(Grant::Postgres {
+            user: username.clone(),
+            member_of: PG_MONITOR_ROLE,
+            password: password.clone(),
+            databases: if databases.is_empty() {
+                Vec::new()
+            } else {
+                std::iter::once(PG_MAINTENANCE_DB.to_string())
+                    .chain(databases.iter().filter(|db| *db != PG_MAINTENANCE_DB).cloned())
+                    .collect()
+            },
+        }),
+        Scrape::Redis { endpoint, username: Some(user), password: Some(password) } => Some(Grant::Redis {
+            endpoint: Addr::from_endpoint(endpoint, Scope::App),
+            user: user.clone(),
+            commands: REDIS_COMMANDS.to_vec(),
+            password: password.clone(),
+        }),
+        Scrape::Elasticsearch { endpoint, credentials: Some((user, password)) } => Some(Grant::Elasticsearch {
+            endpoint: Addr::from_endpoint(endpoint, Scope::App).with_default_scheme(Scheme::Http),
+            role: format!("{}-otel-monitor", d.name()),
+            cluster: ES_CLUSTER_PRIVILEGES.to_vec(),
+            indices: ES_INDEX_PRIVILEGES.to_vec(),
+            user: user.clone(),
+            password: password.clone(),
+        }),
+        Scrape::Kafka { brokers } => Some(Grant::Kafka {
+            brokers: brokers.iter().map(|b| Addr::from_endpoint(b, Scope::App)).collect(),
+            acls: kafka_acls(),
+        }),
+        Scrape::Redis { .. } | Scrape::Elasticsearch { .. } => None,
+    };
+    d.valid
+        .services
+        .iter()
+        .filter_map(|service| {
+            let Role::Datastore(ds) = &service.role else { return None };
+            let grant = grant(ds.scrape.as_ref()?)?;
+            Some(MonitorAccess { datastore: service.name.clone(), grant })
+        })
+        .collect()
 }
 
 /// Grafana, beside the stores it can read, when otelplan deploys one of them.
@@ -241,6 +305,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
         file_logs,
         stdout_logs,
         jmx,
+        access: access(d),
         secret_name: k8s_name(&format!("{}-otelplan", d.name())),
         tls_secret_name: k8s_name(&format!("{}-otelplan-tls", d.name())),
         observability_secrets,
@@ -254,4 +319,44 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
         javaagent_init: k8s_name(&names::workload(d.name(), "javaagent-init")),
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::keywords::TopologyId;
+    use crate::plan::provision::Grant;
+    use crate::test_support::plan;
+
+    const STACK: &str = "version: 1\nname: t\nbackends: { elasticsearch: { endpoint: \"http://es:9200\" } }\nservices:\n  web: { kind: django }\n  db: { kind: postgres, endpoint: \"db:5432\", logs: { path: /var/log/postgresql/*.log } }\n  alpine: { kind: postgres, endpoint: \"alpine:5432\", logs: { path: /var/log/postgresql/*.log, owner: \"70:70\" } }\n  search: { kind: elasticsearch, endpoint: \"http://search:9200\", logs: { path: /var/log/es/*.json } }\n";
+
+    #[test]
+    fn each_scraped_datastore_gets_the_least_access_its_receiver_needs() {
+        let stack = "version: 1\nname: t\nbackends: { elasticsearch: { endpoint: \"http://es:9200\" } }\nservices:\n  db: { kind: postgres, endpoint: \"db:5432\", databases: [app, postgres], username: mon, password: \"${PW}\" }\n  nomon: { kind: postgres, endpoint: \"nomon:5432\" }\n  cache: { kind: redis, endpoint: \"cache:6379\", username: mon, password: \"${PW}\" }\n  plain: { kind: redis, endpoint: \"plain:6379\", password: \"${PW}\" }\n  search: { kind: elasticsearch, endpoint: \"http://search:9200\", username: mon, password: \"${PW}\" }\n  open: { kind: elasticsearch, endpoint: \"http://open:9200\" }\n  events: { kind: kafka, brokers: [\"events:9092\"] }\n  jmx: { kind: kafka, brokers: [\"jmx:9092\"], metrics: jmx }\n";
+        let p = plan(stack, TopologyId::D);
+        let grant = |name: &str| p.deployment.access.iter().find(|a| a.datastore == name).map(|a| a.grant.clone());
+        let Some(Grant::Postgres { member_of, databases, .. }) = grant("db") else { panic!("{:?}", grant("db")) };
+        assert_eq!(member_of, "pg_monitor");
+        assert_eq!(databases, ["postgres", "app"], "the receiver always connects to `postgres` too");
+        let Some(Grant::Redis { commands, .. }) = grant("cache") else { panic!("{:?}", grant("cache")) };
+        assert_eq!(commands, ["info"], "the receiver runs INFO and nothing else");
+        let Some(Grant::Elasticsearch { role, cluster, indices, .. }) = grant("search") else { panic!() };
+        assert_eq!((role.as_str(), cluster, indices), ("t-otel-monitor", vec!["monitor"], vec!["monitor"]));
+        let Some(Grant::Kafka { acls, .. }) = grant("events") else { panic!("{:?}", grant("events")) };
+        assert!(acls.iter().all(|a| a.operations == ["Describe"]), "{acls:?}");
+        for nothing in ["nomon", "plain", "open", "jmx"] {
+            assert_eq!(grant(nothing), None, "{nothing}: no user to create, or nothing scrapes it");
+        }
+    }
+
+    #[test]
+    fn log_files_belong_to_the_given_owner_or_the_official_image() {
+        let p = plan(STACK, TopologyId::D);
+        let owner = |name: &str| {
+            let hook = p.deployment.file_logs.iter().find(|h| h.datastore == name).unwrap();
+            (hook.owner, hook.group)
+        };
+        assert_eq!(owner("alpine"), (70, 70), "logs.owner wins");
+        assert_eq!(owner("db"), (999, 999), "the postgres image's user");
+        assert_eq!(owner("search"), (1000, 0), "the elasticsearch image's user and group");
+    }
 }

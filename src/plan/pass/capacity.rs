@@ -1,0 +1,89 @@
+//! Pass `capacity`: with a declared `load`, size the gateway from the measured capacity table
+//! (`plan::capacity`) before any collector is planned; settings the stack gives explicitly win,
+//! with a warning where they fall short of the load.
+
+use crate::diagnostic::Diagnostic;
+use crate::plan::capacity::{self, Table};
+use crate::plan::draft::Draft;
+use crate::plan::role_spec::role;
+use crate::validate::DEFAULT_MEMORY_LIMIT_MIB;
+
+/// Size the gateway for the declared load.
+pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
+    let Some(load) = &d.valid.load else { return Ok(()) };
+    let spec = role("gateway")?;
+    let persistent = d.valid.collector.persistent_queue;
+    let sizing = capacity::size_gateway(
+        Table::get()?,
+        d.topology.id.letter(),
+        load,
+        persistent,
+        spec.cpu_millicores,
+        DEFAULT_MEMORY_LIMIT_MIB,
+    );
+    let collector = d.valid.stack.collector.clone().unwrap_or_default();
+    let gateway_used = d.topology.uses_gateway();
+    if let Some(replicas) = collector.gateway_replicas.filter(|r| gateway_used && r.value < u64::from(sizing.replicas)) {
+        d.warnings.push(
+            Diagnostic::warning(
+                replicas.span,
+                format!(
+                    "`collector.gateway_replicas: {}` is below the {} replicas the declared load needs",
+                    replicas.value, sizing.replicas
+                ),
+            )
+            .hint("drop it to let otelplan size the gateway from `load`, or raise it (`otelplan plan` shows the arithmetic)"),
+        );
+    }
+    if let Some(memory) = collector.memory_limit_mib.filter(|m| gateway_used && m.value < u64::from(sizing.memory_mib)) {
+        d.warnings.push(
+            Diagnostic::warning(
+                memory.span,
+                format!(
+                    "`collector.memory_limit_mib: {}` is below the {} MiB a gateway replica uses at the declared load",
+                    memory.value, sizing.memory_mib
+                ),
+            )
+            .hint("drop it to let otelplan size the gateway from `load`, or raise it"),
+        );
+    }
+    if let Some(queue) = collector.persistent_queue.filter(|_| gateway_used && !persistent) {
+        if sizing.holds_minutes < load.outage_minutes {
+            d.warnings.push(
+                Diagnostic::warning(
+                    queue.span,
+                    format!(
+                        "the in-memory queues hold about {} minutes of the declared load, not the {} of `load.outage_minutes`; a longer outage loses data, and a restart loses what they hold",
+                        sizing.holds_minutes, load.outage_minutes
+                    ),
+                )
+                .hint("use `persistent_queue: true`: the queue is then sized on disk for the outage"),
+            );
+        }
+    }
+    let compose = d.valid.targets.contains(&crate::model::keywords::Target::Compose);
+    if compose && gateway_used && sizing.busy_permille > 1000 {
+        let model = d.valid.stack.load.as_ref();
+        let span = model.and_then(|l| {
+            l.spans_per_second.as_ref().or(l.log_records_per_second.as_ref()).or(l.metric_points_per_second.as_ref())
+        });
+        if let Some(span) = span.map(|s| s.span) {
+            d.warnings.push(
+                Diagnostic::warning(
+                    span,
+                    format!(
+                        "compose runs one gateway container, and the declared load needs {:.1} replicas' worth of CPU ({}m each)",
+                        sizing.busy_permille as f64 / 1000.0,
+                        spec.cpu_millicores
+                    ),
+                )
+                .hint(
+                    "one container may use more of the host's cores, but its disk queue (bbolt) writes one transaction at a time: \
+                     carry this load on the Kubernetes target, or measure your host with benches/capacity.sh",
+                ),
+            );
+        }
+    }
+    d.sizing = Some(sizing);
+    Ok(())
+}
