@@ -166,7 +166,9 @@ def override(config_path, out, file_path, storage, port):
     pipelines = {name: {"exporters": ["file"]} for name in config["service"]["pipelines"]}
     extensions = {"health_check": {"endpoint": f"127.0.0.1:{port}"}}
     if any(k.startswith("file_storage") for k in config.get("extensions", {})):
-        extensions["file_storage"] = {"directory": storage}
+        # Compaction writes its temporary file in its own directory, which the rendered config
+        # points at the container's volume; both must move to the test's directory.
+        extensions["file_storage"] = {"directory": storage, "compaction": {"directory": storage}}
     doc = {
         "extensions": extensions,
         "exporters": {"file": {"path": file_path}},
