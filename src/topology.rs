@@ -199,6 +199,11 @@ impl Topology {
             .ok_or_else(|| anyhow::anyhow!("no description of topology {} (this is a bug in otelplan)", id.letter()))
     }
 
+    /// Whether anything sends to a gateway tier.
+    pub(crate) fn uses_gateway(&self) -> bool {
+        self.apps_send_to == Destination::Gateway || self.collectors_send_to == Destination::Gateway
+    }
+
     /// Every backend this topology needs: the sinks and the stores behind intakes.
     pub(crate) fn needs(&self) -> Vec<BackendKind> {
         let mut out: Vec<BackendKind> = self.sinks.values().copied().collect();

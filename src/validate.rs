@@ -16,6 +16,12 @@ use crate::settings::{self, ServerTls, ServiceSettings};
 use crate::span::{Span, Spanned};
 use crate::topology::BackendKind;
 
+/// `collector.gateway_replicas` when the file does not say (and the fewest a declared load gets:
+/// one replica may restart while the other carries the load).
+pub(crate) const DEFAULT_GATEWAY_REPLICAS: u32 = 2;
+/// `collector.memory_limit_mib` when the file does not say.
+pub(crate) const DEFAULT_MEMORY_LIMIT_MIB: u32 = 512;
+
 /// Resolved collector settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CollectorDefaults {
@@ -52,6 +58,8 @@ pub(crate) struct ValidStack {
     pub(crate) app_namespace: String,
     /// Every service, its defaults applied, in name order.
     pub(crate) services: Vec<ServiceSettings>,
+    /// The declared `load`, `outage_minutes` defaulted.
+    pub(crate) load: Option<crate::plan::capacity::DeclaredLoad>,
     _sealed: (),
 }
 
@@ -90,13 +98,18 @@ pub(crate) fn validate(stack: Stack) -> Result<(ValidStack, Diagnostics), Diagno
         ),
         collector: CollectorDefaults {
             version: c.version.map_or(CollectorVersion::pinned(), |v| v.value),
-            gateway_replicas: c.gateway_replicas.map_or(2, |v| u32::try_from(v.value).unwrap_or(u32::MAX)),
-            memory_limit_mib: c.memory_limit_mib.map_or(512, |v| u32::try_from(v.value).unwrap_or(u32::MAX)),
+            gateway_replicas: c
+                .gateway_replicas
+                .map_or(DEFAULT_GATEWAY_REPLICAS, |v| u32::try_from(v.value).unwrap_or(u32::MAX)),
+            memory_limit_mib: c
+                .memory_limit_mib
+                .map_or(DEFAULT_MEMORY_LIMIT_MIB, |v| u32::try_from(v.value).unwrap_or(u32::MAX)),
             persistent_queue: c.persistent_queue.is_none_or(|v| v.value),
         },
         namespace: k.namespace.map_or_else(|| "observability".to_string(), |n| n.value),
         app_namespace: k.app_namespace.map_or_else(|| "default".to_string(), |n| n.value),
         services: settings::resolve(&stack),
+        load: stack.load.as_ref().map(crate::model::load::Load::resolve),
         intake_tls: stack.collector.as_ref().and_then(|c| c.tls.as_ref()).map(ServerTls::from_model),
         stack,
         _sealed: (),

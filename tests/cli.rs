@@ -134,3 +134,53 @@ fn topologies_lists_every_topology_with_its_title() {
     let ids: Vec<&str> = out.stdout.lines().map(|l| l.split('\t').next().unwrap()).collect();
     assert_eq!(ids, ["A", "B", "C", "D"]);
 }
+
+#[test]
+fn a_declared_load_is_sized_with_its_arithmetic_everywhere() {
+    let plan = Test::new()
+        .example("kubernetes.yaml")
+        .args(&["plan", "stack.yaml"])
+        .status(0)
+        .stdout_has("sizing (from data/capacity.yaml, topology A measured ")
+        .stdout_has("  declared load: 6,000 spans/s, 3,000 log records/s, 2,000 metric points/s; outage 120 min\n")
+        .stdout_has(" (the autoscaler's minimum; its maximum ")
+        .stdout_has("backlog per replica: ")
+        .stdout_has("  traces per day to the store: 518,400,000 items")
+        .run();
+    let json = Test::new().example("kubernetes.yaml").args(&["plan", "stack.yaml", "--format", "json"]).run();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let min = v["sizing"]["gateway_replicas"]["min"].as_u64().unwrap();
+    assert!(plan.stdout.contains(&format!("  gateway: {min}–{} replicas", min * 3)), "{}", plan.stdout);
+    // The tree says what it was sized for, and its manifests carry the sizes.
+    let render = Test::new().example("kubernetes.yaml").args(&["render", "stack.yaml", "-o", "out"]).status(0).run();
+    let readme = std::fs::read_to_string(render.path("out/README.md")).unwrap();
+    assert!(readme.contains("## Capacity\n\nSized for the load the stack file declares"), "{readme}");
+    let gateway = std::fs::read_to_string(render.path("out/kubernetes/gateway.yaml")).unwrap();
+    assert!(gateway.contains(&format!("minReplicas: {min}\n")), "{gateway}");
+    let volume = v["sizing"]["volume_gib"].as_u64().unwrap().max(2);
+    assert!(gateway.contains(&format!("storage: \"{volume}Gi\"")), "{gateway}");
+    // compare adds the capacity rows.
+    Test::new()
+        .example("kubernetes.yaml")
+        .args(&["compare", "stack.yaml"])
+        .status(0)
+        .stdout_has("a gateway replica carries (t / m / l per s)")
+        .stdout_has("gateway for the declared load")
+        .stdout_has("backlog per outage hour")
+        .run();
+}
+
+#[test]
+fn undersized_explicit_settings_are_warned_about() {
+    let text = "version: 1\nname: shop\ntopology: A\nload: { spans_per_second: 90000 }\n\
+                collector: { gateway_replicas: 2 }\n\
+                backends:\n  apm_server: { endpoint: \"http://apm:8200\", secret_token: \"${T}\" }\n  elasticsearch: { endpoint: \"http://es:9200\" }\n\
+                services:\n  web: { kind: django }\n";
+    Test::new()
+        .stack(text)
+        .args(&["validate", "stack.yaml"])
+        .status(0)
+        .stderr_has("warning: `collector.gateway_replicas: 2` is below the ")
+        .stderr_has("  --> stack.yaml:5:32\n")
+        .run();
+}

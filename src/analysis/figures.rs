@@ -85,6 +85,45 @@ pub(crate) struct Figures {
     pub(crate) superuser_writers: Vec<String>,
     /// Scaled workloads that compose runs as a single replica (when compose is a target).
     pub(crate) single_under_compose: Vec<String>,
+    /// The gateway's capacity, when the topology has one.
+    pub(crate) capacity: Option<Capacity>,
+}
+
+/// What the gateway carries (`data/capacity.yaml`) and, for a declared load, what it takes.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct Capacity {
+    /// Items per second one replica carries at the declared peak, by signal.
+    pub(crate) per_replica: BTreeMap<Signal, u64>,
+    /// With a declared load: the autoscaler's minimum and maximum.
+    pub(crate) replicas: Option<(u32, u32)>,
+    /// With a declared load: memory per replica, MiB.
+    pub(crate) memory_mib: Option<u32>,
+    /// With a declared load and persistent queues: the volume per replica, GiB.
+    pub(crate) volume_gib: Option<u32>,
+    /// With a declared load and persistent queues: disk the backlog takes per outage hour.
+    pub(crate) backlog_bytes_per_hour: Option<u64>,
+}
+
+fn capacity(plan: &Plan) -> anyhow::Result<Option<Capacity>> {
+    use crate::plan::capacity::{self, Table};
+    let Some(gateway) = plan.roles.iter().find(|r| r.role == crate::plan::node::RoleKind::Gateway) else {
+        return Ok(None);
+    };
+    let table = Table::get()?;
+    let persistent = gateway.exporters.iter().all(|e| e.delivery.persistent);
+    let letter = plan.topology.id.letter();
+    let cpu = gateway.spec()?.cpu_millicores;
+    Ok(Some(Capacity {
+        per_replica: capacity::replica_rates(table, letter, persistent, cpu),
+        replicas: plan.sizing.as_ref().map(|_| (gateway.replicas, crate::plan::sizing::max_replicas(gateway.replicas))),
+        memory_mib: plan.sizing.as_ref().map(|_| gateway.memory_limit_mib),
+        volume_gib: plan.sizing.as_ref().and(gateway.storage_gib).filter(|_| persistent),
+        backlog_bytes_per_hour: plan
+            .load
+            .as_ref()
+            .filter(|_| persistent)
+            .map(|load| capacity::backlog_per_hour(table, letter, load)),
+    }))
 }
 
 /// Compute the figures of `plan`; `needs` lists the backends the stack lacks (stand-ins).
@@ -128,6 +167,7 @@ pub(crate) fn figures(plan: &Plan, needs: &[BackendKind], facts: &Facts) -> anyh
         durable_queues,
         superuser_writers: superuser_writers(plan),
         single_under_compose,
+        capacity: capacity(plan)?,
     })
 }
 

@@ -11,7 +11,7 @@ use crate::model::keywords::TopologyId;
 use crate::report;
 
 /// The text `plan` prints.
-pub(crate) fn describe(analysis: &Analysis) -> String {
+pub(crate) fn describe(analysis: &Analysis) -> anyhow::Result<String> {
     let plan = &analysis.plan;
     let mut out = format!("topology: {} ({})\nwhy: {}\n", plan.topology.id.letter(), plan.topology.title, plan.reason);
     let _ = writeln!(out, "collector-contrib: {}", plan.collector_version);
@@ -30,12 +30,23 @@ pub(crate) fn describe(analysis: &Analysis) -> String {
         let _ =
             writeln!(out, "  {} ({} replica{})", role.name, role.replicas, if role.replicas == 1 { "" } else { "s" });
     }
+    if let (Some(load), Some(sizing)) = (&plan.load, &plan.sizing) {
+        let gateway = plan.roles.iter().find(|r| r.role == crate::plan::node::RoleKind::Gateway);
+        let _ = writeln!(
+            out,
+            "sizing (from data/capacity.yaml, {}):",
+            crate::plan::capacity::provenance(plan.topology.id.letter())?
+        );
+        for line in crate::plan::capacity::describe(load, sizing, gateway) {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     let _ = writeln!(out, "edges:");
     for e in plan.edges() {
         let port = e.port.map(|p| format!(" :{p}")).unwrap_or_default();
         let _ = writeln!(out, "  {} -> {}  {} via {}{port}", e.from, e.to, e.signal.as_str(), e.protocol);
     }
-    out
+    Ok(out)
 }
 
 /// The plan as JSON: the choice, its scores, the collector roles and every edge.
@@ -62,6 +73,15 @@ fn to_json(analysis: &Analysis) -> serde_json::Value {
         "scores": scores,
         "collectors": plan.roles.iter().map(|r| serde_json::json!({ "name": r.name, "role": r.role.short(), "replicas": r.replicas })).collect::<Vec<_>>(),
         "edges": plan.edges(),
+        "sizing": plan.sizing.as_ref().map(|s| serde_json::json!({
+            "gateway_replicas": { "min": s.replicas, "max": crate::plan::sizing::max_replicas(s.replicas) },
+            "memory_mib": s.memory_mib,
+            "volume_gib": s.storage_gib,
+            "queue_bytes": s.queue_bytes.iter().map(|(k, v)| (k.as_str().to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
+            "outage_minutes_held": s.holds_minutes,
+            "arithmetic": s.arithmetic,
+            "per_day": s.daily.iter().map(|(k, (items, bytes))| (k.as_str().to_string(), serde_json::json!({ "items": items, "otlp_bytes": bytes }))).collect::<serde_json::Map<_, _>>(),
+        })),
     })
 }
 
@@ -74,7 +94,7 @@ pub(crate) fn run(path: &Path, topology: Option<TopologyId>, format: OutputForma
     report::diagnostics(&source, &analysis.warnings);
     match format {
         OutputFormat::Json => report::print_json(&to_json(&analysis))?,
-        OutputFormat::Text => report::out(&describe(&analysis))?,
+        OutputFormat::Text => report::out(&describe(&analysis)?)?,
     }
     Ok(0)
 }

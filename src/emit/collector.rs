@@ -13,7 +13,7 @@ use crate::plan::collector::{
     STORAGE_DIR,
 };
 use crate::plan::log_format::{LogFormat, PG_MESSAGE_SEVERITIES};
-use crate::plan::{Addr, Flavor, Plan};
+use crate::plan::{sizing, Addr, Flavor, Plan};
 use crate::settings::{ClientTls, ServerTls};
 
 /// Bulk requests of the elasticsearch exporter, bytes: its upstream defaults (1 MB to 5 MB), far
@@ -521,7 +521,7 @@ fn queue(cx: &Ctx<'_>, d: Delivery, batch: (&str, u64)) -> Value {
     let mut queue = vec![
         ("enabled", Value::Bool(true)),
         ("sizer", s("bytes")),
-        ("queue_size", n(d.queue_bytes)),
+        ("queue_size", n(if cx.flavor == Flavor::Compose { d.compose_queue_bytes } else { d.queue_bytes })),
         ("block_on_overflow", Value::Bool(false)),
     ];
     if d.persistent {
@@ -550,8 +550,8 @@ fn delivery(cx: &Ctx<'_>, d: Delivery) -> [(&'static str, Value); 2] {
             "retry_on_failure",
             map([
                 ("enabled", Value::Bool(true)),
-                ("initial_interval", s("5s")),
-                ("max_interval", s("30s")),
+                ("initial_interval", s(sizing::duration(sizing::RETRY_INITIAL_SECONDS))),
+                ("max_interval", s(sizing::duration(sizing::RETRY_MAX_SECONDS))),
                 ("max_elapsed_time", s(elapsed)),
             ]),
         ),
@@ -610,14 +610,13 @@ fn elasticsearch_exporter(cx: &Ctx<'_>, endpoint: &Addr, auth: &EsAuth, d: Deliv
         EsAuth::ApiKey(key) => entries.push(("api_key", secret(key))),
         EsAuth::None => {}
     }
-    let (retries, max_interval) = (1440u64, "1m");
     entries.push((
         "retry",
         map([
             ("enabled", Value::Bool(true)),
-            ("max_retries", n(retries)),
-            ("initial_interval", s("1s")),
-            ("max_interval", s(max_interval)),
+            ("max_retries", n(sizing::ES_RETRIES)),
+            ("initial_interval", s(sizing::duration(sizing::ES_RETRY_INITIAL_SECONDS))),
+            ("max_interval", s(sizing::duration(sizing::ES_RETRY_MAX_SECONDS))),
             ("retry_on_status", Value::Sequence([429u64, 503].into_iter().map(n).collect())),
         ]),
     ));

@@ -173,7 +173,7 @@ fn collector_service(
     }
     let mut entries = vec![
         ("image", s(w.image.clone())),
-        ("command", strings([format!("--config={config_path}")])),
+        ("command", strings(std::iter::once(format!("--config={config_path}")).chain(w.args.iter().cloned()))),
         ("restart", s("unless-stopped")),
     ];
     match placement {

@@ -258,7 +258,7 @@ fn kubernetes_section(plan: &Plan, out: &mut String) {
     if let Some(gw) = plan.roles.iter().find(|r| r.role == RoleKind::Gateway) {
         let _ = write!(
             out,
-            "The gateway (`{name}`) starts at {n} replicas and scales with CPU and memory. Apps reach it over\n\
+            "The gateway (`{name}`) starts at {n} replicas and scales with CPU. Apps reach it over\n\
              OTLP/HTTP through its Service: requests spread over the replicas, where long-lived gRPC connections\n\
              would each stick to one pod. ",
             name = gw.name,
@@ -359,6 +359,29 @@ fn redis_default_users(plan: &Plan) -> Vec<&str> {
         .filter(|r| matches!(r.spec, ReceiverSpec::Redis { username: None, .. }))
         .filter_map(|r| r.id.name.as_deref())
         .collect()
+}
+
+fn capacity_section(plan: &Plan, out: &mut String) {
+    let gateway = plan.roles.iter().find(|r| r.role == RoleKind::Gateway);
+    out.push_str("## Capacity\n\n");
+    match (&plan.load, &plan.sizing) {
+        (Some(load), Some(sizing)) => {
+            out.push_str(
+                "Sized for the load the stack file declares, from otelplan's measured capacity table\n\
+                 (`data/capacity.yaml` in otelplan's repository; settings the file gives itself win):\n\n```text\n",
+            );
+            for line in crate::plan::capacity::describe(load, sizing, gateway) {
+                let _ = writeln!(out, "{line}");
+            }
+            out.push_str("```\n\n");
+        }
+        _ if gateway.is_some() => out.push_str(
+            "The stack file declares no `load`, so the gateway has the default size. Declare the peak\n\
+             rates (`load.spans_per_second`, …) and otelplan sizes replicas, memory, queues and volumes\n\
+             from its measured capacity table.\n\n",
+        ),
+        _ => out.push_str("No gateway: nothing here is sized from a declared load.\n\n"),
+    }
 }
 
 fn datastores_section(plan: &Plan, out: &mut String) {
@@ -475,6 +498,7 @@ pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
     if plan.targets.contains(&Target::Kubernetes) {
         kubernetes_section(plan, &mut out);
     }
+    capacity_section(plan, &mut out);
     datastores_section(plan, &mut out);
     tls_section(plan, &mut out);
     builder_section(plan, &mut out);

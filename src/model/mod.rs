@@ -4,6 +4,7 @@ pub(crate) mod backend;
 pub(crate) mod endpoint;
 pub(crate) mod env_ref;
 pub(crate) mod keywords;
+pub(crate) mod load;
 pub(crate) mod loader;
 pub(crate) mod names;
 pub(crate) mod node;

@@ -8,6 +8,7 @@ use schemars::JsonSchema;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::backend::Backends;
 use crate::model::keywords::{Priority, Target, TopologyChoice, TopologyId};
+use crate::model::load::Load;
 use crate::model::node::Node;
 use crate::model::reader::{boolean, integer, keyword, label, label_text, list, one_of, short_text, MapView};
 use crate::model::service::Service;
@@ -106,6 +107,8 @@ pub(crate) struct Stack {
     pub(crate) backends: Option<Backends>,
     /// Kubernetes settings.
     pub(crate) kubernetes: Option<KubernetesSettings>,
+    /// Peak telemetry rates and the outage to absorb, to size the deployment from.
+    pub(crate) load: Option<Load>,
     /// The DKP services, by name (RFC 1035 label, at most 30 characters).
     #[schemars(extend("minProperties" = 1, "propertyNames" = {"pattern": r"^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$"}))]
     pub(crate) services: Spanned<BTreeMap<String, Spanned<Service>>>,
@@ -115,7 +118,7 @@ pub(crate) struct Stack {
 }
 
 /// Top-level keys of the format.
-pub(crate) const TOP_LEVEL: [&str; 10] = [
+pub(crate) const TOP_LEVEL: [&str; 11] = [
     "version",
     "name",
     "environment",
@@ -125,6 +128,7 @@ pub(crate) const TOP_LEVEL: [&str; 10] = [
     "collector",
     "backends",
     "kubernetes",
+    "load",
     "services",
 ];
 
@@ -146,6 +150,7 @@ impl Stack {
         let collector = m.get("collector").and_then(|n| CollectorSettings::read(n, d));
         let backends = m.get("backends").and_then(|n| Backends::read(n, d));
         let kubernetes = m.get("kubernetes").and_then(|n| KubernetesSettings::read(n, d));
+        let load = m.get("load").and_then(|n| Load::read(n, d));
         let services = m.required("services", d).and_then(|n| read_services(n, d));
         Some(Stack {
             version: version?,
@@ -157,6 +162,7 @@ impl Stack {
             collector,
             backends,
             kubernetes,
+            load,
             services: services?,
             backends_span: m.key_span("backends"),
         })

@@ -57,6 +57,10 @@ pub(crate) struct AppPlan {
     pub(crate) workload: (WorkloadKind, String, String),
     /// Who adds its pod's attributes on Kubernetes.
     pub(crate) pod_attributes: PodAttributes,
+    /// Whether it exports metrics with delta temporality: the elasticsearch exporter drops
+    /// cumulative histograms ("dropping cumulative temporality histogram",
+    /// elasticsearchexporter@v0.152.0 exporter.go), which the Python SDK sends by default.
+    pub(crate) delta_metrics: bool,
 }
 
 /// One environment value: literal, or with a secret reference at its end.
@@ -102,9 +106,14 @@ impl AppPlan {
             lit("OTEL_METRICS_EXPORTER", exporter(Signal::Metrics)),
             lit("OTEL_LOGS_EXPORTER", exporter(Signal::Logs)),
             lit("OTEL_PYTHON_LOG_CORRELATION", "true".to_string()),
+        ];
+        if self.delta_metrics && self.signals.contains(&Signal::Metrics) {
+            env.push(lit("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta".to_string()));
+        }
+        env.extend([
             lit(LISTED_ENV, names(&self.instrumentations.listed)),
             lit(CANDIDATES_ENV, names(&self.instrumentations.candidates)),
-        ];
+        ]);
         if let Some((scheme, secret)) = &self.auth {
             env.push((
                 "OTEL_EXPORTER_OTLP_HEADERS".to_string(),

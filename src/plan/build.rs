@@ -53,6 +53,8 @@ fn build_topology(valid: &ValidStack, topology: Topology, missing: Missing) -> a
         apps: std::mem::take(&mut draft.apps),
         deployment,
         workloads: std::mem::take(&mut draft.workloads),
+        sizing: draft.sizing.take(),
+        load: valid.load.clone(),
         topology,
     })
 }
@@ -228,21 +230,98 @@ mod tests {
     fn queues_are_sized_in_bytes_and_batches_stay_under_the_grpc_limit() {
         for id in TopologyId::all() {
             for r in &plan_for(DKP, id).roles {
-                for e in &r.exporters {
-                    let d = e.delivery;
-                    assert!(d.batch_max_bytes > 0 && d.batch_max_bytes < 4 * 1024 * 1024, "{id:?} {}", r.name);
-                    let expected = if d.persistent {
+                // Queues that share a volume (or the memory) split it: together they never
+                // outgrow half the volume or a quarter of the container.
+                for persistent in [true, false] {
+                    let sharing: Vec<_> = r.exporters.iter().filter(|e| e.delivery.persistent == persistent).collect();
+                    let available = if persistent {
                         u64::from(r.storage_gib.unwrap_or(1)) << 29
                     } else {
                         u64::from(r.memory_limit_mib) << 18
                     };
-                    assert_eq!(d.queue_bytes, expected, "{id:?} {}: half the volume", r.name);
+                    for e in &sharing {
+                        let d = e.delivery;
+                        assert!(d.batch_max_bytes > 0 && d.batch_max_bytes < 4 * 1024 * 1024, "{id:?} {}", r.name);
+                        assert_eq!(d.queue_bytes, available / sharing.len() as u64, "{id:?} {}: an equal part", r.name);
+                    }
                 }
             }
         }
+        let c = plan_for(DKP, TopologyId::C);
+        let gw = c.roles.iter().find(|r| r.role == RoleKind::Gateway).unwrap();
+        assert_eq!(gw.exporters.len(), 3, "one exporter per store");
+        let total = gw.exporters.iter().map(|e| e.delivery.queue_bytes).sum::<u64>();
+        assert!(total <= 1 << 30 && total > (1 << 30) - 3, "half of 2 GiB, split in three: {total}");
         let memory = DKP.replace("persistent_queue: true", "persistent_queue: false");
         let gw = plan_for(&memory, TopologyId::A).roles.into_iter().find(|r| r.role == RoleKind::Gateway).unwrap();
         assert_eq!(gw.exporters[0].delivery.queue_bytes, 128 << 20, "a quarter of 512 MiB in memory");
+    }
+
+    /// The DKP example with a declared load and without its explicit collector sizes.
+    fn with_load(spans: u64, outage: u64, explicit: &str) -> String {
+        DKP.replace(
+            "collector:\n  gateway_replicas: 2\n  memory_limit_mib: 512\n",
+            &format!(
+                "load: {{ spans_per_second: {spans}, log_records_per_second: {}, metric_points_per_second: {}, outage_minutes: {outage} }}\ncollector:\n{explicit}",
+                spans / 2,
+                spans / 3
+            ),
+        )
+    }
+
+    #[test]
+    fn a_declared_load_sizes_the_gateway_its_queues_and_volume() {
+        let text = with_load(40_000, 120, "");
+        assert!(text.contains("load:"), "the example's collector section moved");
+        for id in [TopologyId::A, TopologyId::C, TopologyId::D] {
+            let p = plan_for(&text, id);
+            let sizing = p.sizing.as_ref().unwrap();
+            let gw = p.roles.iter().find(|r| r.role == RoleKind::Gateway).unwrap();
+            assert!(gw.replicas > 2 && gw.replicas == sizing.replicas, "{id:?}: {}", gw.replicas);
+            assert_eq!(gw.memory_limit_mib, sizing.memory_mib);
+            assert_eq!(gw.storage_gib, sizing.storage_gib.map(|g| g.max(2)));
+            // Every exporter's queue holds at least its signals' share of the outage.
+            let needed: u64 = sizing.queue_bytes.values().sum();
+            let queued: u64 = gw.exporters.iter().map(|e| e.delivery.queue_bytes).sum();
+            assert!(queued >= needed, "{id:?}: {queued} < {needed}");
+            assert!(queued <= u64::from(gw.storage_gib.unwrap()) << 29, "{id:?}: the queues fit half the volume");
+            // The workload follows: the autoscaler's minimum and the volume's size.
+            let w = p.workloads.iter().find(|w| w.name == gw.name).unwrap();
+            assert!(format!("{:?}", w.replicas).contains(&format!("min: {}", gw.replicas)), "{:?}", w.replicas);
+            assert_eq!(w.storage.as_ref().unwrap().size_gib, gw.storage_gib, "{id:?}: the claim is the sized volume");
+            assert!(!p.warnings.iter().any(|w| w.message.contains("below")), "{id:?}");
+            // The example deploys its stores as sandboxes, sized for far less than this load.
+            assert!(
+                p.warnings
+                    .iter()
+                    .any(|w| w.message.contains("is sized for about") && w.message.contains("a day as OTLP")),
+                "{id:?}: {:?}",
+                p.warnings
+            );
+        }
+        // B has no gateway; the pass still reports the stores' daily ingest.
+        let b = plan_for(&text, TopologyId::B);
+        assert!(b.roles.iter().all(|r| r.role != RoleKind::Gateway));
+        assert_eq!(b.sizing.unwrap().daily[&Signal::Traces].0, 40_000 * 86_400);
+    }
+
+    #[test]
+    fn explicit_collector_sizes_win_with_a_warning_when_short() {
+        let text = with_load(60_000, 60, "  gateway_replicas: 2\n  memory_limit_mib: 256\n");
+        let p = plan_for(&text, TopologyId::A);
+        let gw = p.roles.iter().find(|r| r.role == RoleKind::Gateway).unwrap();
+        assert_eq!((gw.replicas, gw.memory_limit_mib), (2, 256), "the file's settings win");
+        let messages: Vec<&str> = p.warnings.iter().map(|w| w.message.as_str()).collect();
+        assert!(messages.iter().any(|m| m.contains("`collector.gateway_replicas: 2` is below")), "{messages:?}");
+        assert!(messages.iter().any(|m| m.contains("`collector.memory_limit_mib: 256` is below")), "{messages:?}");
+        // Enough of them: no warning.
+        let ample = with_load(1_000, 60, "  gateway_replicas: 50\n  memory_limit_mib: 4096\n");
+        let p = plan_for(&ample, TopologyId::A);
+        assert!(!p.warnings.iter().any(|w| w.message.contains("below")), "{:?}", p.warnings);
+        // An in-memory queue cannot hold an hour of a heavy load.
+        let memory = with_load(20_000, 60, "").replace("persistent_queue: true", "persistent_queue: false");
+        let p = plan_for(&memory, TopologyId::A);
+        assert!(p.warnings.iter().any(|w| w.message.contains("in-memory queues hold about")), "{:?}", p.warnings);
     }
 
     #[test]

@@ -18,7 +18,10 @@ const TABLE: &str = include_str!("../../data/capacity.yaml");
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub(crate) struct Spread {
     /// Median of the repeats.
-    #[cfg_attr(not(test), expect(dead_code, reason = "the README's tables show it; sizing takes the lowest or highest"))]
+    #[cfg_attr(
+        not(test),
+        expect(dead_code, reason = "the README's tables show it; sizing takes the lowest or highest")
+    )]
     pub(crate) median: f64,
     /// Lowest.
     pub(crate) min: f64,
@@ -49,6 +52,15 @@ pub(crate) struct Outage {
 /// One topology's gateway.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct TopologyFigures {
+    /// Runs behind each figure (the run's `measured.repeats` when absent).
+    #[serde(default)]
+    pub(crate) repeats: Option<u32>,
+    /// Day of its run.
+    #[serde(default)]
+    pub(crate) date: Option<String>,
+    /// The machine of its run (the run's `measured.machine` when absent).
+    #[serde(default)]
+    pub(crate) machine: Option<String>,
     /// With the persistent queue, by signal (`mixed`: the DKP mix).
     #[serde(default)]
     pub(crate) persistent: BTreeMap<String, Figure>,
@@ -69,8 +81,6 @@ pub(crate) struct Measured {
     pub(crate) machine: String,
     /// The collector's `--version`.
     pub(crate) collector: String,
-    /// How the run was started.
-    pub(crate) command: String,
     /// Repeats per figure.
     pub(crate) repeats: u32,
     /// OTLP bytes per item of the bench's payload, by signal.
@@ -130,17 +140,18 @@ impl Table {
     /// Items of `signal` per second one core drains after an outage: the lowest measured.
     fn drain_per_core(&self, topology: &str, signal: Signal) -> Option<f64> {
         let of = |t: &TopologyFigures| t.outage.get(signal.as_str()).and_then(|o| o.drain_per_core).map(|s| s.min);
-        self.topologies.get(topology).and_then(of).or_else(|| {
-            self.topologies.values().filter_map(of).min_by(f64::total_cmp)
-        })
+        self.topologies
+            .get(topology)
+            .and_then(of)
+            .or_else(|| self.topologies.values().filter_map(of).min_by(f64::total_cmp))
     }
 
     /// Queue and disk bytes per item of `signal` during an outage: the highest measured.
     fn outage(&self, topology: &str, signal: Signal) -> (f64, f64) {
         let of = |t: &TopologyFigures| {
-            t.outage.get(signal.as_str()).map(|o| {
-                (o.queue_bytes_per_item.map_or(0.0, |s| s.max), o.disk_bytes_per_item.map_or(0.0, |s| s.max))
-            })
+            t.outage
+                .get(signal.as_str())
+                .map(|o| (o.queue_bytes_per_item.map_or(0.0, |s| s.max), o.disk_bytes_per_item.map_or(0.0, |s| s.max)))
         };
         self.topologies.get(topology).and_then(of).filter(|(q, _)| *q > 0.0).unwrap_or_else(|| {
             self.topologies.values().filter_map(of).fold((0.0, 0.0), |a, b| (a.0.max(b.0), a.1.max(b.1)))
@@ -215,6 +226,26 @@ impl GatewaySizing {
     }
 }
 
+/// A count or rate as a float: they stay far below 2^52, where `f64` is exact.
+#[expect(clippy::cast_precision_loss, reason = "rates, seconds and bytes stay far below 2^52")]
+pub(crate) fn float(n: u64) -> f64 {
+    n as f64
+}
+
+/// A non-negative quantity rounded up to a whole number, at most 10^18 (so sums stay in range).
+#[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "clamped to 0..=1e18 first")]
+pub(crate) fn whole(x: f64) -> u64 {
+    if x.is_nan() {
+        return 0;
+    }
+    x.ceil().clamp(0.0, 1e18) as u64
+}
+
+/// [`whole`] as a `u32`, saturating.
+fn whole32(x: f64) -> u32 {
+    u32::try_from(whole(x)).unwrap_or(u32::MAX)
+}
+
 fn ceil_div(a: u64, b: u64) -> u64 {
     a.div_ceil(b.max(1))
 }
@@ -230,31 +261,9 @@ pub(crate) fn size_gateway(
     default_memory_mib: u32,
 ) -> GatewaySizing {
     let mut arithmetic = Vec::new();
-    let queue = if persistent { "persistent queue" } else { "in-memory queue" };
-    // Replicas: the sum of each signal's share of a replica, at PEAK_SHARE of its capacity.
-    let mut busy = 0f64; // replicas fully busy
-    for signal in Signal::ALL {
-        let rate = load.rate(signal);
-        if rate == 0 {
-            continue;
-        }
-        let Some((per_core, source)) = table.per_core(topology, persistent, signal) else { continue };
-        let per_replica = (per_core * f64::from(cpu_millicores) / 1000.0).max(1.0);
-        let carried = per_replica * PEAK_SHARE_PERCENT as f64 / 100.0;
-        let share = rate as f64 / carried;
-        busy += share;
-        arithmetic.push(format!(
-            "{}: {}/s over {}/s per replica ({}% of {}/s on one core, {queue}, {source}, scaled to {cpu_millicores}m) = {:.2} replicas",
-            signal.as_str(),
-            thousands(rate),
-            thousands(carried as u64),
-            PEAK_SHARE_PERCENT,
-            thousands(per_core as u64),
-            share
-        ));
-    }
+    let busy = replicas_busy(table, topology, load, persistent, cpu_millicores, &mut arithmetic);
     // A whisker under a whole number is that number: the rates are measured, not exact.
-    let needed = (busy - 1e-6).ceil().clamp(0.0, f64::from(u32::MAX)) as u32;
+    let needed = whole32(busy - 1e-6);
     let replicas = needed.max(MIN_GATEWAY_REPLICAS);
     arithmetic.push(format!(
         "replicas: {:.2} rounded up = {needed}, at least {MIN_GATEWAY_REPLICAS} → {replicas} (the autoscaler's minimum; its maximum {})",
@@ -274,9 +283,11 @@ pub(crate) fn size_gateway(
         }
         let (q, dsk) = table.outage(topology, signal);
         let share = ceil_div(rate, u64::from(replicas));
-        let total = ceil_div(rate * seconds * (q.ceil() as u64) * QUEUE_MARGIN_PERCENT, 100);
-        per_minute += share * 60 * q.ceil() as u64;
-        backlog_disk_bytes += ceil_div(rate * seconds * (dsk.max(q).ceil() as u64) * QUEUE_MARGIN_PERCENT, 100);
+        let margin = float(QUEUE_MARGIN_PERCENT) / 100.0;
+        let total = whole(float(rate) * float(seconds) * q.ceil() * margin);
+        per_minute = per_minute.saturating_add(whole(float(share) * 60.0 * q.ceil()));
+        backlog_disk_bytes =
+            backlog_disk_bytes.saturating_add(whole(float(rate) * float(seconds) * dsk.max(q).ceil() * margin));
         backlog_bytes.insert(signal, total);
         if persistent {
             arithmetic.push(format!(
@@ -291,7 +302,7 @@ pub(crate) fn size_gateway(
     if persistent && seconds > 0 {
         arithmetic.push(catch_up(table, topology, load, replicas, cpu_millicores));
     }
-    let working = table.working_set_mib(topology, persistent).ceil() as u64;
+    let working = whole(table.working_set_mib(topology, persistent));
     let (memory_mib, storage_gib, holds_minutes) = if persistent {
         let gib = u32::try_from(ceil_div(disk * sizing::QUEUE_SHARE_OF_VOLUME, 1 << 30)).unwrap_or(u32::MAX).max(1);
         arithmetic.push(format!(
@@ -299,15 +310,15 @@ pub(crate) fn size_gateway(
             ceil_div(disk, 1 << 20),
             sizing::QUEUE_SHARE_OF_VOLUME
         ));
-        let memory = memory_for(working, 0, default_memory_mib);
+        let memory = memory_for(working, default_memory_mib);
         arithmetic.push(format!(
             "memory: {working} MiB measured at saturation, ÷ 0.8 for the limiter's headroom, at least {default_memory_mib} → {memory} MiB"
         ));
         (memory, Some(gib), load.outage_minutes)
     } else {
-        let memory = memory_for(working, 0, default_memory_mib);
+        let memory = memory_for(working, default_memory_mib);
         let queue = u64::from(memory) * (1 << 20) / sizing::QUEUE_SHARE_OF_MEMORY;
-        let minutes = if per_minute == 0 { u64::MAX } else { queue / per_minute };
+        let minutes = queue.checked_div(per_minute).unwrap_or(u64::MAX);
         arithmetic.push(format!(
             "memory: {working} MiB measured at saturation, ÷ 0.8 for the limiter's headroom, at least {default_memory_mib} → {memory} MiB; its in-memory queue ({} MiB) holds {} of outage",
             queue >> 20,
@@ -324,12 +335,12 @@ pub(crate) fn size_gateway(
         let rate = load.rate(signal);
         if rate > 0 {
             let bytes = table.measured.payload_bytes_per_item.get(signal.as_str()).copied().unwrap_or(0.0);
-            daily.insert(signal, (rate * 86_400, (rate as f64 * 86_400.0 * bytes) as u64));
+            daily.insert(signal, (rate * 86_400, whole(float(rate) * 86_400.0 * bytes)));
         }
     }
     let mut sized = GatewaySizing {
         replicas,
-        busy_permille: (busy * 1000.0).ceil() as u64,
+        busy_permille: whole(busy * 1000.0),
         memory_mib,
         queue_bytes: BTreeMap::new(),
         storage_gib,
@@ -343,43 +354,93 @@ pub(crate) fn size_gateway(
     sized
 }
 
-/// How long the gateway takes to send an outage's backlog once the store is back, while the
-/// peak keeps arriving: with `d` the items per second a replica drains and `r` its share of the
-/// peak, each signal's backlog `b` takes `b/d` of the replica's time and the live load `r/d` of
-/// every second, so the whole backlog is gone after `Σ b/d ÷ (1 − Σ r/d)` seconds.
-fn catch_up(table: &Table, topology: &str, load: &DeclaredLoad, replicas: u32, cpu_millicores: u32) -> String {
-    let seconds = (load.outage_minutes * 60) as f64;
-    let (mut work, mut busy) = (0f64, 0f64);
+/// How many replicas the declared peak keeps busy: the sum of each signal's share of one
+/// replica, at `PEAK_SHARE_PERCENT` of its measured capacity; each step added to `arithmetic`.
+fn replicas_busy(
+    table: &Table,
+    topology: &str,
+    load: &DeclaredLoad,
+    persistent: bool,
+    cpu_millicores: u32,
+    arithmetic: &mut Vec<String>,
+) -> f64 {
+    let queue = if persistent { "persistent queue" } else { "in-memory queue" };
+    let mut busy = 0f64;
     for signal in Signal::ALL {
-        let rate = load.rate(signal) as f64 / f64::from(replicas);
+        let rate = load.rate(signal);
+        if rate == 0 {
+            continue;
+        }
+        let Some((per_core, source)) = table.per_core(topology, persistent, signal) else { continue };
+        let per_replica = (per_core * f64::from(cpu_millicores) / 1000.0).max(1.0);
+        let carried = per_replica * float(PEAK_SHARE_PERCENT) / 100.0;
+        let share = float(rate) / carried;
+        busy += share;
+        arithmetic.push(format!(
+            "{}: {}/s over {}/s per replica ({}% of {}/s on one core, {queue}, {source}, scaled to {cpu_millicores}m) = {:.2} replicas",
+            signal.as_str(),
+            thousands(rate),
+            thousands(whole(carried)),
+            PEAK_SHARE_PERCENT,
+            thousands(whole(per_core)),
+            share
+        ));
+    }
+    busy
+}
+
+/// How long the gateway takes to send an outage's backlog once the store is back, while the
+/// peak keeps arriving: the exporters try again at most [`sizing::RETRY_MAX_SECONDS`] later
+/// (the elasticsearch exporter's own retry, at most [`sizing::ES_RETRY_MAX_SECONDS`]); then,
+/// with `c` the items per second a replica sustains (the table's persistent-queue figure) and
+/// `r` its share of the peak, each signal's backlog `b` takes `b/c` of the replica's time and
+/// the live load `r/c` of every second, so the backlog is gone after `Σ b/c ÷ (1 − Σ r/c)`.
+fn catch_up(table: &Table, topology: &str, load: &DeclaredLoad, replicas: u32, cpu_millicores: u32) -> String {
+    let seconds = float(load.outage_minutes * 60);
+    let (mut work, mut busy) = (0f64, 0f64);
+    let mut measured = Vec::new();
+    for signal in Signal::ALL {
+        let rate = float(load.rate(signal)) / f64::from(replicas);
         if rate == 0.0 {
             continue;
         }
-        let Some(per_core) = table.drain_per_core(topology, signal) else {
-            return "catch-up: no drain rate measured for this topology".to_string();
+        let Some((per_core, _)) = table.per_core(topology, true, signal) else {
+            return "catch-up: no sustained rate measured for this topology".to_string();
         };
-        let drain = (per_core * f64::from(cpu_millicores) / 1000.0).max(1.0);
-        work += rate * seconds / drain;
-        busy += rate / drain;
+        let capacity = (per_core * f64::from(cpu_millicores) / 1000.0).max(1.0);
+        work += rate * seconds / capacity;
+        busy += rate / capacity;
+        if let Some(drain) = table.drain_per_core(topology, signal) {
+            measured.push(format!("{} {}/s", signal.as_str(), thousands(whole(drain))));
+        }
     }
+    let wait = if topology == "D" { sizing::ES_RETRY_MAX_SECONDS } else { sizing::RETRY_MAX_SECONDS };
+    let bench = if measured.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; the bench's 150,000-item backlog drained at {} on one core, retry waits included",
+            measured.join(", ")
+        )
+    };
     if busy >= 1.0 {
         return format!(
-            "catch-up: at the declared peak a replica has no room left to drain a backlog ({:.0}% of its measured drain rate is the live load); more replicas, or the autoscaler's, are needed after an outage",
+            "catch-up: at the declared peak a replica has no room left to send a backlog ({:.0}% of what it sustains is the live load): only the autoscaler's extra replicas catch up after an outage{bench}",
             busy * 100.0
         );
     }
     format!(
-        "catch-up: after a {}-minute outage the backlog is sent in about {} min at the declared peak (measured drain rate, {cpu_millicores}m per replica)",
+        "catch-up: after a {}-minute outage the backlog is sent within about {} min at the declared peak (up to {wait} s until the exporters try again, then the sustained rate beyond the live load, {cpu_millicores}m per replica){bench}",
         load.outage_minutes,
-        (work / (1.0 - busy) / 60.0).ceil() as u64
+        whole((work / (1.0 - busy) + f64::from(wait)) / 60.0)
     )
 }
 
-/// A container for a working set of `working` MiB plus `queue` MiB held in memory: the
-/// `memory_limiter` stops at four fifths of the container, so the sum is divided by 0.8,
-/// rounded up to 64 MiB, and never under the default.
-fn memory_for(working: u64, queue: u64, default: u32) -> u32 {
-    let need = ceil_div((working + queue) * 5, 4);
+/// A container for a working set of `working` MiB: the `memory_limiter` stops at four fifths of
+/// the container, so the working set is divided by 0.8, rounded up to 64 MiB, and never under
+/// the default (whose quarter an in-memory queue may fill).
+fn memory_for(working: u64, default: u32) -> u32 {
+    let need = ceil_div(working * 5, 4);
     let rounded = ceil_div(need, 64) * 64;
     u32::try_from(rounded).unwrap_or(u32::MAX).max(default)
 }
@@ -396,8 +457,8 @@ pub(crate) fn replica_rates(
         .into_iter()
         .filter_map(|s| {
             table.per_core(topology, persistent, s).map(|(per_core, _)| {
-                let carried = per_core * f64::from(cpu_millicores) / 1000.0 * PEAK_SHARE_PERCENT as f64 / 100.0;
-                (s, carried as u64)
+                let carried = per_core * f64::from(cpu_millicores) / 1000.0 * float(PEAK_SHARE_PERCENT) / 100.0;
+                (s, whole(carried))
             })
         })
         .collect()
@@ -410,21 +471,18 @@ pub(crate) fn backlog_per_hour(table: &Table, topology: &str, load: &DeclaredLoa
         .into_iter()
         .map(|s| {
             let (q, disk) = table.outage(topology, s);
-            (load.rate(s) as f64 * 3600.0 * disk.max(q)) as u64
+            whole(float(load.rate(s)) * 3600.0 * disk.max(q))
         })
         .sum()
 }
 
 /// "6,000 spans/s, 2,400 log records/s, 3,600 metric points/s; outage 60 min"
 pub(crate) fn describe_load(load: &DeclaredLoad) -> String {
-    let parts: Vec<String> = [
-        (Signal::Traces, "spans"),
-        (Signal::Logs, "log records"),
-        (Signal::Metrics, "metric points"),
-    ]
-    .into_iter()
-    .map(|(s, what)| format!("{} {what}/s", thousands(load.rate(s))))
-    .collect();
+    let parts: Vec<String> =
+        [(Signal::Traces, "spans"), (Signal::Logs, "log records"), (Signal::Metrics, "metric points")]
+            .into_iter()
+            .map(|(s, what)| format!("{} {what}/s", thousands(load.rate(s))))
+            .collect();
     format!("{}; outage {} min", parts.join(", "), load.outage_minutes)
 }
 
@@ -444,7 +502,7 @@ pub(crate) fn thousands(n: u64) -> String {
 /// Bytes as GiB with one decimal (MiB under one GiB).
 pub(crate) fn human_bytes(bytes: u64) -> String {
     if bytes >= 1 << 30 {
-        format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30))
+        format!("{:.1} GiB", float(bytes) / f64::from(1u32 << 30))
     } else {
         format!("{} MiB", bytes.div_ceil(1 << 20))
     }
@@ -488,28 +546,32 @@ pub(crate) fn describe(
 /// The measured figures as the README's Markdown tables (kept in step by a test).
 #[cfg(test)]
 pub(crate) fn readme_tables(t: &Table) -> String {
+    use std::fmt::Write as _;
     let cell = |s: Option<Spread>| {
         s.map_or_else(
             || "–".to_string(),
-            |s| format!("{} ({}–{})", thousands(s.median as u64), thousands(s.min as u64), thousands(s.max as u64)),
+            |s| format!("{} ({}–{})", thousands(whole(s.median)), thousands(whole(s.min)), thousands(whole(s.max))),
         )
     };
-    let mut out = format!(
-        "Sustained items per second through one gateway on one core: median of {} runs (lowest–highest).\n\n\
-         | topology | queue | traces | logs | metrics | DKP mix | DKP mix over HTTP |\n|---|---|---|---|---|---|---|\n",
-        t.measured.repeats
+    let mut out = String::from(
+        "Sustained items per second through one gateway on one core: the median of the runs (lowest–highest;\n\
+         – where no rate was sustained).\n\n\
+         | topology (runs, day) | queue | traces | logs | metrics | DKP mix | DKP mix over HTTP |\n|---|---|---|---|---|---|---|\n",
     );
     for (name, figures) in &t.topologies {
+        let runs = figures.repeats.unwrap_or(t.measured.repeats);
+        let day = figures.date.as_deref().unwrap_or(&t.measured.date);
         for (queue, by) in [("persistent", &figures.persistent), ("in memory", &figures.memory)] {
-            let f = |k: &str| cell(by.get(k).and_then(|f| f.per_core));
-            out.push_str(&format!(
-                "| {name} | {queue} | {} | {} | {} | {} | {} |\n",
+            let f = |k: &str| cell(by.get(k).and_then(|f| f.per_core).filter(|s| s.max > 0.0));
+            let _ = writeln!(
+                out,
+                "| {name} ({runs}, {day}) | {queue} | {} | {} | {} | {} | {} |",
                 f("traces"),
                 f("logs"),
                 f("metrics"),
                 f("mixed"),
                 f("mixed_http")
-            ));
+            );
         }
     }
     out.push_str(
@@ -519,23 +581,30 @@ pub(crate) fn readme_tables(t: &Table) -> String {
     );
     for (name, figures) in &t.topologies {
         for (signal, o) in &figures.outage {
-            out.push_str(&format!(
-                "| {name} | {signal} | {} | {} | {} |\n",
+            let _ = writeln!(
+                out,
+                "| {name} | {signal} | {} | {} | {} |",
                 cell(o.queue_bytes_per_item),
                 cell(o.disk_bytes_per_item),
                 cell(o.drain_per_core)
-            ));
+            );
         }
     }
     out
 }
 
-/// The table, for the README and `compare`: where and when it was measured.
-pub(crate) fn provenance() -> anyhow::Result<String> {
+/// Where and when the figures `topology` is sized from were measured.
+pub(crate) fn provenance(topology: &str) -> anyhow::Result<String> {
     let t = Table::get().context("the capacity table")?;
+    let figures = t.topologies.get(topology);
+    let runs = figures.and_then(|f| f.repeats).unwrap_or(t.measured.repeats);
+    let day = figures.and_then(|f| f.date.as_deref()).unwrap_or(&t.measured.date);
+    let machine = figures.and_then(|f| f.machine.as_deref()).unwrap_or(&t.measured.machine);
+    let whose = if figures.is_some() { format!("topology {topology}") } else { "every topology".to_string() };
     Ok(format!(
-        "measured {} on {} with {} ({} repeats; `{}`)",
-        t.measured.date, t.measured.machine, t.measured.collector, t.measured.repeats, t.measured.command
+        "{whose} measured {day} on {machine} with {}, {runs} run{} each",
+        t.measured.collector,
+        if runs == 1 { "" } else { "s" }
     ))
 }
 
@@ -610,7 +679,8 @@ mod tests {
         let tables = readme_tables(t);
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/README.md");
         let readme = std::fs::read_to_string(path).unwrap();
-        let (start, end) = ("<!-- capacity tables: generated from data/capacity.yaml -->\n", "<!-- end of capacity tables -->");
+        let (start, end) =
+            ("<!-- capacity tables: generated from data/capacity.yaml -->\n", "<!-- end of capacity tables -->");
         let (Some(a), Some(b)) = (readme.find(start), readme.find(end)) else {
             panic!("README.md lacks the capacity table markers")
         };
@@ -627,8 +697,8 @@ mod tests {
 
     #[test]
     fn memory_covers_the_working_set_with_headroom() {
-        assert_eq!(memory_for(100, 0, 512), 512);
-        assert_eq!(memory_for(500, 0, 512), 640);
-        assert_eq!(memory_for(400, 112, 128), 640);
+        assert_eq!(memory_for(100, 512), 512);
+        assert_eq!(memory_for(500, 512), 640);
+        assert_eq!(memory_for(512, 128), 640);
     }
 }

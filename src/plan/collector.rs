@@ -277,6 +277,9 @@ pub(crate) struct Delivery {
     /// What the queue holds, in bytes of serialised telemetry. When it is full the exporter
     /// refuses new data with a retryable error (never blocks the receivers).
     pub(crate) queue_bytes: u64,
+    /// The same where compose runs the role as one container, which then carries what all
+    /// replicas would: with a declared load, the whole outage's backlog.
+    pub(crate) compose_queue_bytes: u64,
     /// The largest request it sends, in bytes: under the 4 MiB a gRPC server accepts.
     pub(crate) batch_max_bytes: u64,
 }

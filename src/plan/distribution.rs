@@ -103,6 +103,10 @@ pub(crate) struct Component {
     pub(crate) module_v1_since: Option<CollectorVersion>,
     /// Stability per signal it supports (`traces`, `metrics`, `logs`; `extension`).
     pub(crate) stability: BTreeMap<String, Stability>,
+    /// Feature gates a collector using it runs with (`--feature-gates`), each available in
+    /// every release otelplan writes for.
+    #[serde(default)]
+    pub(crate) feature_gates: Vec<String>,
 }
 
 impl Component {

@@ -75,6 +75,8 @@ pub(crate) struct Draft<'a> {
     pub(crate) workloads: Vec<Workload>,
     /// What the planner warns about.
     pub(crate) warnings: Vec<crate::diagnostic::Diagnostic>,
+    /// The gateway sized for the declared load (pass `capacity`).
+    pub(crate) sizing: Option<crate::plan::capacity::GatewaySizing>,
 }
 
 pub(crate) fn service_id(name: &str) -> NodeId {
@@ -177,6 +179,7 @@ impl<'a> Draft<'a> {
             deployment: None,
             workloads: Vec::new(),
             warnings: Vec::new(),
+            sizing: None,
         })
     }
 
@@ -259,12 +262,27 @@ impl<'a> Draft<'a> {
     pub(crate) fn new_role(&mut self, role: RoleKind) -> anyhow::Result<CollectorRole> {
         let name = self.role_name(&role);
         let spec = crate::plan::role_spec::role(role.spec_key())?;
-        let memory = sizing::role_memory(spec, self.valid.collector.memory_limit_mib);
-        let replicas = if role == RoleKind::Gateway { self.valid.collector.gateway_replicas } else { 1 };
+        let explicit = self.valid.stack.collector.as_ref();
+        let explicit_memory = explicit.and_then(|c| c.memory_limit_mib.as_ref()).is_some();
+        let explicit_replicas = explicit.and_then(|c| c.gateway_replicas.as_ref()).is_some();
+        let sized = self.sizing.as_ref().filter(|_| role == RoleKind::Gateway);
+        let memory = match sized {
+            Some(s) if !explicit_memory => s.memory_mib,
+            _ => sizing::role_memory(spec, self.valid.collector.memory_limit_mib),
+        };
+        let replicas = match sized {
+            Some(s) if !explicit_replicas => s.replicas,
+            _ if role == RoleKind::Gateway => self.valid.collector.gateway_replicas,
+            _ => 1,
+        };
+        let storage_gib = match (spec.storage_gib, sized.and_then(|s| s.volume_gib(replicas))) {
+            (Some(own), Some(needed)) => Some(own.max(needed)),
+            (own, _) => own,
+        };
         self.add_node(role_id(&role), name.clone(), NodeKind::Collector { role: role.clone() }, replicas);
         let (limit_mib, spike_limit_mib) = sizing::memory_limiter(memory);
         Ok(CollectorRole {
-            storage_gib: spec.storage_gib,
+            storage_gib,
             telemetry: None,
             role,
             name,
@@ -285,7 +303,12 @@ impl<'a> Draft<'a> {
 
     /// Placeholder delivery of an exporter before `route` sizes it for its role.
     fn delivery(&self) -> Delivery {
-        Delivery { persistent: self.valid.collector.persistent_queue, queue_bytes: 0, batch_max_bytes: 0 }
+        Delivery {
+            persistent: self.valid.collector.persistent_queue,
+            queue_bytes: 0,
+            compose_queue_bytes: 0,
+            batch_max_bytes: 0,
+        }
     }
 
     /// The exporter a source's collector uses for `signal`, and the node it reaches.
@@ -368,8 +391,7 @@ impl<'a> Draft<'a> {
         signal: Signal,
         exporter: (Exporter, NodeId, Protocol, Option<u16>),
     ) -> ComponentId {
-        let (mut exporter, target, protocol, port) = exporter;
-        exporter.delivery = sizing::delivery(role, exporter.delivery.persistent);
+        let (exporter, target, protocol, port) = exporter;
         self.edge(&role_id(&role.role), &target, signal, protocol, port);
         let id = exporter.id.clone();
         if !role.exporters.iter().any(|e| e.id == id) {
@@ -434,7 +456,9 @@ impl<'a> Draft<'a> {
     }
 
     /// Add a finished role: a tier's before the sources' collectors, in tier order.
-    pub(crate) fn add_role(&mut self, role: CollectorRole, tier: bool) {
+    pub(crate) fn add_role(&mut self, mut role: CollectorRole, tier: bool) {
+        let sized = self.sizing.as_ref().filter(|_| role.role == RoleKind::Gateway);
+        sizing::queues(&mut role, sized.map(|s| &s.backlog_bytes));
         let role = finish(role);
         if tier {
             self.roles.insert(self.tiers, role);

@@ -5,6 +5,7 @@ pub(crate) mod address;
 pub(crate) mod app;
 pub(crate) mod backend_spec;
 pub(crate) mod build;
+pub(crate) mod capacity;
 pub(crate) mod collector;
 pub(crate) mod deploy;
 pub(crate) mod distribution;
@@ -97,6 +98,10 @@ pub(crate) struct Plan {
     pub(crate) deployment: deploy::Deployment,
     /// Every workload the deployment files run: collectors, deployed backends, companions.
     pub(crate) workloads: Vec<workload::Workload>,
+    /// The declared load.
+    pub(crate) load: Option<capacity::DeclaredLoad>,
+    /// The gateway sized for it, with the arithmetic.
+    pub(crate) sizing: Option<capacity::GatewaySizing>,
 }
 
 /// One edge, by node names, for listings.

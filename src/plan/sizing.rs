@@ -30,10 +30,10 @@ pub(crate) const BATCH_MAX_BYTES: u64 = 3 * 1024 * 1024;
 
 /// The part of a volume a persistent queue may fill: the rest is for compaction, which copies
 /// the live data, and the storage's own overhead.
-const QUEUE_SHARE_OF_VOLUME: u64 = 2;
+pub(crate) const QUEUE_SHARE_OF_VOLUME: u64 = 2;
 
 /// The part of a container's memory an in-memory queue may fill.
-const QUEUE_SHARE_OF_MEMORY: u64 = 4;
+pub(crate) const QUEUE_SHARE_OF_MEMORY: u64 = 4;
 
 /// Memory of a role's container: `collector.memory_limit_mib` divided by the role's divisor,
 /// never under 64 MiB nor over the configured limit.
@@ -57,20 +57,54 @@ pub(crate) fn go_memory_limit(container_mib: u32) -> u32 {
     memory_limiter(container_mib).0
 }
 
-/// The queue and batch sizes of an exporter in `role`: a persistent queue fills half of the
-/// role's volume (1 GiB when the role has none of its own), an in-memory one a quarter of its
-/// container's memory; batches are bounded in bytes.
-pub(crate) fn delivery(
-    role: &crate::plan::collector::CollectorRole,
-    persistent: bool,
-) -> crate::plan::collector::Delivery {
+/// The queue and batch sizes of `role`'s exporters. Persistent queues share half of the role's
+/// volume (1 GiB when the role has none of its own), in-memory ones a quarter of its container's
+/// memory, so together they never outgrow either. With a declared load (`needs`: the whole
+/// role's backlog for the outage, bytes by signal), each persistent queue gets its replica's
+/// share of what its signals need and an equal part of what is left (under compose, which runs
+/// one container, all of it); without, equal parts. Batches are bounded in bytes.
+pub(crate) fn queues(
+    role: &mut crate::plan::collector::CollectorRole,
+    needs: Option<&std::collections::BTreeMap<crate::model::keywords::Signal, u64>>,
+) {
     const MIB: u64 = 1024 * 1024;
-    let queue_bytes = if persistent {
-        u64::from(role.storage_gib.unwrap_or(1)) * 1024 * MIB / QUEUE_SHARE_OF_VOLUME
-    } else {
-        u64::from(role.memory_limit_mib) * MIB / QUEUE_SHARE_OF_MEMORY
-    };
-    crate::plan::collector::Delivery { persistent, queue_bytes, batch_max_bytes: BATCH_MAX_BYTES }
+    for persistent in [true, false] {
+        let available = if persistent {
+            u64::from(role.storage_gib.unwrap_or(1)) * 1024 * MIB / QUEUE_SHARE_OF_VOLUME
+        } else {
+            u64::from(role.memory_limit_mib) * MIB / QUEUE_SHARE_OF_MEMORY
+        };
+        let need = |id: &crate::plan::collector::ComponentId| -> u64 {
+            let Some(needs) = needs.filter(|_| persistent) else { return 0 };
+            role.pipelines
+                .iter()
+                .filter(|p| p.exporters.contains(id))
+                .map(|p| p.signal)
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .map(|s| needs.get(&s).copied().unwrap_or(0))
+                .sum()
+        };
+        let sharing: Vec<_> =
+            role.exporters.iter().filter(|e| e.delivery.persistent == persistent).map(|e| need(&e.id)).collect();
+        if sharing.is_empty() {
+            continue;
+        }
+        let replicas = u64::from(role.replicas.max(1));
+        let per_replica: Vec<u64> = sharing.iter().map(|n| n.div_ceil(replicas)).collect();
+        let spare = available.saturating_sub(per_replica.iter().sum()) / sharing.len() as u64;
+        let mut needs_in_order = sharing.into_iter().zip(per_replica);
+        for e in role.exporters.iter_mut().filter(|e| e.delivery.persistent == persistent) {
+            let (whole, need) = needs_in_order.next().unwrap_or((0, 0));
+            e.delivery = crate::plan::collector::Delivery {
+                persistent,
+                queue_bytes: need + spare,
+                // Compose's volume is the host's disk, not a sized claim.
+                compose_queue_bytes: whole + spare,
+                batch_max_bytes: BATCH_MAX_BYTES,
+            };
+        }
+    }
 }
 
 /// A collector replica's requests and limit: it requests what it may use, so the scheduler
@@ -80,6 +114,27 @@ pub(crate) fn collector_resources(spec: &RoleSpec, container_mib: u32) -> Resour
         cpu_millicores: spec.cpu_millicores,
         memory_request_mib: container_mib,
         memory_limit_mib: container_mib,
+    }
+}
+
+/// exporterhelper's retries: the first after this many seconds, doubling up to
+/// [`RETRY_MAX_SECONDS`], never giving up (`max_elapsed_time: 0s`).
+pub(crate) const RETRY_INITIAL_SECONDS: u32 = 5;
+/// The longest wait between two tries: after an outage, sending resumes at most this late.
+pub(crate) const RETRY_MAX_SECONDS: u32 = 30;
+/// The elasticsearch exporter's own retries: 1 s doubling to a minute, 1440 tries (about a day).
+pub(crate) const ES_RETRY_INITIAL_SECONDS: u32 = 1;
+/// Its longest wait between two tries.
+pub(crate) const ES_RETRY_MAX_SECONDS: u32 = 60;
+/// Its number of tries.
+pub(crate) const ES_RETRIES: u32 = 1440;
+
+/// A duration as the collector reads it: `5s`, `1m`.
+pub(crate) fn duration(seconds: u32) -> String {
+    if seconds >= 60 && seconds % 60 == 0 {
+        format!("{}m", seconds / 60)
+    } else {
+        format!("{seconds}s")
     }
 }
 

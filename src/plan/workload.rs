@@ -294,7 +294,7 @@ pub(crate) fn collector(
         key: "storage",
         volume: format!("{}-storage", role.name),
         path: STORAGE_DIR.to_string(),
-        size_gib: spec.storage_gib,
+        size_gib: role.storage_gib,
         in_image: false,
     });
     let health = Check::Http { path: "/".into(), port: "health".into() };
@@ -307,7 +307,7 @@ pub(crate) fn collector(
         replicas,
         resources: sizing::collector_resources(spec, role.memory_limit_mib),
         ports,
-        args: Vec::new(),
+        args: feature_gates(role, d),
         env,
         user: UserSpec { uid: d.uid, gid: d.uid },
         read_only_root: true,
@@ -325,6 +325,23 @@ pub(crate) fn collector(
         compose_healthcheck: None,
         tls_files: role_tls_files(role),
     })
+}
+
+/// `--feature-gates=…` for the gates its components need (`data/distributions/`), if any.
+fn feature_gates(role: &CollectorRole, d: &crate::plan::distribution::Distribution) -> Vec<String> {
+    let kinds = role
+        .receivers
+        .iter()
+        .map(|r| r.id.kind)
+        .chain(role.processors.iter().map(|p| p.id.kind))
+        .chain(role.exporters.iter().map(|e| e.id.kind));
+    let gates: std::collections::BTreeSet<&str> =
+        kinds.filter_map(|k| d.component(k)).flat_map(|c| c.feature_gates.iter().map(String::as_str)).collect();
+    if gates.is_empty() {
+        Vec::new()
+    } else {
+        vec![format!("--feature-gates={}", gates.into_iter().collect::<Vec<_>>().join(","))]
+    }
 }
 
 /// The TLS files a collector role's config names: its intake's, and those of every server it

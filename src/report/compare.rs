@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::analysis::facts::{Correction, Facts, Resources};
-use crate::analysis::figures::Figures;
+use crate::analysis::figures::{Capacity, Figures};
 use crate::analysis::score::{align, and_list, entries, Entry, Scoreboard};
 use crate::cli::CompareFormat;
 use crate::emit::svg::{self, DiagramView};
@@ -97,6 +97,7 @@ struct TopologyJson {
     ports: Vec<u16>,
     secrets: Vec<String>,
     resources: Resources,
+    capacity: Option<Capacity>,
     pros: Vec<String>,
     cons: Vec<String>,
 }
@@ -141,6 +142,7 @@ fn json(valid: &ValidStack, entries: &[Entry], board: &Scoreboard) -> Comparison
                 ports: f.ports.clone(),
                 secrets: f.secrets.clone(),
                 resources: f.resources,
+                capacity: f.capacity.clone(),
                 pros: e.topology.pros.clone(),
                 cons: e.topology.cons.clone(),
             }
@@ -222,6 +224,48 @@ fn capacity_risks(f: &Figures) -> Vec<String> {
         }
     }
     by_node.into_iter().map(|(n, r, s)| format!("{n} ({r} replicas; {})", s.join(", "))).collect()
+}
+
+/// The capacity rows: what a gateway replica carries, and with a declared load, the gateway and
+/// the disk each topology needs for it.
+fn capacity_rows(valid: &ValidStack, entries: &[Entry]) -> Vec<SheetRow> {
+    let column = |f: &dyn Fn(&Entry) -> String| entries.iter().map(f).collect::<Vec<_>>();
+    let mut rows = vec![SheetRow {
+        label: "a gateway replica carries (t / m / l per s)".into(),
+        cells: column(&|e| {
+            e.figures.capacity.as_ref().map_or_else(
+                || "no gateway".to_string(),
+                |c| {
+                    Signal::ALL
+                        .iter()
+                        .map(|s| c.per_replica.get(s).map_or("-".into(), |n| crate::plan::capacity::thousands(*n)))
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                },
+            )
+        }),
+    }];
+    if valid.load.is_some() {
+        rows.push(SheetRow {
+            label: "gateway for the declared load".into(),
+            cells: column(&|e| match e.figures.capacity.as_ref() {
+                Some(Capacity { replicas: Some((min, max)), memory_mib: Some(mib), volume_gib, .. }) => {
+                    let volume = volume_gib.map(|g| format!(", {g} GiB volume")).unwrap_or_default();
+                    format!("{min}–{max} × {mib} MiB{volume}")
+                }
+                _ => "no gateway".into(),
+            }),
+        });
+        rows.push(SheetRow {
+            label: "backlog per outage hour".into(),
+            cells: column(&|e| match e.figures.capacity.as_ref() {
+                Some(Capacity { backlog_bytes_per_hour: Some(b), .. }) => crate::plan::capacity::human_bytes(*b),
+                Some(_) => "in memory only".into(),
+                None => "no gateway queue".into(),
+            }),
+        });
+    }
+    rows
 }
 
 /// The priorities in the order the sheet lists them: the stack's, then the others.
@@ -307,6 +351,7 @@ impl Sheet {
                 cells: column(&|e| format!("{} MiB", e.figures.resources.memory_mib)),
             },
         ];
+        rows.extend(capacity_rows(valid, entries));
         for p in priority_order(board) {
             let listed = if board.priorities.contains(&p) { "" } else { " (not listed)" };
             rows.push(SheetRow {

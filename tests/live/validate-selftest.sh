@@ -7,7 +7,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
-bin="${1:-$root/target/release/otelplan}"
+bin="${1:-${CARGO_TARGET_DIR:-$root/target}/release/otelplan}"
 export OTELCOL="${OTELCOL:-$("$here/build.sh" | tail -n1)}"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -109,6 +109,10 @@ pub struct Stack {
     pub gateway_replicas: u32,
     pub memory: u32,
     pub persistent_queue: bool,
+    /// `load`: spans, log records and metric points per second, outage minutes; and whether
+    /// `gateway_replicas` and `memory_limit_mib` are written too (explicit settings win).
+    pub load: Option<(u64, u64, u64, u64)>,
+    pub explicit_sizing: bool,
     pub targets: Vec<&'static str>,
     pub namespaces: Option<(String, String)>,
     pub es_auth: EsAuth,
@@ -184,6 +188,8 @@ prop_compose! {
         gateway_replicas in 1u32..4,
         memory in prop::sample::select(vec![64u32, 256, 512, 2048]),
         persistent_queue in any::<bool>(),
+        load in prop::option::of((0u64..60_000, 0u64..20_000, 0u64..30_000, 1u64..240)),
+        explicit_sizing in any::<bool>(),
         targets in prop::sample::subsequence(&["compose", "kubernetes"][..], 1..=2),
         namespaces in prop::option::of((label(), label())),
         es in (0u8..3, free_text(3), any::<bool>()),
@@ -204,7 +210,7 @@ prop_compose! {
             (false, _) => EsAuth::Basic(es_user),
         };
         Stack {
-            name, environment, version, gateway_replicas, memory, persistent_queue, targets, namespaces,
+            name, environment, version, gateway_replicas, memory, persistent_queue, load, explicit_sizing, targets, namespaces,
             es_auth, es_deploy, apm_auth, apm_deploy, jaeger_port,
             deploy_jaeger: deploys.0, deploy_prometheus: deploys.1, deploy_loki: deploys.2,
             tenant, djangos, datastores,
@@ -228,16 +234,34 @@ impl Stack {
         format!("{prefix}{i}")
     }
 
+    /// The `load` section, if any, and `collector` (its sizes only without a load, or when the
+    /// stack gives them explicitly too).
+    fn collector_and_load(&self, s: &mut String) {
+        if let Some((spans, logs, metrics, outage)) = self.load {
+            writeln!(
+                s,
+                "load: {{ spans_per_second: {spans}, log_records_per_second: {logs}, metric_points_per_second: {metrics}, outage_minutes: {outage} }}"
+            )
+            .unwrap();
+        }
+        if self.load.is_none() || self.explicit_sizing {
+            writeln!(
+                s,
+                "collector: {{ version: \"{}\", gateway_replicas: {}, memory_limit_mib: {}, persistent_queue: {} }}",
+                self.version, self.gateway_replicas, self.memory, self.persistent_queue
+            )
+            .unwrap();
+        } else {
+            writeln!(s, "collector: {{ version: \"{}\", persistent_queue: {} }}", self.version, self.persistent_queue)
+                .unwrap();
+        }
+    }
+
     /// The stack file.
     pub fn text(&self) -> String {
         let mut s = format!("version: 1\nname: {}\nenvironment: {}\n", self.name, q(&self.environment));
         writeln!(s, "targets: [{}]", self.targets.join(", ")).unwrap();
-        writeln!(
-            s,
-            "collector: {{ version: \"{}\", gateway_replicas: {}, memory_limit_mib: {}, persistent_queue: {} }}",
-            self.version, self.gateway_replicas, self.memory, self.persistent_queue
-        )
-        .unwrap();
+        self.collector_and_load(&mut s);
         if let Some((ns, app)) = &self.namespaces {
             writeln!(s, "kubernetes: {{ namespace: {ns}, app_namespace: {app} }}").unwrap();
         }

@@ -16,7 +16,9 @@ pub(super) const CONFIG_DIR: &str = "/conf";
 
 /// The collector container of `w`, with `mounts` for its config and storage.
 pub(super) fn collector_container(cx: &Ctx<'_>, w: &Workload, mounts: &[Value], security: &Value) -> Value {
-    container(cx, w, &[format!("--config={CONFIG_DIR}/config.yaml")], mounts, security)
+    let mut args = vec![format!("--config={CONFIG_DIR}/config.yaml")];
+    args.extend(w.args.iter().cloned());
+    container(cx, w, &args, mounts, security)
 }
 
 /// The manifest of a collector role's workload; `None` for a sidecar.

@@ -1,10 +1,12 @@
 //! Pass `apps`: each Django service, where it exports its signals, with which credential.
 
+use crate::model::keywords::Signal;
 use crate::plan::app::{AppPlan, PodAttributes};
 use crate::plan::draft::{service_id, Draft};
 use crate::plan::edge::Protocol;
 use crate::plan::node::NodeKind;
 use crate::settings::Role;
+use crate::topology::BackendKind;
 
 /// Add the apps and their edges to the entry point.
 #[expect(clippy::unnecessary_wraps, reason = "every pass has the signature of `Pass`")]
@@ -12,6 +14,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     let (entry, addr) = d.app_entry();
     let auth = d.app_credential();
     let valid = d.valid;
+    let delta_metrics = d.topology.sinks.get(&Signal::Metrics) == Some(&BackendKind::Elasticsearch);
     for service in &valid.services {
         let Role::App(app) = &service.role else { continue };
         let id = service_id(&service.name);
@@ -29,6 +32,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
             workload: (service.workload.kind, service.workload.name.clone(), service.workload.container.clone()),
             // Until a collector it sends to takes them over (`Draft::pod_attributes_at`).
             pod_attributes: PodAttributes::App,
+            delta_metrics,
         });
     }
     Ok(())

@@ -8,6 +8,53 @@ use crate::plan::draft::Draft;
 use crate::plan::role_spec::role;
 use crate::validate::DEFAULT_MEMORY_LIMIT_MIB;
 
+/// A warning for each deployed store whose volume is sized (`data/backends.yaml`, `daily_mib`)
+/// for less than a day of the declared load as OTLP bytes. Stored data is usually smaller than
+/// OTLP (stores compress), so this errs towards warning; a sandbox's volume is never resized from
+/// the load, since a StatefulSet's claim template cannot change once applied.
+fn sandboxes_below_the_load(d: &mut Draft<'_>, sizing: &capacity::GatewaySizing) -> anyhow::Result<()> {
+    let catalog = crate::plan::backend_spec::Catalog::get()?;
+    let Some(span) = d.valid.stack.load.as_ref().and_then(|l| {
+        l.spans_per_second.as_ref().or(l.log_records_per_second.as_ref()).or(l.metric_points_per_second.as_ref())
+    }) else {
+        return Ok(());
+    };
+    for (signal, (_, bytes)) in &sizing.daily {
+        let Some(mut store) = d.topology.sinks.get(signal).copied() else { continue };
+        if let Some(behind) = d.topology.intakes.get(&store) {
+            store = *behind;
+        }
+        let deployed = d.sinks.get(&store).is_some_and(|s| s.deployed);
+        let sized = catalog
+            .backend(store)
+            .data
+            .as_ref()
+            .and_then(|data| data.retention.signals.get(signal))
+            .map(|r| u64::from(r.daily_mib) << 20);
+        if let (true, Some(sized)) = (deployed, sized) {
+            if *bytes > sized {
+                d.warnings.push(
+                    Diagnostic::warning(
+                        span.span,
+                        format!(
+                            "the deployed `{}` is sized for about {} of {} a day, and the declared load sends {} a day as OTLP",
+                            store.key(),
+                            capacity::human_bytes(sized),
+                            signal.as_str(),
+                            capacity::human_bytes(*bytes)
+                        ),
+                    )
+                    .hint(format!(
+                        "the sandbox is sized for a small setup: point `backends.{}` at a store sized for this load",
+                        store.key()
+                    )),
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Size the gateway for the declared load.
 pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     let Some(load) = &d.valid.load else { return Ok(()) };
@@ -23,7 +70,8 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     );
     let collector = d.valid.stack.collector.clone().unwrap_or_default();
     let gateway_used = d.topology.uses_gateway();
-    if let Some(replicas) = collector.gateway_replicas.filter(|r| gateway_used && r.value < u64::from(sizing.replicas)) {
+    if let Some(replicas) = collector.gateway_replicas.filter(|r| gateway_used && r.value < u64::from(sizing.replicas))
+    {
         d.warnings.push(
             Diagnostic::warning(
                 replicas.span,
@@ -35,7 +83,8 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
             .hint("drop it to let otelplan size the gateway from `load`, or raise it (`otelplan plan` shows the arithmetic)"),
         );
     }
-    if let Some(memory) = collector.memory_limit_mib.filter(|m| gateway_used && m.value < u64::from(sizing.memory_mib)) {
+    if let Some(memory) = collector.memory_limit_mib.filter(|m| gateway_used && m.value < u64::from(sizing.memory_mib))
+    {
         d.warnings.push(
             Diagnostic::warning(
                 memory.span,
@@ -73,7 +122,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
                     span,
                     format!(
                         "compose runs one gateway container, and the declared load needs {:.1} replicas' worth of CPU ({}m each)",
-                        sizing.busy_permille as f64 / 1000.0,
+                        capacity::float(sizing.busy_permille) / 1000.0,
                         spec.cpu_millicores
                     ),
                 )
@@ -84,6 +133,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
             );
         }
     }
+    sandboxes_below_the_load(d, &sizing)?;
     d.sizing = Some(sizing);
     Ok(())
 }

@@ -6,6 +6,7 @@
 mod apm_server;
 mod apps;
 mod backends;
+mod capacity;
 mod datastores;
 mod deployment;
 mod file_agents;
@@ -22,8 +23,9 @@ use crate::plan::draft::Draft;
 pub(crate) type Pass = fn(&mut Draft<'_>) -> anyhow::Result<()>;
 
 /// Every pass, by the name topologies use.
-const PASSES: [(&str, Pass); 12] = [
+const PASSES: [(&str, Pass); 13] = [
     ("backends", backends::run),
+    ("capacity", capacity::run),
     ("apps", apps::run),
     ("datastores", datastores::run),
     ("scraper", scraper::run),

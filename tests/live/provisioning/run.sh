@@ -53,7 +53,7 @@ if [[ -z "${POSTGRES_BIN_DIR:-}" || -z "${REDIS_SERVER:-}" || -z "${REDIS_CLI:-}
     "$ROOT/tests/live/tools/build-tools.sh" | grep -E '^[A-Z_0-9]+=')
 fi
 OTELCOL=${OTELCOL:-$("$ROOT/tests/live/build.sh" | tail -n 1)}
-OTELPLAN=${OTELPLAN:-$ROOT/target/release/otelplan}
+OTELPLAN=${OTELPLAN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/otelplan}
 [[ -x $OTELPLAN ]] || (cd "$ROOT" && cargo build --release --quiet)
 
 RUNUSER=otelplanlive   # runs the servers
