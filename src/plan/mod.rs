@@ -6,6 +6,7 @@ pub(crate) mod app;
 pub(crate) mod backend_spec;
 pub(crate) mod build;
 pub(crate) mod collector;
+pub(crate) mod component_check;
 pub(crate) mod deploy;
 pub(crate) mod distribution;
 pub(crate) mod draft;

@@ -8,6 +8,7 @@ mod apps;
 mod backends;
 mod datastores;
 mod deployment;
+mod elastic_apm;
 mod file_agents;
 mod gateway;
 mod intakes;
@@ -22,7 +23,7 @@ use crate::plan::draft::Draft;
 pub(crate) type Pass = fn(&mut Draft<'_>) -> anyhow::Result<()>;
 
 /// Every pass, by the name topologies use.
-const PASSES: [(&str, Pass); 12] = [
+const PASSES: [(&str, Pass); 13] = [
     ("backends", backends::run),
     ("apps", apps::run),
     ("datastores", datastores::run),
@@ -30,6 +31,7 @@ const PASSES: [(&str, Pass); 12] = [
     ("file-agents", file_agents::run),
     ("node-agent", node_agent::run),
     ("gateway", gateway::run),
+    ("elastic-apm", elastic_apm::run),
     ("self-telemetry", self_telemetry::run),
     ("intakes", intakes::run),
     ("apm-server", apm_server::run),
