@@ -82,9 +82,57 @@ pub(crate) struct Topology {
     /// Intakes and the store each one writes to.
     pub(crate) intakes: BTreeMap<BackendKind, BackendKind>,
     /// Advantages, in our words.
-    pub(crate) pros: Vec<String>,
+    pub(crate) pros: Vec<Claim>,
     /// Drawbacks, in our words.
-    pub(crate) cons: Vec<String>,
+    pub(crate) cons: Vec<Claim>,
+}
+
+/// A pro or con, true of every plan of the topology, or only of plans that write (`when`) or
+/// do not write (`unless`) some collector component.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Claim {
+    /// What is claimed.
+    pub(crate) text: String,
+    /// Only when the plan's configs write this component.
+    pub(crate) when: Option<crate::plan::collector::ComponentKind>,
+    /// Only when they do not.
+    pub(crate) unless: Option<crate::plan::collector::ComponentKind>,
+}
+
+impl<'de> Deserialize<'de> for Claim {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Conditional {
+            text: String,
+            #[serde(default)]
+            when: Option<crate::plan::collector::ComponentKind>,
+            #[serde(default)]
+            unless: Option<crate::plan::collector::ComponentKind>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Written {
+            Plain(String),
+            Conditional(Conditional),
+        }
+        Ok(match Written::deserialize(de)? {
+            Written::Plain(text) => Claim { text, when: None, unless: None },
+            Written::Conditional(c) => Claim { text: c.text, when: c.when, unless: c.unless },
+        })
+    }
+}
+
+/// The claims that hold for a plan whose configs write `kinds`.
+pub(crate) fn claims_for(
+    claims: &[Claim],
+    kinds: &std::collections::BTreeSet<crate::plan::collector::ComponentKind>,
+) -> Vec<String> {
+    claims
+        .iter()
+        .filter(|c| c.when.is_none_or(|k| kinds.contains(&k)) && c.unless.is_none_or(|k| !kinds.contains(&k)))
+        .map(|c| c.text.clone())
+        .collect()
 }
 
 impl<'de> Deserialize<'de> for Signal {
@@ -151,8 +199,8 @@ struct Written {
     collectors_send_to: Destination,
     sinks: BTreeMap<Signal, BackendKind>,
     intakes: BTreeMap<BackendKind, BackendKind>,
-    pros: Vec<String>,
-    cons: Vec<String>,
+    pros: Vec<Claim>,
+    cons: Vec<Claim>,
 }
 
 /// Every embedded topology, parsed once, in id order.
@@ -243,8 +291,20 @@ mod tests {
     fn d_never_claims_the_exporter_is_deprecated() {
         let d = Topology::load(TopologyId::D).unwrap();
         for con in &d.cons {
-            assert!(!con.to_lowercase().contains("deprecated"), "{con}");
+            assert!(!con.text.to_lowercase().contains("deprecated"), "{}", con.text);
         }
-        assert!(d.cons.iter().any(|c| c.contains("elasticapm")));
+        assert!(d.cons.iter().any(|c| c.text.contains("elasticapm")));
+    }
+
+    #[test]
+    fn d_claims_follow_the_components_its_configs_write() {
+        use crate::plan::collector::ComponentKind as K;
+        let d = Topology::load(TopologyId::D).unwrap();
+        let contrib: std::collections::BTreeSet<K> = [K::ElasticsearchExporter].into();
+        let edot: std::collections::BTreeSet<K> = [K::ElasticsearchExporter, K::ElasticApmConnector].into();
+        let lacks = |texts: &[String]| texts.iter().any(|t| t.contains("has no `elasticapm`"));
+        assert!(lacks(&claims_for(&d.cons, &contrib)));
+        assert!(!lacks(&claims_for(&d.cons, &edot)), "with EDOT the configs compute the aggregations");
+        assert!(claims_for(&d.pros, &edot).len() > claims_for(&d.pros, &contrib).len());
     }
 }

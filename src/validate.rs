@@ -6,12 +6,13 @@ use std::collections::BTreeSet;
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::backend::{BackendCommon, Backends};
 use crate::model::endpoint::Scheme;
-use crate::model::keywords::{Priority, Target, TopologyChoice};
+use crate::model::keywords::{DistributionId, Priority, Target, TopologyChoice};
 use crate::model::names;
 use crate::model::service::{Logs, Service};
 use crate::model::version::CollectorVersion;
 use crate::model::Stack;
 use crate::plan::backend_spec::Catalog;
+use crate::plan::distribution::Distribution;
 use crate::settings::{self, ServerTls, ServiceSettings};
 use crate::span::{Span, Spanned};
 use crate::topology::BackendKind;
@@ -25,8 +26,11 @@ pub(crate) const DEFAULT_MEMORY_LIMIT_MIB: u32 = 512;
 /// Resolved collector settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct CollectorDefaults {
-    /// collector-contrib version to write configs for.
+    /// The OpenTelemetry Collector release whose components the configs are written for (for
+    /// EDOT, the one its pinned release is built from).
     pub(crate) version: CollectorVersion,
+    /// Which collector build runs the configs.
+    pub(crate) distribution: DistributionId,
     /// Kubernetes gateway replicas.
     pub(crate) gateway_replicas: u32,
     /// Container memory limit in MiB.
@@ -80,9 +84,10 @@ pub(crate) fn validate(stack: Stack) -> Result<(ValidStack, Diagnostics), Diagno
         check_service(name, service, &mut d);
     }
     check_generated_names(&stack, &mut d);
-    if d.has_errors() {
+    let distribution = check_distribution(&stack, &mut d);
+    let (false, Some(distribution)) = (d.has_errors(), distribution) else {
         return Err(d);
-    }
+    };
     let c = stack.collector.clone().unwrap_or_default();
     let k = stack.kubernetes.clone().unwrap_or_default();
     let valid = ValidStack {
@@ -97,7 +102,8 @@ pub(crate) fn validate(stack: Stack) -> Result<(ValidStack, Diagnostics), Diagno
             |t| t.value.iter().map(|x| x.value).collect(),
         ),
         collector: CollectorDefaults {
-            version: c.version.map_or(CollectorVersion::pinned(), |v| v.value),
+            version: distribution.components_at(c.version.map_or(CollectorVersion::pinned(), |v| v.value)),
+            distribution: c.distribution.map_or(DistributionId::Contrib, |v| v.value),
             gateway_replicas: c
                 .gateway_replicas
                 .map_or(DEFAULT_GATEWAY_REPLICAS, |v| u32::try_from(v.value).unwrap_or(u32::MAX)),
@@ -115,6 +121,41 @@ pub(crate) fn validate(stack: Stack) -> Result<(ValidStack, Diagnostics), Diagno
         _sealed: (),
     };
     Ok((valid, d))
+}
+
+/// The distribution the stack names (contrib by default). One with release numbers of its own
+/// (EDOT) is known at one release only: `collector.version` may only name that one.
+fn check_distribution(stack: &Stack, d: &mut Diagnostics) -> Option<&'static Distribution> {
+    let c = stack.collector.as_ref();
+    let id = c.and_then(|c| c.distribution.as_ref()).map_or(DistributionId::Contrib, |v| v.value);
+    let Ok(dist) = Distribution::of(id) else {
+        d.push(Diagnostic::file_error(format!(
+            "the `{}` distribution's table does not load (this is a bug in otelplan)",
+            id.as_str()
+        )));
+        return None;
+    };
+    if let (Some(_), Some(v)) = (dist.components_version, c.and_then(|c| c.version.as_ref())) {
+        if v.value != dist.default_version {
+            d.push(
+                Diagnostic::error(
+                    v.span,
+                    format!(
+                        "`collector.version` is {}, but with `distribution: {}` otelplan knows only the components of {} {}",
+                        v.value,
+                        id.as_str(),
+                        dist.title,
+                        dist.default_version
+                    ),
+                )
+                .hint(format!(
+                    "remove `collector.version` (the {} release otelplan pins is {}), or use `distribution: contrib`",
+                    dist.title, dist.default_version
+                )),
+            );
+        }
+    }
+    Some(dist)
 }
 
 fn pair_rule<A, B>(

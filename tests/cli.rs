@@ -171,6 +171,28 @@ fn a_declared_load_is_sized_with_its_arithmetic_everywhere() {
 }
 
 #[test]
+fn a_load_on_edot_says_its_sizing_is_contribs() {
+    let text = "version: 1\nname: shop\ntopology: D\nload: { spans_per_second: 1000 }\n\
+                collector: { distribution: edot }\n\
+                backends:\n  elasticsearch: { endpoint: \"http://es:9200\" }\n\
+                services:\n  web: { kind: django }\n";
+    Test::new()
+        .stack(text)
+        .args(&["validate", "stack.yaml"])
+        .status(0)
+        .stderr_has("warning: the gateway is sized from figures measured with the contrib build; the `edot` gateway")
+        .stderr_has("  --> stack.yaml:5:28\n")
+        .run();
+    // The same stack on contrib has nothing to say about it.
+    let out = Test::new()
+        .stack(&text.replace("distribution: edot", "distribution: contrib"))
+        .args(&["validate", "stack.yaml"])
+        .status(0)
+        .run();
+    assert!(!out.stderr.contains("measured with the contrib build"), "{}", out.stderr);
+}
+
+#[test]
 fn undersized_explicit_settings_are_warned_about() {
     let text = "version: 1\nname: shop\ntopology: A\nload: { spans_per_second: 90000 }\n\
                 collector: { gateway_replicas: 2 }\n\

@@ -233,3 +233,24 @@ fn compare_resources_are_what_the_manifests_request() {
         }
     }
 }
+
+#[test]
+fn edot_removes_ds_missing_aggregations_and_says_who_computes_them() {
+    let v: serde_json::Value = serde_json::from_str(&compare("edot.yaml", "json")).unwrap();
+    let d = v["topologies"].as_array().unwrap().iter().find(|t| t["id"] == "D").unwrap();
+    let texts =
+        |key: &str| d[key].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert!(texts("cons").iter().all(|c| !c.contains("has no `elasticapm`")), "{:?}", texts("cons"));
+    assert!(texts("pros").iter().any(|p| p.contains("On EDOT the gateway computes")), "{:?}", texts("pros"));
+    let connector = d["components"].as_array().unwrap().iter().find(|c| c["class"] == "connector").unwrap();
+    assert_eq!(
+        (connector["type"].as_str(), connector["stability"].as_str()),
+        (Some("elasticapm"), Some("development"))
+    );
+    let table = compare("edot.yaml", "table");
+    assert!(table.contains("EDOT's `elasticapm` connector in"), "{table}");
+    // The contrib DKP stack keeps the drawback.
+    let dkp: serde_json::Value = serde_json::from_str(&compare("dkp.yaml", "json")).unwrap();
+    let d = dkp["topologies"].as_array().unwrap().iter().find(|t| t["id"] == "D").unwrap();
+    assert!(d["cons"].as_array().unwrap().iter().any(|c| c.as_str().unwrap().contains("has no `elasticapm`")));
+}

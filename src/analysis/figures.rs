@@ -71,6 +71,9 @@ pub(crate) struct Figures {
     pub(crate) stores: Vec<String>,
     /// Collector components, sorted by class and type.
     pub(crate) components: Vec<ComponentUse>,
+    /// Collectors that compute the aggregated metrics of Kibana's APM UI (EDOT's `elasticapm`
+    /// connector).
+    pub(crate) apm_aggregating_collectors: Vec<String>,
     /// Ports the telemetry system listens on.
     pub(crate) ports: Vec<u16>,
     /// Environment variables holding secrets.
@@ -160,6 +163,14 @@ pub(crate) fn figures(plan: &Plan, needs: &[BackendKind], facts: &Facts) -> anyh
         apps_write_backends: apps_write,
         stores: stores_in_use(g),
         components: components(plan),
+        apm_aggregating_collectors: plan
+            .roles
+            .iter()
+            .filter(|r| {
+                r.connectors.iter().any(|c| c.id.kind == crate::plan::collector::ComponentKind::ElasticApmConnector)
+            })
+            .map(|r| r.name.clone())
+            .collect(),
         ports: ports(plan),
         secrets,
         app_secrets,

@@ -336,14 +336,18 @@ fn simplicity(f: &Figures, fewest: usize) -> Score {
     Score { value, why }
 }
 
-/// 3 when every signal lands in one store and an intake computes APM aggregations, 2 for one
-/// store without them, 1 for several stores.
+/// 3 when every signal lands in one store and an intake or a collector computes APM
+/// aggregations, 2 for one store without them, 1 for several stores.
 fn correlation(f: &Figures, facts: &Facts) -> Score {
-    let aggregator = f.backends.iter().filter_map(|k| facts.backends.get(k)).find(|b| b.apm_aggregations);
+    let intake = f.backends.iter().filter_map(|k| facts.backends.get(k)).find(|b| b.apm_aggregations);
+    let aggregator = intake.map(|b| b.title.clone()).or_else(|| {
+        (!f.apm_aggregating_collectors.is_empty())
+            .then(|| format!("EDOT's `elasticapm` connector in {}", and_list(&f.apm_aggregating_collectors)))
+    });
     match (f.stores.as_slice(), aggregator) {
-        ([one], Some(b)) => Score {
+        ([one], Some(by)) => Score {
             value: 3,
-            why: format!("every signal lands in {one}, and {} computes the aggregated metrics of Kibana's APM UI", b.title),
+            why: format!("every signal lands in {one}, and {by} computes the aggregated metrics of Kibana's APM UI"),
         },
         ([one], None) if f.backends.contains(&BackendKind::Elasticsearch) => Score {
             value: 2,
@@ -529,6 +533,16 @@ mod tests {
         assert!(b.paragraph.contains("On simplicity, D rates 3 ("), "{}", b.paragraph);
         assert!(b.paragraph.contains("; A and B rate 1 (relies on APM Server"), "{}", b.paragraph);
         assert!(b.paragraph.contains("C and D tie on portability and resilience."), "{}", b.paragraph);
+    }
+
+    #[test]
+    fn edot_gives_d_the_correlation_of_an_aggregating_intake() {
+        let b = board(include_str!("../../examples/edot.yaml"));
+        let d = b.row(TopologyId::D).unwrap();
+        assert_eq!(d.value(Priority::Correlation), 3);
+        let why = &d.scores[&Priority::Correlation].why;
+        assert!(why.contains("EDOT's `elasticapm` connector in edot-gateway"), "{why}");
+        assert_eq!(board(DKP).row(TopologyId::D).unwrap().value(Priority::Correlation), 2, "contrib");
     }
 
     #[test]

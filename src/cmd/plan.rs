@@ -14,7 +14,16 @@ use crate::report;
 pub(crate) fn describe(analysis: &Analysis) -> anyhow::Result<String> {
     let plan = &analysis.plan;
     let mut out = format!("topology: {} ({})\nwhy: {}\n", plan.topology.id.letter(), plan.topology.title, plan.reason);
-    let _ = writeln!(out, "collector-contrib: {}", plan.collector_version);
+    match plan.distribution.components_version {
+        None => {
+            let _ = writeln!(out, "collector-contrib: {}", plan.collector_version);
+        }
+        Some(components) => {
+            let d = plan.distribution;
+            let _ =
+                writeln!(out, "collector: {} {} (components of collector {components})", d.title, d.default_version);
+        }
+    }
     if let Some(board) = &analysis.choice.scoreboard {
         let _ = writeln!(out, "scores (3 strong to 1 weak, from this stack's plan in each topology):");
         for line in board.table().lines() {

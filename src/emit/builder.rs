@@ -8,34 +8,14 @@ use std::collections::BTreeSet;
 use serde_yaml::Value;
 
 use crate::emit::yaml::{document, map, s};
-use crate::model::keywords::Target;
 use crate::model::version::CollectorVersion;
 use crate::plan::collector::ComponentKind;
+use crate::plan::component_check::kinds_in_use;
 use crate::plan::distribution::{ComponentClass, Distribution};
-use crate::plan::{Flavor, Plan};
+use crate::plan::Plan;
 
 /// Where the manifest goes in the tree.
 pub(crate) const PATH: &str = "collector/builder-config.yaml";
-
-/// Every component kind some config of the plan writes, in any flavour the tree holds.
-pub(crate) fn kinds_in_use(plan: &Plan) -> BTreeSet<ComponentKind> {
-    let mut flavors = BTreeSet::from([plan.primary]);
-    if plan.targets.contains(&Target::Kubernetes) {
-        flavors.insert(Flavor::Kubernetes);
-    }
-    let mut out = BTreeSet::new();
-    for role in &plan.roles {
-        out.insert(ComponentKind::HealthCheckExtension);
-        if role.file_storage {
-            out.insert(ComponentKind::FileStorageExtension);
-        }
-        out.extend(role.receivers.iter().map(|r| r.id.kind));
-        out.extend(role.exporters.iter().map(|e| e.id.kind));
-        let written = role.processors.iter().filter(|p| p.only.is_none_or(|f| flavors.contains(&f)));
-        out.extend(written.map(|p| p.id.kind));
-    }
-    out
-}
 
 /// The manifest of a collector named `name` with `kinds`, at `version`.
 pub(crate) fn manifest(
@@ -69,6 +49,7 @@ pub(crate) fn manifest(
         ("receivers", ComponentClass::Receiver),
         ("processors", ComponentClass::Processor),
         ("exporters", ComponentClass::Exporter),
+        ("connectors", ComponentClass::Connector),
         ("extensions", ComponentClass::Extension),
     ] {
         let list = gomods(class);
@@ -113,8 +94,6 @@ mod tests {
         assert!(kinds.contains(&ComponentKind::K8sAttributesProcessor), "the DKP stack targets Kubernetes too");
         assert!(!kinds.contains(&ComponentKind::OtlpHttpExporter), "D writes to Elasticsearch only");
         assert!(!kinds.contains(&ComponentKind::DebugExporter));
-        let compose_only = DKP.replace("targets: [compose, kubernetes]", "targets: [compose]");
-        assert!(!kinds_in_use(&plan(&compose_only, TopologyId::D)).contains(&ComponentKind::K8sAttributesProcessor));
         let text = render(&d);
         let v: Value = serde_yaml::from_str(&text).unwrap();
         assert_eq!(v["dist"]["name"], "otelcol-dkp");
@@ -141,8 +120,8 @@ mod tests {
             "tests/live/manifest.yaml differs from data/distributions/contrib.yaml; \
              regenerate it with `OTELPLAN_BLESS=1 cargo test ci_manifest`:\n{text}"
         );
-        for kind in ComponentKind::ALL {
-            assert!(text.contains(&d.component(kind).unwrap().gomod(d.default_version)), "{kind:?}");
+        for c in &d.components {
+            assert!(text.contains(&c.gomod(d.default_version)), "{:?}", c.kind);
         }
     }
 

@@ -8,9 +8,9 @@ use serde_yaml::Value;
 use crate::emit::yaml::{document, map, n, s, strings};
 use crate::model::env_ref::EnvRef;
 use crate::plan::collector::{
-    CollectorRole, ComponentId, ComponentKind, ContainerLogSource, Delivery, EsAuth, Exporter, ExporterSpec,
-    HeaderValue, Processor, ProcessorSpec, Receiver, ReceiverSpec, HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT,
-    STORAGE_DIR,
+    CollectorRole, ComponentId, ComponentKind, Connector, ConnectorSpec, ContainerLogSource, Delivery, EsAuth,
+    Exporter, ExporterSpec, HeaderValue, Processor, ProcessorSpec, Receiver, ReceiverSpec, HEALTH_PORT, OTLP_GRPC_PORT,
+    OTLP_HTTP_PORT, STORAGE_DIR,
 };
 use crate::plan::log_format::{LogFormat, PG_MESSAGE_SEVERITIES};
 use crate::plan::{sizing, Addr, Flavor, Plan};
@@ -132,7 +132,29 @@ pub(crate) fn render(plan: &Plan, role: &CollectorRole, flavor: Flavor) -> Strin
             ]),
         ),
     ]);
-    document(&config)
+    document(&with_connectors(&cx, role, config))
+}
+
+/// `config` with the role's connectors, if any, as a section before `service`.
+fn with_connectors(cx: &Ctx<'_>, role: &CollectorRole, config: Value) -> Value {
+    let Value::Mapping(mut m) = config else { return config };
+    if role.connectors.is_empty() {
+        return Value::Mapping(m);
+    }
+    let service = m.remove("service");
+    m.insert(s("connectors"), map(role.connectors.iter().map(|c| (cx.id(&c.id), connector(c)))));
+    if let Some(service) = service {
+        m.insert(s("service"), service);
+    }
+    Value::Mapping(m)
+}
+
+/// A connector's settings.
+fn connector(c: &Connector) -> Value {
+    match &c.spec {
+        ConnectorSpec::ElasticApm { directory: None } => map(Vec::<(&str, Value)>::new()),
+        ConnectorSpec::ElasticApm { directory: Some(dir) } => map([("aggregation", map([("directory", lit(dir))]))]),
+    }
 }
 
 fn receiver(cx: &Ctx<'_>, r: &Receiver) -> Value {
@@ -371,6 +393,7 @@ fn processor(p: &Processor) -> Value {
             map([("check_interval", s("1s")), ("limit_mib", n(*limit_mib)), ("spike_limit_mib", n(*spike_limit_mib))])
         }
         ProcessorSpec::K8sAttributes { own_node, exclude_pods } => k8s_attributes(*own_node, exclude_pods),
+        ProcessorSpec::ElasticApm => map(Vec::<(&str, Value)>::new()),
         ProcessorSpec::InsertResource(attrs) => map([(
             "attributes",
             Value::Sequence(

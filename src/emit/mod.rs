@@ -37,7 +37,7 @@ pub(crate) fn emit(plan: &Plan, templates: &Templates) -> anyhow::Result<OutputT
         let text = collector::render(plan, role, flavor);
         tree.insert(path, text);
     }
-    if !plan.roles.is_empty() {
+    if !plan.roles.is_empty() && plan.distribution.builder_module.is_some() {
         tree.insert(builder::PATH.to_string(), builder::render(plan));
     }
     if let Some(apm) = &plan.apm_server {

@@ -176,11 +176,15 @@ fn compose_section(plan: &Plan, out: &mut String) {
          would have no image, and compose refuses the project), then start everything with the overlay:\n\n\
          ```sh\notelplan check-patches compose.yaml --overlay {TREE}/compose/dkp.override.yaml\n\
          docker compose -f compose.yaml -f {TREE}/compose/dkp.override.yaml up -d\n```\n\n\
-         The collector-contrib and APM Server images have no shell or HTTP client, so they get no\n\
-         healthcheck: services that need them wait for `service_started`, and `restart: unless-stopped`\n\
+         {}: services that need them wait for `service_started`, and `restart: unless-stopped`\n\
          covers a failed start. Named volumes are handed to their writers by the one-shot `{}`.\n\n\
          The overlay sets the json-file log driver (with a label option) on datastores whose container\n\
          logs the node agent reads: it replaces a logging driver your project sets on them.\n\n",
+        if plan.distribution.components_version.is_none() {
+            "The collector-contrib and APM Server images have no shell or HTTP client, so they get no\nhealthcheck"
+        } else {
+            "The collectors (written alike whatever their distribution) and APM Server get no\nhealthcheck"
+        },
         plan.deployment.volume_init
     );
     if let Some(setup) = &plan.deployment.elasticsearch_setup {
@@ -435,6 +439,20 @@ fn builder_section(plan: &Plan, out: &mut String) {
         return;
     }
     let d = plan.distribution;
+    let Some(builder) = &d.builder_module else {
+        let _ = write!(
+            out,
+            "## The collector\n\n\
+             The deployment files run `{image}`,\n\
+             Elastic's {title} (`collector.distribution: edot`), whose components are those of\n\
+             OpenTelemetry Collector {v}. It is Elastic's own build: no builder manifest is written, as\n\
+             Elastic's support does not cover custom builds.\n\n",
+            image = d.image_ref(plan.collector_version),
+            title = d.title,
+            v = plan.collector_version,
+        );
+        return;
+    };
     let _ = write!(
         out,
         "## A collector with only these components\n\n\
@@ -451,7 +469,7 @@ fn builder_section(plan: &Plan, out: &mut String) {
         v = plan.collector_version,
         title = d.title,
         path = crate::emit::builder::PATH,
-        builder = d.builder_module,
+        builder = builder,
         stack = plan.stack_name,
     );
 }

@@ -90,6 +90,16 @@ keyword_enum! {
 }
 
 keyword_enum! {
+    /// Which build of the OpenTelemetry Collector the collectors run (`data/distributions/`).
+    DistributionId {
+        /// OpenTelemetry Collector Contrib, at `collector.version`.
+        Contrib = "contrib",
+        /// Elastic's distribution (EDOT Collector) at the release otelplan pins.
+        Edot = "edot",
+    }
+}
+
+keyword_enum! {
     /// A deployment target whose files otelplan writes.
     Target {
         /// docker-compose files.

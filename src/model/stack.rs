@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::backend::Backends;
-use crate::model::keywords::{Priority, Target, TopologyChoice, TopologyId};
+use crate::model::keywords::{DistributionId, Priority, Target, TopologyChoice, TopologyId};
 use crate::model::load::Load;
 use crate::model::node::Node;
 use crate::model::reader::{boolean, integer, keyword, label, label_text, list, one_of, short_text, MapView};
@@ -22,6 +22,12 @@ use crate::span::Spanned;
 pub(crate) struct CollectorSettings {
     /// collector-contrib image tag, at least 0.130.0 (default: the tested version).
     pub(crate) version: Option<Spanned<CollectorVersion>>,
+    /// Which collector build the collectors run: `contrib` (OpenTelemetry Collector Contrib) or
+    /// `edot` (Elastic's distribution at the release otelplan pins; in topology D it adds the
+    /// `elasticapm` processor and connector, which compute what Kibana's APM UI needs). A
+    /// component the distribution lacks is an error naming it (default `contrib`).
+    #[schemars(extend("default" = "contrib"))]
+    pub(crate) distribution: Option<Spanned<DistributionId>>,
     /// Kubernetes gateway replicas, the autoscaler's minimum (default 2).
     #[schemars(range(min = 1, max = 100), extend("default" = 2))]
     pub(crate) gateway_replicas: Option<Spanned<u64>>,
@@ -40,11 +46,12 @@ impl CollectorSettings {
         let m = MapView::open(
             node,
             "collector",
-            &["version", "gateway_replicas", "memory_limit_mib", "persistent_queue", "tls"],
+            &["version", "distribution", "gateway_replicas", "memory_limit_mib", "persistent_queue", "tls"],
             d,
         )?;
         Some(CollectorSettings {
             version: m.get("version").and_then(|n| CollectorVersion::read(n, "collector.version", d)),
+            distribution: m.get("distribution").and_then(|n| keyword(n, "collector.distribution", d)),
             gateway_replicas: m
                 .get("gateway_replicas")
                 .and_then(|n| integer(n, "collector.gateway_replicas", 1, 100, d)),

@@ -43,7 +43,7 @@ fn build_topology(valid: &ValidStack, topology: Topology, missing: Missing) -> a
         reason: format!("topology {} ({})", topology.id.letter(), topology.title),
         warnings: std::mem::take(&mut draft.warnings),
         collector_version: valid.collector.version,
-        distribution: Distribution::contrib()?,
+        distribution: Distribution::of(valid.collector.distribution)?,
         primary: primary_flavor(valid),
         targets: valid.targets.clone(),
         namespaces: Namespaces { app: valid.app_namespace.clone(), observability: valid.namespace.clone() },

@@ -132,6 +132,30 @@ pub(crate) enum ProcessorSpec {
         /// Workloads whose pods are never matched (otelplan's own collectors).
         exclude_pods: Vec<String>,
     },
+    /// EDOT's `elasticapm` processor with its defaults: it adds the fields Kibana's APM UI
+    /// reads (transaction and span types, event outcome, …) to what passes through.
+    ElasticApm,
+}
+
+/// What a connector does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) enum ConnectorSpec {
+    /// EDOT's `elasticapm` connector: the aggregated metrics of Kibana's APM UI (transaction,
+    /// span destination and service summary metrics over 1, 10 and 60 minutes) from the
+    /// traces and logs it is given.
+    ElasticApm {
+        /// Where it keeps its aggregation state on disk; `None`: in memory.
+        directory: Option<String>,
+    },
+}
+
+/// A connector instance: the exporter of one pipeline and the receiver of another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Connector {
+    /// Its id.
+    pub(crate) id: ComponentId,
+    /// What it does.
+    pub(crate) spec: ConnectorSpec,
 }
 
 /// Which exporter component serves an exporter.
@@ -209,11 +233,15 @@ pub(crate) enum ComponentKind {
     DebugExporter,
     /// exporter `file` (tests only).
     FileExporter,
+    /// processor `elasticapm` (Elastic's distribution only).
+    ElasticApmProcessor,
+    /// connector `elasticapm` (Elastic's distribution only).
+    ElasticApmConnector,
 }
 
 impl ComponentKind {
     /// Every kind.
-    pub(crate) const ALL: [ComponentKind; 17] = [
+    pub(crate) const ALL: [ComponentKind; 19] = [
         ComponentKind::OtlpReceiver,
         ComponentKind::PostgresqlReceiver,
         ComponentKind::RedisReceiver,
@@ -231,6 +259,8 @@ impl ComponentKind {
         ComponentKind::FileStorageExtension,
         ComponentKind::DebugExporter,
         ComponentKind::FileExporter,
+        ComponentKind::ElasticApmProcessor,
+        ComponentKind::ElasticApmConnector,
     ];
 }
 
@@ -339,6 +369,8 @@ pub(crate) struct CollectorRole {
     pub(crate) processors: Vec<Processor>,
     /// Exporters.
     pub(crate) exporters: Vec<Exporter>,
+    /// Connectors (each one is an exporter of some pipelines and a receiver of others).
+    pub(crate) connectors: Vec<Connector>,
     /// Whether it has a `file_storage` extension (queue or checkpoints).
     pub(crate) file_storage: bool,
     /// Where it sends its own metrics.

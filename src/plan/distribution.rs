@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::keywords::DistributionId;
 use crate::model::version::CollectorVersion;
 use crate::plan::collector::ComponentKind;
 
@@ -54,6 +55,8 @@ pub(crate) enum ComponentClass {
     Processor,
     /// Sends data out.
     Exporter,
+    /// Exports from some pipelines and receives in others (turns traces into metrics).
+    Connector,
     /// Serves the collector itself (health, storage).
     Extension,
 }
@@ -64,12 +67,14 @@ impl fmt::Display for ComponentClass {
             ComponentClass::Receiver => "receiver",
             ComponentClass::Processor => "processor",
             ComponentClass::Exporter => "exporter",
+            ComponentClass::Connector => "connector",
             ComponentClass::Extension => "extension",
         })
     }
 }
 
 const CONTRIB: &str = include_str!("../../data/distributions/contrib.yaml");
+const EDOT: &str = include_str!("../../data/distributions/edot.yaml");
 
 /// A type name that changed in a release.
 #[derive(Debug, Clone, Deserialize)]
@@ -101,7 +106,8 @@ pub(crate) struct Component {
     /// The release from which the module is tagged on the v1 line (v1.0.0 there).
     #[serde(default, deserialize_with = "optional_version")]
     pub(crate) module_v1_since: Option<CollectorVersion>,
-    /// Stability per signal it supports (`traces`, `metrics`, `logs`; `extension`).
+    /// Stability per signal it supports (`traces`, `metrics`, `logs`; `extension`; for a
+    /// connector, the signal it takes in).
     pub(crate) stability: BTreeMap<String, Stability>,
     /// Feature gates a collector using it runs with (`--feature-gates`), each available in
     /// every release otelplan writes for.
@@ -151,11 +157,19 @@ pub(crate) struct Distribution {
     /// The release otelplan writes configs for unless the stack names one, and CI validates with.
     #[serde(deserialize_with = "version")]
     pub(crate) default_version: CollectorVersion,
+    /// For a distribution with its own release numbers (EDOT), the OpenTelemetry Collector
+    /// release its components come from; `None`: its releases are the collector's.
+    #[serde(default, deserialize_with = "optional_version")]
+    pub(crate) components_version: Option<CollectorVersion>,
     /// v0 minor minus v1 minor of the core modules released together.
+    #[serde(default)]
     pub(crate) stable_minor_offset: u32,
-    /// The OpenTelemetry Collector Builder's module.
-    pub(crate) builder_module: String,
+    /// The OpenTelemetry Collector Builder's module, for a distribution whose components one
+    /// may build into a collector of one's own; `None`: no builder manifest is written.
+    #[serde(default)]
+    pub(crate) builder_module: Option<String>,
     /// confmap provider modules (v1 line).
+    #[serde(default)]
     pub(crate) providers: Vec<String>,
     /// Every component, in the order the manifests list them.
     pub(crate) components: Vec<Component>,
@@ -171,8 +185,8 @@ fn optional_version<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<Co
 }
 
 impl Distribution {
-    /// The contrib distribution, parsed once per process and checked to name every component
-    /// kind exactly once.
+    /// The contrib distribution, parsed once per process and checked to name no component
+    /// kind twice.
     pub(crate) fn contrib() -> anyhow::Result<&'static Distribution> {
         static PARSED: OnceLock<Result<Distribution, String>> = OnceLock::new();
         PARSED
@@ -181,7 +195,36 @@ impl Distribution {
             .map_err(|e| anyhow::anyhow!("{e} (this is a bug in otelplan)"))
     }
 
-    /// The entry of `kind` (the table has every kind: `parse` checks it).
+    /// Elastic's distribution (EDOT Collector), parsed once per process.
+    pub(crate) fn edot() -> anyhow::Result<&'static Distribution> {
+        static PARSED: OnceLock<Result<Distribution, String>> = OnceLock::new();
+        PARSED
+            .get_or_init(|| parse(EDOT).map_err(|e| format!("data/distributions/edot.yaml: {e}")))
+            .as_ref()
+            .map_err(|e| anyhow::anyhow!("{e} (this is a bug in otelplan)"))
+    }
+
+    /// The distribution the stack names.
+    pub(crate) fn of(id: DistributionId) -> anyhow::Result<&'static Distribution> {
+        match id {
+            DistributionId::Contrib => Distribution::contrib(),
+            DistributionId::Edot => Distribution::edot(),
+        }
+    }
+
+    /// The collector release whose component names configs use, when the stack asks for
+    /// `version`: a distribution with its own release numbers has one fixed set.
+    pub(crate) fn components_at(&self, version: CollectorVersion) -> CollectorVersion {
+        self.components_version.unwrap_or(version)
+    }
+
+    /// The image to run for configs written for components at `version`: `image:tag`.
+    pub(crate) fn image_ref(&self, version: CollectorVersion) -> String {
+        let tag = if self.components_version.is_some() { self.default_version } else { version };
+        format!("{}:{tag}", self.image)
+    }
+
+    /// The entry of `kind`; `None` when the distribution does not include it.
     pub(crate) fn component(&self, kind: ComponentKind) -> Option<&Component> {
         self.components.iter().find(|c| c.kind == kind)
     }
@@ -221,8 +264,8 @@ fn parse(text: &str) -> Result<Distribution, String> {
     let d: Distribution = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
     for kind in ComponentKind::ALL {
         let n = d.components.iter().filter(|c| c.kind == kind).count();
-        if n != 1 {
-            return Err(format!("component kind `{kind:?}` is listed {n} times, expected once"));
+        if n > 1 {
+            return Err(format!("component kind `{kind:?}` is listed {n} times, expected at most once"));
         }
     }
     Ok(d)
@@ -294,10 +337,44 @@ mod tests {
     }
 
     #[test]
-    fn a_table_missing_a_kind_is_refused() {
+    fn a_kind_listed_twice_is_refused() {
         let text = CONTRIB.replace("kind: file_exporter", "kind: debug_exporter");
         let err = parse(&text).unwrap_err();
-        assert!(err.contains("listed"), "{err}");
+        assert!(err.contains("listed 2 times"), "{err}");
+    }
+
+    fn lacking(d: &Distribution) -> Vec<K> {
+        K::ALL.into_iter().filter(|k| d.component(*k).is_none()).collect()
+    }
+
+    #[test]
+    fn contrib_lacks_only_elastics_own_components() {
+        let d = Distribution::contrib().unwrap();
+        assert_eq!(lacking(d), [K::ElasticApmProcessor, K::ElasticApmConnector]);
+    }
+
+    #[test]
+    fn edot_lacks_only_the_elasticsearch_receiver() {
+        let d = Distribution::edot().unwrap();
+        assert_eq!(lacking(d), [K::ElasticsearchReceiver]);
+        assert_eq!(d.default_version, CollectorVersion(9, 5, 2));
+        assert_eq!(d.uid, 1000);
+        assert!(d.builder_module.is_none(), "EDOT is Elastic's own build: no builder manifest");
+    }
+
+    #[test]
+    fn edot_names_its_components_as_its_collector_release_does() {
+        let d = Distribution::edot().unwrap();
+        // Whatever version a caller passes, EDOT's components are those of contrib 0.157.0.
+        let at = d.components_at(v(140));
+        assert_eq!(at, v(157));
+        assert_eq!(d.type_name(K::KafkaMetricsReceiver, at), "kafka_metrics");
+        assert_eq!(d.type_name(K::OtlpGrpcExporter, at), "otlp_grpc");
+        assert_eq!(d.type_name(K::ElasticApmConnector, at), "elasticapm");
+        assert_eq!(d.image_ref(at), "docker.elastic.co/elastic-agent/elastic-otel-collector:9.5.2");
+        let contrib = Distribution::contrib().unwrap();
+        assert_eq!(contrib.components_at(v(140)), v(140));
+        assert_eq!(contrib.image_ref(v(140)), "otel/opentelemetry-collector-contrib:0.140.0");
     }
 
     /// The names every class of the real binary accepts: its components and their aliases,

@@ -295,6 +295,7 @@ impl<'a> Draft<'a> {
                 only: None,
             }],
             exporters: Vec::new(),
+            connectors: Vec::new(),
             file_storage: self.valid.collector.persistent_queue,
             pipelines: Vec::new(),
             secrets: Vec::new(),

@@ -7,6 +7,7 @@ pub(crate) mod backend_spec;
 pub(crate) mod build;
 pub(crate) mod capacity;
 pub(crate) mod collector;
+pub(crate) mod component_check;
 pub(crate) mod deploy;
 pub(crate) mod distribution;
 pub(crate) mod draft;

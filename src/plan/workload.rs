@@ -303,7 +303,7 @@ pub(crate) fn collector(
         name: role.name.clone(),
         component: role.role.short(),
         container: "otelcol".into(),
-        image: format!("{}:{version}", d.image),
+        image: d.image_ref(version),
         replicas,
         resources: sizing::collector_resources(spec, role.memory_limit_mib),
         ports,

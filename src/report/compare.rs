@@ -15,7 +15,9 @@ use crate::cli::CompareFormat;
 use crate::emit::svg::{self, DiagramView};
 use crate::model::keywords::{Priority, Signal};
 use crate::model::reader::Keyword;
+use crate::plan::component_check::kinds_in_use;
 use crate::templates::{Templates, COMPARE_HTML};
+use crate::topology::claims_for;
 use crate::validate::ValidStack;
 
 /// The comparison of `valid` in `format`.
@@ -143,8 +145,8 @@ fn json(valid: &ValidStack, entries: &[Entry], board: &Scoreboard) -> Comparison
                 secrets: f.secrets.clone(),
                 resources: f.resources,
                 capacity: f.capacity.clone(),
-                pros: e.topology.pros.clone(),
-                cons: e.topology.cons.clone(),
+                pros: claims_for(&e.topology.pros, &kinds_in_use(&e.plan)),
+                cons: claims_for(&e.topology.cons, &kinds_in_use(&e.plan)),
             }
         })
         .collect();
@@ -508,8 +510,9 @@ fn detail(e: &Entry, board: &Scoreboard) -> Detail {
             .collect()
     });
     items.push(list("scores (3 strong, 1 weak)", scores));
-    items.push(list("pros", e.topology.pros.clone()));
-    items.push(list("cons", e.topology.cons.clone()));
+    let kinds = kinds_in_use(&e.plan);
+    items.push(list("pros", claims_for(&e.topology.pros, &kinds)));
+    items.push(list("cons", claims_for(&e.topology.cons, &kinds)));
     Detail {
         id: id.letter(),
         title: e.topology.title.clone(),

@@ -133,6 +133,20 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
             );
         }
     }
+    if let Some(distribution) =
+        collector.distribution.filter(|v| gateway_used && v.value != crate::model::keywords::DistributionId::Contrib)
+    {
+        d.warnings.push(
+            Diagnostic::warning(
+                distribution.span,
+                format!(
+                    "the gateway is sized from figures measured with the contrib build; the `{}` gateway runs components that build lacks, whose cost is not measured",
+                    distribution.value.as_str()
+                ),
+            )
+            .hint("leave headroom (`collector.gateway_replicas`), or measure this build with benches/capacity.sh"),
+        );
+    }
     sandboxes_below_the_load(d, &sizing)?;
     d.sizing = Some(sizing);
     Ok(())

@@ -9,6 +9,7 @@ mod backends;
 mod capacity;
 mod datastores;
 mod deployment;
+mod elastic_apm;
 mod file_agents;
 mod gateway;
 mod intakes;
@@ -23,7 +24,7 @@ use crate::plan::draft::Draft;
 pub(crate) type Pass = fn(&mut Draft<'_>) -> anyhow::Result<()>;
 
 /// Every pass, by the name topologies use.
-const PASSES: [(&str, Pass); 13] = [
+const PASSES: [(&str, Pass); 14] = [
     ("backends", backends::run),
     ("capacity", capacity::run),
     ("apps", apps::run),
@@ -32,6 +33,7 @@ const PASSES: [(&str, Pass); 13] = [
     ("file-agents", file_agents::run),
     ("node-agent", node_agent::run),
     ("gateway", gateway::run),
+    ("elastic-apm", elastic_apm::run),
     ("self-telemetry", self_telemetry::run),
     ("intakes", intakes::run),
     ("apm-server", apm_server::run),

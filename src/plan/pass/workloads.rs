@@ -10,7 +10,7 @@ use crate::plan::workload;
 /// Plan the workloads.
 pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     let catalog = Catalog::get()?;
-    let distribution = Distribution::contrib()?;
+    let distribution = Distribution::of(d.valid.collector.distribution)?;
     let mut out = Vec::new();
     for (i, role) in d.roles.iter().enumerate() {
         out.push(workload::collector(i, role, distribution, d.valid.collector.version)?);
