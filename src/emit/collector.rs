@@ -614,21 +614,34 @@ fn exporter(cx: &Ctx<'_>, e: &Exporter) -> Value {
 }
 
 /// The `load_balancing` exporter: every span of a trace to the same sampler (`routing_key:
-/// traceID`), over OTLP/gRPC to each address the DNS resolver finds for `hostname` (a headless
-/// Service on Kubernetes, the compose service whose containers the name resolves to), re-read
-/// every few seconds. `protocol.otlp` is the OTLP exporter it builds per backend, with its
-/// queue kept in memory: a sampler that goes away takes its share of traces with it, and the
-/// persistent queue that matters sits in front of the store, on the samplers
-/// (exporter/loadbalancingexporter/README.md at v0.152.0).
+/// traceID`), over OTLP/gRPC to each address the DNS resolver finds for `hostname` (the headless
+/// Service on Kubernetes, which lists the ready samplers; the compose service), re-read every
+/// 5 s. Its own queue (on disk when persistent) and retries hold the traces while no sampler
+/// takes them; `protocol.otlp` is the exporter it builds per sampler, which may not have a
+/// persistent queue (they would share its storage), so it has none and gives up after a short
+/// retry: the traces go back to the exporter's queue and are routed again to the samplers then
+/// resolved (exporter/loadbalancingexporter/README.md at v0.152.0, "Resilience and scaling
+/// considerations").
 fn load_balancing(cx: &Ctx<'_>, hostname: &Addr, d: Delivery) -> Value {
     let host = hostname.resolved_host(cx.flavor, &cx.plan.namespaces);
-    let mut otlp = vec![("tls", map([("insecure", Value::Bool(true))]))];
-    otlp.extend(delivery(cx, d));
-    map([
-        ("routing_key", s("traceID")),
-        ("protocol", map([("otlp", map(otlp))])),
-        ("resolver", map([("dns", map([("hostname", lit(&host)), ("port", s(hostname.port.to_string()))]))])),
-    ])
+    let otlp = map([
+        ("tls", map([("insecure", Value::Bool(true))])),
+        ("sending_queue", map([("enabled", Value::Bool(false))])),
+        (
+            "retry_on_failure",
+            map([
+                ("enabled", Value::Bool(true)),
+                ("initial_interval", s(sizing::duration(1))),
+                ("max_interval", s(sizing::duration(5))),
+                ("max_elapsed_time", s(sizing::duration(30))),
+            ]),
+        ),
+    ]);
+    let mut entries = vec![("routing_key", s("traceID"))];
+    entries.extend(delivery(cx, d));
+    entries.push(("protocol", map([("otlp", otlp)])));
+    entries.push(("resolver", map([("dns", map([("hostname", lit(&host)), ("port", s(hostname.port.to_string()))]))])));
+    map(entries)
 }
 
 /// `tail_sampling`: decide `decision_wait` after a trace's first span, holding at most

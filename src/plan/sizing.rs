@@ -59,19 +59,6 @@ pub(crate) fn tail_sampling_traces(container_mib: u32) -> u64 {
     (u64::from(limit_mib) * 1024 * 1024 / 2 / (SPANS_PER_TRACE * HELD_SPAN_BYTES)).max(1000)
 }
 
-/// The in-memory queue of the gateway's load-balancing exporter, bytes, for each of the
-/// `backends` samplers it builds an OTLP exporter for: together a quarter of the gateway's
-/// container, like any in-memory queue (compose runs one sampler, so one queue has it all).
-pub(crate) fn balancer_queue(container_mib: u32, backends: u32) -> crate::plan::collector::Delivery {
-    let share = u64::from(container_mib) * 1024 * 1024 / QUEUE_SHARE_OF_MEMORY;
-    crate::plan::collector::Delivery {
-        persistent: false,
-        queue_bytes: share / u64::from(backends.max(1)),
-        compose_queue_bytes: share,
-        batch_max_bytes: BATCH_MAX_BYTES,
-    }
-}
-
 /// Memory of a role's container: `collector.memory_limit_mib` divided by the role's divisor,
 /// never under 64 MiB nor over the configured limit.
 pub(crate) fn role_memory(spec: &RoleSpec, limit: u32) -> u32 {

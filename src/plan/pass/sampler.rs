@@ -11,7 +11,7 @@ use crate::model::keywords::Signal;
 use crate::model::sampling::TailPolicy;
 use crate::plan::address::Addr;
 use crate::plan::collector::{
-    ComponentId, ComponentKind as K, Exporter, ExporterSpec, Pipeline, Processor, ProcessorSpec, Receiver,
+    ComponentId, ComponentKind as K, Delivery, Exporter, ExporterSpec, Pipeline, Processor, ProcessorSpec, Receiver,
     ReceiverSpec, TailSampling, OTLP_GRPC_PORT,
 };
 use crate::plan::draft::{role_id, Draft};
@@ -79,16 +79,18 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     role.receivers.push(otlp);
     role.processors.push(sampling);
     d.add_role(role, true);
-    reroute(d, gw, &sink_id, hostname, replicas);
+    reroute(d, gw, &sink_id, hostname);
     d.edges.retain(|(from, to, e)| !(from == &gateway && to == &sink_node && e.signal == Signal::Traces));
     d.edge(&gateway, &me, Signal::Traces, Protocol::OtlpGrpc, Some(OTLP_GRPC_PORT));
     Ok(())
 }
 
 /// The gateway's traces pipeline exports to the samplers instead of `sink`; the sink's exporter
-/// stays where another signal still uses it. The load-balancing exporter queues in memory, one
-/// queue per sampler.
-fn reroute(d: &mut Draft<'_>, gw: usize, sink: &ComponentId, hostname: Addr, samplers: u32) {
+/// stays where another signal still uses it. The load-balancing exporter gets the queue the
+/// traces had (on disk with `persistent_queue`), and the gateway's queues are sized again.
+fn reroute(d: &mut Draft<'_>, gw: usize, sink: &ComponentId, hostname: Addr) {
+    let persistent = d.valid.collector.persistent_queue;
+    let backlog = d.sizing.as_ref().map(|s| s.backlog_bytes.clone());
     // `add_role` inserted the sampler among the tiers, after the gateway.
     let gateway = &mut d.roles[gw];
     let lb = ComponentId::bare(K::LoadBalancingExporter);
@@ -99,12 +101,13 @@ fn reroute(d: &mut Draft<'_>, gw: usize, sink: &ComponentId, hostname: Addr, sam
             }
         }
     }
-    let delivery = sizing::balancer_queue(gateway.memory_limit_mib, samplers);
+    let delivery = Delivery { persistent, queue_bytes: 0, compose_queue_bytes: 0, batch_max_bytes: 0 };
     let still_used = gateway.pipelines.iter().any(|p| p.exporters.contains(sink));
     if !still_used {
         gateway.exporters.retain(|e| &e.id != sink);
     }
     gateway.exporters.push(Exporter { id: lb, spec: ExporterSpec::LoadBalancing { hostname }, delivery });
+    sizing::queues(gateway, backlog.as_ref());
     crate::plan::draft::refresh_secrets(gateway);
 }
 
