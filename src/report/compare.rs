@@ -285,7 +285,9 @@ impl Sheet {
             SheetRow {
                 label: "renders".into(),
                 cells: column(&|e| {
-                    if e.needs.is_empty() {
+                    if crate::analysis::choose::tail_refusal(valid, &e.topology).is_some() {
+                        "no: tail sampling needs a gateway".into()
+                    } else if e.needs.is_empty() {
                         "yes".into()
                     } else {
                         format!("needs {}", e.needs.iter().map(|k| k.key()).collect::<Vec<_>>().join(", "))
