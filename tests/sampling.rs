@@ -105,3 +105,34 @@ fn compare_says_b_cannot_tail_sample() {
     let traces_hops = out.stdout.lines().find(|l| l.starts_with("hops")).unwrap();
     assert!(traces_hops.contains("4 / 4 / 3"), "A: the sampler adds a hop to traces only: {traces_hops}");
 }
+
+#[test]
+fn plan_shows_what_is_kept() {
+    let out = Test::new().example("sampling.yaml").args(&["plan", "stack.yaml"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.contains("  head: the SDKs keep 0.5 of the traces they start"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("every trace with an error, every trace of 500 ms or more, 10% of the rest"),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("shop-gateway -> shop-sampler  traces via otlp/grpc :4317"), "{}", out.stdout);
+    assert!(out.stdout.contains("shop-sampler -> elasticsearch  traces"), "{}", out.stdout);
+    assert!(!out.stdout.contains("shop-gateway -> elasticsearch  traces"), "{}", out.stdout);
+}
+
+#[test]
+fn init_documents_sampling() {
+    let out = Test::new().args(&["init", "stack.yaml"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let text = out.read("stack.yaml");
+    assert!(text.contains("# sampling:\n#   head: { ratio: 0.5 }\n#   tail:\n"), "{text}");
+    // Uncommented, it is a valid stack (the init stack's topology is `auto`).
+    let on = text
+        .replace("# sampling:\n#   head", "sampling:\n  head")
+        .replace("#   tail:\n#     keep_errors: true", "  tail:\n    keep_errors: true")
+        .replace("#     slower_than_ms", "    slower_than_ms")
+        .replace("#     ratio: 0.1", "    ratio: 0.1");
+    let v = Test::new().stack(&on).args(&["validate", "stack.yaml"]).run();
+    assert_eq!(v.code, 0, "{}\n{on}", v.stderr);
+}
