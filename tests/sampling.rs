@@ -64,6 +64,10 @@ fn kubernetes_runs_a_statefulset_behind_a_headless_service_without_rbac() {
     assert_eq!(service["spec"]["clusterIP"], "None", "the DNS resolver needs every replica's address");
     assert!(manifests.iter().all(|d| d["kind"] != "HorizontalPodAutoscaler"), "a fixed set: scaling re-routes traces");
     assert!(!out.read("out/kubernetes/rbac.yaml").contains("shop-sampler"), "the DNS resolver reads no API");
+    let policy = manifests.iter().find(|d| d["kind"] == "NetworkPolicy").unwrap();
+    let from = policy["spec"]["ingress"][0]["from"].as_sequence().unwrap();
+    assert_eq!(from.len(), 1, "only the gateway sends to the samplers: {from:?}");
+    assert_eq!(from[0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"], "shop-gateway");
 }
 
 #[test]

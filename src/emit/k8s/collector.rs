@@ -100,7 +100,7 @@ pub(super) fn manifest(cx: &Ctx<'_>, w: &Workload, role: &CollectorRole) -> anyh
         service::add(cx, &mut m, name, &labels, name, true, &ports)?;
         scaling::disruption_budget(cx, &mut m, name, &labels)?;
         let ports: Vec<u16> = ["otlp-grpc"].iter().filter_map(|p| w.port(p)).collect();
-        service::network_policy(cx, name, &w.component, &ports, &mut m)?;
+        service::senders_only(cx, name, &w.component, &ports, &mut m)?;
     } else if kind == "StatefulSet" {
         let ports = if w.port("otlp-grpc").is_some() {
             service::ports(w, &["otlp-grpc", "otlp-http"])
