@@ -216,6 +216,22 @@ mod tests {
     }
 
     #[test]
+    fn auto_never_ranks_a_topology_that_cannot_tail_sample() {
+        // Simplicity first would rank B (the fewest workloads) first.
+        let text = DKP.replacen("services:\n", "sampling:\n  tail: { ratio: 0.2 }\nservices:\n", 1);
+        let simple = text.replace(
+            "priorities: [long-term-support, portability, resilience, simplicity, correlation]",
+            "priorities: [simplicity]",
+        );
+        let (choice, plan) = choose(&valid(&simple), None).unwrap();
+        assert_ne!(choice.id, TopologyId::B);
+        assert!(plan.unwrap().roles.iter().any(|r| r.role == crate::plan::node::RoleKind::Sampler));
+        assert!(!choice.scoreboard.unwrap().summary().contains(" B,"), "B is not among those ranked");
+        let named = choose(&valid(&text), Some(TopologyId::B)).unwrap_err();
+        assert!(named.into_sorted().iter().any(|d| d.message.contains("tail sampling needs a collector gateway")));
+    }
+
+    #[test]
     fn a_named_topology_has_no_scoreboard() {
         let (choice, plan) = choose(&valid(DKP), Some(TopologyId::B)).unwrap();
         assert!(plan.is_none(), "a named topology is planned after the choice");
