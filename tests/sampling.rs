@@ -106,6 +106,12 @@ fn compare_says_b_cannot_tail_sample() {
     assert_eq!(out.code, 0, "{}", out.stderr);
     let renders = out.stdout.lines().find(|l| l.starts_with("renders")).unwrap();
     assert!(renders.contains("no: tail sampling needs a gateway"), "{renders}");
+    let json = Test::new().example("sampling.yaml").args(&["compare", "stack.yaml", "--format", "json"]).run();
+    let v: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    for t in v["topologies"].as_array().unwrap() {
+        let refused = t["refused"].as_str().unwrap_or_default();
+        assert_eq!(refused.contains("tail sampling needs a collector gateway"), t["id"] == "B", "{t}");
+    }
     let traces_hops = out.stdout.lines().find(|l| l.starts_with("hops")).unwrap();
     assert!(traces_hops.contains("4 / 4 / 3"), "A: the sampler adds a hop to traces only: {traces_hops}");
 }
