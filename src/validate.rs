@@ -64,6 +64,10 @@ pub(crate) struct ValidStack {
     pub(crate) services: Vec<ServiceSettings>,
     /// The declared `load`, `outage_minutes` defaulted.
     pub(crate) load: Option<crate::plan::capacity::DeclaredLoad>,
+    /// `sampling.head.ratio`: the share of traces the SDKs keep.
+    pub(crate) head_sampling: Option<f64>,
+    /// `sampling.tail`, defaults applied.
+    pub(crate) tail_sampling: Option<crate::model::sampling::TailPolicy>,
     _sealed: (),
 }
 
@@ -116,6 +120,12 @@ pub(crate) fn validate(stack: Stack) -> Result<(ValidStack, Diagnostics), Diagno
         app_namespace: k.app_namespace.map_or_else(|| "default".to_string(), |n| n.value),
         services: settings::resolve(&stack),
         load: stack.load.as_ref().map(crate::model::load::Load::resolve),
+        head_sampling: stack.sampling.as_ref().and_then(crate::model::sampling::Sampling::head_ratio),
+        tail_sampling: stack
+            .sampling
+            .as_ref()
+            .zip(stack.sampling_span.or(Some(stack.version.span)))
+            .and_then(|(s, span)| s.tail_policy(span)),
         intake_tls: stack.collector.as_ref().and_then(|c| c.tls.as_ref()).map(ServerTls::from_model),
         stack,
         _sealed: (),

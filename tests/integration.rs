@@ -20,6 +20,7 @@ mod ops;
 mod properties;
 mod regressions;
 mod render;
+mod sampling;
 mod schema;
 mod support;
 mod targets;

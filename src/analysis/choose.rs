@@ -9,7 +9,7 @@ use crate::model::keywords::{TopologyChoice, TopologyId};
 use crate::plan::backend_spec::Catalog;
 use crate::plan::Plan;
 use crate::span::Span;
-use crate::topology::{BackendKind, Topology};
+use crate::topology::{BackendKind, Destination, Topology};
 use crate::validate::ValidStack;
 
 /// The topology chosen and why.
@@ -73,6 +73,24 @@ fn missing_diagnostic(id: TopologyId, m: &Missing, span: Option<Span>) -> Diagno
     d.hint(hint)
 }
 
+/// Tail sampling needs a gateway to route every span of a trace to one sampler: a topology
+/// whose apps send straight to APM Server (B) cannot have it.
+pub(crate) fn tail_refusal(stack: &ValidStack, topology: &Topology) -> Option<Diagnostic> {
+    let tail = stack.tail_sampling?;
+    if topology.apps_send_to == Destination::Gateway {
+        return None;
+    }
+    let message = format!(
+        "tail sampling needs a collector gateway, which topology {} does not have: its apps send straight to APM Server",
+        topology.id.letter()
+    );
+    Some(
+        Diagnostic::error(tail.span, message)
+            .hint("the gateway routes every span of a trace to one sampler; choose topology A, C or D")
+            .hint("or remove `sampling.tail` and keep `sampling.head`, which works in every topology"),
+    )
+}
+
 /// Choose the topology: `flag` (from `--topology`) wins over the file's `topology`. For `auto`,
 /// the chosen topology's plan comes back too: scoring built it.
 pub(crate) fn choose(stack: &ValidStack, flag: Option<TopologyId>) -> Result<(Choice, Option<Plan>), Diagnostics> {
@@ -90,7 +108,10 @@ pub(crate) fn choose(stack: &ValidStack, flag: Option<TopologyId>) -> Result<(Ch
     if let Some((id, span, how)) = wanted {
         let topology = load(id, &mut diags)?;
         let missing = missing_backends(stack, &topology);
-        if missing.is_empty() {
+        if let Some(refusal) = tail_refusal(stack, &topology) {
+            diags.push(refusal);
+        }
+        if missing.is_empty() && !diags.has_errors() {
             let choice = Choice {
                 id,
                 auto: false,
@@ -151,6 +172,12 @@ fn choose_auto(
         diags.push(Diagnostic::file_error("`auto` ranked no topology (this is a bug in otelplan)"));
         return Err(diags.clone());
     };
+    if let Some(refusal) = Topology::load(best).ok().and_then(|t| tail_refusal(stack, &t)) {
+        diags.push(
+            refusal.hint(format!("`topology: auto` ranked {} first; name another with `topology:`", best.letter())),
+        );
+        return Err(diags.clone());
+    }
     // The best renders (no backend missing), so its plan has no stand-in: it is the real one.
     let plan = entries.into_iter().find(|e| e.topology.id == best && e.needs.is_empty()).map(|e| e.plan);
     Ok((Choice { id: best, auto: true, reason: board.summary(), scoreboard: Some(board) }, plan))
@@ -186,6 +213,22 @@ mod tests {
         let (choice, _) = choose(&valid(text), None).unwrap();
         assert_eq!(choice.id, TopologyId::C, "C is the only one that renders, though it correlates worst");
         assert!(choice.reason.contains("the only topology"), "{}", choice.reason);
+    }
+
+    #[test]
+    fn auto_never_ranks_a_topology_that_cannot_tail_sample() {
+        // Simplicity first would rank B (the fewest workloads) first.
+        let text = DKP.replacen("services:\n", "sampling:\n  tail: { ratio: 0.2 }\nservices:\n", 1);
+        let simple = text.replace(
+            "priorities: [long-term-support, portability, resilience, simplicity, correlation]",
+            "priorities: [simplicity]",
+        );
+        let (choice, plan) = choose(&valid(&simple), None).unwrap();
+        assert_ne!(choice.id, TopologyId::B);
+        assert!(plan.unwrap().roles.iter().any(|r| r.role == crate::plan::node::RoleKind::Sampler));
+        assert!(!choice.scoreboard.unwrap().summary().contains(" B,"), "B is not among those ranked");
+        let named = choose(&valid(&text), Some(TopologyId::B)).unwrap_err();
+        assert!(named.into_sorted().iter().any(|d| d.message.contains("tail sampling needs a collector gateway")));
     }
 
     #[test]

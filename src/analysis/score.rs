@@ -100,7 +100,18 @@ impl Scoreboard {
         let fewest = entries.iter().map(|e| e.figures.workloads).min().unwrap_or(0);
         let rows: Vec<Row> = entries.iter().map(|e| row(e, fewest, facts)).collect();
         let renderable = rows.iter().any(|r| r.needs.is_empty());
-        let mut ranked: Vec<&Row> = rows.iter().filter(|r| r.needs.is_empty() || !renderable).collect();
+        // A topology that cannot have what the stack asks for (tail sampling without a gateway)
+        // is never ranked; `choose` refuses it by name when it is the only one left.
+        let refused: Vec<TopologyId> = entries
+            .iter()
+            .filter(|e| crate::analysis::choose::tail_refusal(valid, &e.topology).is_some())
+            .map(|e| e.topology.id)
+            .collect();
+        let mut ranked: Vec<&Row> = rows
+            .iter()
+            .filter(|r| r.needs.is_empty() || !renderable)
+            .filter(|r| !refused.contains(&r.id) || refused.len() == rows.len())
+            .collect();
         ranked
             .sort_by(|a, b| rank_key(b, &valid.priorities).cmp(&rank_key(a, &valid.priorities)).then(a.id.cmp(&b.id)));
         let ranked: Vec<TopologyId> = ranked.iter().map(|r| r.id).collect();

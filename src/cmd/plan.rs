@@ -10,6 +10,38 @@ use crate::cmd::Exit;
 use crate::model::keywords::TopologyId;
 use crate::report;
 
+/// What the plan keeps of the traces: the SDKs' ratio, the samplers' rules.
+fn sampling_lines(plan: &crate::plan::Plan) -> Vec<String> {
+    use crate::plan::collector::ProcessorSpec;
+    let mut out = Vec::new();
+    if let Some(ratio) = plan.apps.iter().find_map(|a| a.head_ratio.as_ref()) {
+        out.push(format!("head: the SDKs keep {ratio} of the traces they start (parentbased_traceidratio)"));
+    }
+    for role in &plan.roles {
+        for p in &role.processors {
+            let ProcessorSpec::TailSampling(t) = &p.spec else { continue };
+            let mut kept = Vec::new();
+            if t.keep_errors {
+                kept.push("every trace with an error".to_string());
+            }
+            if let Some(ms) = t.slower_than_ms {
+                kept.push(format!("every trace of {ms} ms or more"));
+            }
+            kept.push(format!("{}% of the rest", f64::from(t.ratio_ppm) / 10_000.0));
+            out.push(format!(
+                "tail: {} ({} replicas, traces routed by trace id) keeps {}; decides {} s after a trace's first span, \
+                 holding at most {} traces per replica",
+                role.name,
+                role.replicas,
+                kept.join(", "),
+                t.decision_wait_seconds,
+                t.num_traces
+            ));
+        }
+    }
+    out
+}
+
 /// The text `plan` prints.
 pub(crate) fn describe(analysis: &Analysis) -> anyhow::Result<String> {
     let plan = &analysis.plan;
@@ -38,6 +70,13 @@ pub(crate) fn describe(analysis: &Analysis) -> anyhow::Result<String> {
     for role in &plan.roles {
         let _ =
             writeln!(out, "  {} ({} replica{})", role.name, role.replicas, if role.replicas == 1 { "" } else { "s" });
+    }
+    let sampling = sampling_lines(plan);
+    if !sampling.is_empty() {
+        let _ = writeln!(out, "sampling:");
+        for line in sampling {
+            let _ = writeln!(out, "  {line}");
+        }
     }
     if let (Some(load), Some(sizing)) = (&plan.load, &plan.sizing) {
         let gateway = plan.roles.iter().find(|r| r.role == crate::plan::node::RoleKind::Gateway);

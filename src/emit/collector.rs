@@ -9,8 +9,8 @@ use crate::emit::yaml::{document, map, n, s, strings};
 use crate::model::env_ref::EnvRef;
 use crate::plan::collector::{
     CollectorRole, ComponentId, ComponentKind, Connector, ConnectorSpec, ContainerLogSource, Delivery, EsAuth,
-    Exporter, ExporterSpec, HeaderValue, Processor, ProcessorSpec, Receiver, ReceiverSpec, HEALTH_PORT, OTLP_GRPC_PORT,
-    OTLP_HTTP_PORT, STORAGE_DIR,
+    Exporter, ExporterSpec, HeaderValue, Processor, ProcessorSpec, Receiver, ReceiverSpec, TailSampling, HEALTH_PORT,
+    OTLP_GRPC_PORT, OTLP_HTTP_PORT, STORAGE_DIR,
 };
 use crate::plan::log_format::{LogFormat, PG_MESSAGE_SEVERITIES};
 use crate::plan::{sizing, Addr, Flavor, Plan};
@@ -394,6 +394,7 @@ fn processor(p: &Processor) -> Value {
         }
         ProcessorSpec::K8sAttributes { own_node, exclude_pods } => k8s_attributes(*own_node, exclude_pods),
         ProcessorSpec::ElasticApm => map(Vec::<(&str, Value)>::new()),
+        ProcessorSpec::TailSampling(t) => tail_sampling(t),
         ProcessorSpec::InsertResource(attrs) => map([(
             "attributes",
             Value::Sequence(
@@ -608,7 +609,71 @@ fn exporter(cx: &Ctx<'_>, e: &Exporter) -> Value {
             map(entries)
         }
         ExporterSpec::Elasticsearch { endpoint, auth } => elasticsearch_exporter(cx, endpoint, auth, e.delivery),
+        ExporterSpec::LoadBalancing { hostname } => load_balancing(cx, hostname, e.delivery),
     }
+}
+
+/// The `load_balancing` exporter: every span of a trace to the same sampler (`routing_key:
+/// traceID`), over OTLP/gRPC to each address the DNS resolver finds for `hostname` (the headless
+/// Service on Kubernetes, which lists the ready samplers; the compose service), re-read every
+/// 5 s. Its own queue (on disk when persistent) and retries hold the traces while no sampler
+/// takes them; `protocol.otlp` is the exporter it builds per sampler, which may not have a
+/// persistent queue (they would share its storage), so it has none and gives up after a short
+/// retry: the traces go back to the exporter's queue and are routed again to the samplers then
+/// resolved (exporter/loadbalancingexporter/README.md at v0.152.0, "Resilience and scaling
+/// considerations").
+fn load_balancing(cx: &Ctx<'_>, hostname: &Addr, d: Delivery) -> Value {
+    let host = hostname.resolved_host(cx.flavor, &cx.plan.namespaces);
+    let otlp = map([
+        ("tls", map([("insecure", Value::Bool(true))])),
+        ("sending_queue", map([("enabled", Value::Bool(false))])),
+        (
+            "retry_on_failure",
+            map([
+                ("enabled", Value::Bool(true)),
+                ("initial_interval", s(sizing::duration(1))),
+                ("max_interval", s(sizing::duration(5))),
+                ("max_elapsed_time", s(sizing::duration(30))),
+            ]),
+        ),
+    ]);
+    let mut entries = vec![("routing_key", s("traceID"))];
+    entries.extend(delivery(cx, d));
+    entries.push(("protocol", map([("otlp", otlp)])));
+    entries.push(("resolver", map([("dns", map([("hostname", lit(&host)), ("port", s(hostname.port.to_string()))]))])));
+    map(entries)
+}
+
+/// `tail_sampling`: decide `decision_wait` after a trace's first span, holding at most
+/// `num_traces`; keep a trace when any policy says so — an error span (`status_code`), a
+/// duration at or above the threshold (`latency`), or its trace id among the ratio kept
+/// (`probabilistic`, which sees every trace, so it keeps that share of the rest)
+/// (processor/tailsamplingprocessor/README.md at v0.152.0).
+fn tail_sampling(t: &TailSampling) -> Value {
+    let mut policies = Vec::new();
+    if t.keep_errors {
+        policies.push(map([
+            ("name", s("errors")),
+            ("type", s("status_code")),
+            ("status_code", map([("status_codes", strings(["ERROR"]))])),
+        ]));
+    }
+    if let Some(ms) = t.slower_than_ms {
+        policies.push(map([("name", s("slow")), ("type", s("latency")), ("latency", map([("threshold_ms", n(ms))]))]));
+    }
+    if t.ratio_ppm > 0 || policies.is_empty() {
+        let percent = f64::from(t.ratio_ppm) / 10_000.0;
+        policies.push(map([
+            ("name", s("rest")),
+            ("type", s("probabilistic")),
+            ("probabilistic", map([("sampling_percentage", Value::Number(percent.into()))])),
+        ]));
+    }
+    map([
+        ("decision_wait", s(sizing::duration(t.decision_wait_seconds))),
+        ("num_traces", n(t.num_traces)),
+        ("policies", Value::Sequence(policies)),
+    ])
 }
 
 /// The elasticsearch exporter: `OTel` mapping by default (`mapping` left unset), and its own

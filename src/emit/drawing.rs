@@ -77,9 +77,10 @@ fn group_keys(plan: &Plan) -> BTreeMap<NodeIndex, String> {
             NodeKind::Collector { role } => {
                 let order = match role {
                     RoleKind::Gateway => 0,
-                    RoleKind::Scraper => 1,
-                    RoleKind::FileAgent(_) => 2,
-                    RoleKind::NodeAgent => 3,
+                    RoleKind::Sampler => 1,
+                    RoleKind::Scraper => 2,
+                    RoleKind::FileAgent(_) => 3,
+                    RoleKind::NodeAgent => 4,
                 };
                 format!("3/{order}/{}", node.name)
             }
@@ -95,7 +96,7 @@ fn group_keys(plan: &Plan) -> BTreeMap<NodeIndex, String> {
         if let NodeKind::Collector { role: RoleKind::FileAgent(_) } = &g[n].kind {
             let source = g.edges_directed(n, Direction::Incoming).map(|e| e.source()).next();
             if let Some(ds_key) = source.and_then(|s| keys.get(&s)).filter(|k| k.contains("/group/")).cloned() {
-                keys.insert(n, format!("3/2/agents/{ds_key}"));
+                keys.insert(n, format!("3/3/agents/{ds_key}"));
             }
         }
     }

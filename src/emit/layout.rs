@@ -119,6 +119,14 @@ pub(crate) struct Drawing {
     pub(crate) edges: Vec<DiagramEdge>,
 }
 
+/// Whether `e` only carries a collector's own metrics back to a box that sends it telemetry
+/// (the samplers report to the gateway that feeds them): the flow runs the other way, and
+/// ranking by it would make a cycle.
+fn flows_back(d: &Drawing, e: &DiagramEdge) -> bool {
+    let metrics_only = d.edges.iter().filter(|x| x.from == e.from && x.to == e.to).all(|x| x.signal == Signal::Metrics);
+    metrics_only && d.edges.iter().any(|x| x.from == e.to && x.to == e.from && x.signal != Signal::Metrics)
+}
+
 /// Sources in column 0; every other box one column right of its furthest sender (column 1 at
 /// least).
 pub(crate) fn ranks(d: &Drawing) -> Vec<usize> {
@@ -126,7 +134,7 @@ pub(crate) fn ranks(d: &Drawing) -> Vec<usize> {
     let mut preds: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
     let mut succs: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
     for e in &d.edges {
-        if e.from != e.to {
+        if e.from != e.to && !flows_back(d, e) {
             preds[e.to].insert(e.from);
             succs[e.from].insert(e.to);
         }

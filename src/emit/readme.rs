@@ -278,6 +278,17 @@ fn kubernetes_section(plan: &Plan, out: &mut String) {
             out.push_str("Its queues are in memory: a pod restart loses what was queued.\n\n");
         }
     }
+    if let Some(s) = plan.roles.iter().find(|r| r.role == RoleKind::Sampler) {
+        let _ = write!(
+            out,
+            "The tail samplers (`{name}`) are a StatefulSet of exactly {n} replicas behind a headless Service of the\n\
+             same name: the gateway resolves that name to every ready sampler and sends all spans of a trace to\n\
+             the same one. Change their number only knowing that traces in flight are then routed anew (some\n\
+             are split and decided in parts).\n\n",
+            name = s.name,
+            n = s.replicas
+        );
+    }
 }
 
 /// The commands that grant a receiver its access: anywhere the server's own client reaches the

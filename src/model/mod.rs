@@ -9,6 +9,7 @@ pub(crate) mod loader;
 pub(crate) mod names;
 pub(crate) mod node;
 pub(crate) mod reader;
+pub(crate) mod sampling;
 pub(crate) mod service;
 pub(crate) mod stack;
 pub(crate) mod tls;

@@ -11,6 +11,7 @@ use crate::model::keywords::{DistributionId, Priority, Target, TopologyChoice, T
 use crate::model::load::Load;
 use crate::model::node::Node;
 use crate::model::reader::{boolean, integer, keyword, label, label_text, list, one_of, short_text, MapView};
+use crate::model::sampling::Sampling;
 use crate::model::service::Service;
 use crate::model::tls::TlsServer;
 use crate::model::version::CollectorVersion;
@@ -116,16 +117,21 @@ pub(crate) struct Stack {
     pub(crate) kubernetes: Option<KubernetesSettings>,
     /// Peak telemetry rates and the outage to absorb, to size the deployment from.
     pub(crate) load: Option<Load>,
+    /// Trace sampling: in the SDKs (`head`) and by a sampler tier behind the gateway (`tail`).
+    pub(crate) sampling: Option<Sampling>,
     /// The DKP services, by name (RFC 1035 label, at most 30 characters).
     #[schemars(extend("minProperties" = 1, "propertyNames" = {"pattern": r"^[a-z]([-a-z0-9]{0,28}[a-z0-9])?$"}))]
     pub(crate) services: Spanned<BTreeMap<String, Spanned<Service>>>,
     /// Where `backends:` is written, for messages about missing backends.
     #[schemars(skip)]
     pub(crate) backends_span: Option<crate::span::Span>,
+    /// Where `sampling.tail` (else `sampling`) is written, for messages about tail sampling.
+    #[schemars(skip)]
+    pub(crate) sampling_span: Option<crate::span::Span>,
 }
 
 /// Top-level keys of the format.
-pub(crate) const TOP_LEVEL: [&str; 11] = [
+pub(crate) const TOP_LEVEL: [&str; 12] = [
     "version",
     "name",
     "environment",
@@ -136,6 +142,7 @@ pub(crate) const TOP_LEVEL: [&str; 11] = [
     "backends",
     "kubernetes",
     "load",
+    "sampling",
     "services",
 ];
 
@@ -158,6 +165,8 @@ impl Stack {
         let backends = m.get("backends").and_then(|n| Backends::read(n, d));
         let kubernetes = m.get("kubernetes").and_then(|n| KubernetesSettings::read(n, d));
         let load = m.get("load").and_then(|n| Load::read(n, d));
+        let sampling = m.get("sampling").and_then(|n| Sampling::read(n, d));
+        let sampling_span = m.get("sampling").map(|n| tail_span(n).unwrap_or(n.span));
         let services = m.required("services", d).and_then(|n| read_services(n, d));
         Some(Stack {
             version: version?,
@@ -170,10 +179,21 @@ impl Stack {
             backends,
             kubernetes,
             load,
+            sampling,
             services: services?,
             backends_span: m.key_span("backends"),
+            sampling_span,
         })
     }
+}
+
+/// Where `tail` is written inside `sampling`, when it is.
+fn tail_span(sampling: &Node) -> Option<crate::span::Span> {
+    let crate::model::node::Value::Map(entries) = &sampling.value else { return None };
+    entries
+        .iter()
+        .find(|(k, _)| matches!(&k.value, crate::model::node::Value::Scalar { text, .. } if text == "tail"))
+        .map(|(k, _)| k.span)
 }
 
 fn read_version(node: &Node, d: &mut Diagnostics) -> Option<Spanned<u64>> {

@@ -61,6 +61,9 @@ pub(crate) struct AppPlan {
     /// cumulative histograms ("dropping cumulative temporality histogram",
     /// elasticsearchexporter@v0.152.0 exporter.go), which the Python SDK sends by default.
     pub(crate) delta_metrics: bool,
+    /// The share of traces its SDK keeps (`sampling.head.ratio`), written as the sampler's
+    /// argument; `None`: the SDK's default (every trace).
+    pub(crate) head_ratio: Option<String>,
 }
 
 /// One environment value: literal, or with a secret reference at its end.
@@ -107,6 +110,13 @@ impl AppPlan {
             lit("OTEL_LOGS_EXPORTER", exporter(Signal::Logs)),
             lit("OTEL_PYTHON_LOG_CORRELATION", "true".to_string()),
         ];
+        // Parent-based: a root span keeps the ratio of traces (by trace id), every other span
+        // follows its parent's decision, so a trace is kept or dropped whole across services
+        // (OpenTelemetry SDK environment variables, `OTEL_TRACES_SAMPLER`).
+        if let Some(ratio) = self.head_ratio.as_ref().filter(|_| self.signals.contains(&Signal::Traces)) {
+            env.push(lit("OTEL_TRACES_SAMPLER", "parentbased_traceidratio".to_string()));
+            env.push(lit("OTEL_TRACES_SAMPLER_ARG", ratio.clone()));
+        }
         if self.delta_metrics && self.signals.contains(&Signal::Metrics) {
             env.push(lit("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "delta".to_string()));
         }

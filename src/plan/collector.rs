@@ -135,6 +135,23 @@ pub(crate) enum ProcessorSpec {
     /// EDOT's `elasticapm` processor with its defaults: it adds the fields Kibana's APM UI
     /// reads (transaction and span types, event outcome, …) to what passes through.
     ElasticApm,
+    /// `tail_sampling`: a trace is kept when any of its rules says so.
+    TailSampling(TailSampling),
+}
+
+/// The rules and memory of a `tail_sampling` processor (`plan::sizing` sizes the memory).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub(crate) struct TailSampling {
+    /// Seconds from a trace's first span to its decision.
+    pub(crate) decision_wait_seconds: u32,
+    /// Traces held in memory at once.
+    pub(crate) num_traces: u64,
+    /// Keep every trace with an error span.
+    pub(crate) keep_errors: bool,
+    /// Keep every trace at least this slow.
+    pub(crate) slower_than_ms: Option<u64>,
+    /// The share of traces kept by trace id, in millionths.
+    pub(crate) ratio_ppm: u32,
 }
 
 /// What a connector does.
@@ -174,6 +191,12 @@ pub(crate) enum ExporterSpec {
         endpoint: Addr,
         /// Headers sent with every request.
         headers: Vec<(String, HeaderValue)>,
+    },
+    /// The `load_balancing` exporter: OTLP/gRPC to every address `hostname` resolves to (DNS,
+    /// re-read as replicas come and go), each trace to one of them by its trace id.
+    LoadBalancing {
+        /// The name that resolves to every receiver, and their OTLP/gRPC port.
+        hostname: Addr,
     },
     /// The `elasticsearch` exporter.
     Elasticsearch {
@@ -217,6 +240,8 @@ pub(crate) enum ComponentKind {
     ResourceProcessor,
     /// processor `k8s_attributes`.
     K8sAttributesProcessor,
+    /// processor `tail_sampling`.
+    TailSamplingProcessor,
     /// exporter `otlp_grpc`.
     OtlpGrpcExporter,
     /// exporter `otlp_http`.
@@ -241,7 +266,7 @@ pub(crate) enum ComponentKind {
 
 impl ComponentKind {
     /// Every kind.
-    pub(crate) const ALL: [ComponentKind; 19] = [
+    pub(crate) const ALL: [ComponentKind; 20] = [
         ComponentKind::OtlpReceiver,
         ComponentKind::PostgresqlReceiver,
         ComponentKind::RedisReceiver,
@@ -251,6 +276,7 @@ impl ComponentKind {
         ComponentKind::MemoryLimiterProcessor,
         ComponentKind::ResourceProcessor,
         ComponentKind::K8sAttributesProcessor,
+        ComponentKind::TailSamplingProcessor,
         ComponentKind::OtlpGrpcExporter,
         ComponentKind::OtlpHttpExporter,
         ComponentKind::ElasticsearchExporter,

@@ -487,6 +487,11 @@ impl<'a> Draft<'a> {
     }
 }
 
+/// Recompute a finished role's secrets after a later pass changed its exporters.
+pub(crate) fn refresh_secrets(role: &mut CollectorRole) {
+    *role = finish(role.clone());
+}
+
 /// Sort a role's secrets once it is complete.
 fn finish(mut role: CollectorRole) -> CollectorRole {
     let mut secrets = BTreeSet::new();
@@ -512,7 +517,7 @@ fn finish(mut role: CollectorRole) -> CollectorRole {
             ExporterSpec::Elasticsearch { auth: EsAuth::Basic { password: p, .. } | EsAuth::ApiKey(p), .. } => {
                 secrets.insert(p.clone());
             }
-            ExporterSpec::Elasticsearch { .. } => {}
+            ExporterSpec::Elasticsearch { .. } | ExporterSpec::LoadBalancing { .. } => {}
         }
     }
     role.secrets = secrets.into_iter().collect();

@@ -21,6 +21,8 @@ pub(crate) enum RoleKind {
     FileAgent(String),
     /// Reads container logs on each node.
     NodeAgent,
+    /// Tail-samples traces: the gateway routes every span of a trace to the same one.
+    Sampler,
 }
 
 impl RoleKind {
@@ -31,6 +33,7 @@ impl RoleKind {
             RoleKind::Scraper => "scraper",
             RoleKind::FileAgent(_) => "file-agent",
             RoleKind::NodeAgent => "node-agent",
+            RoleKind::Sampler => "sampler",
         }
     }
 
@@ -41,6 +44,7 @@ impl RoleKind {
             RoleKind::Scraper => "scraper".into(),
             RoleKind::FileAgent(ds) => format!("agent-{ds}"),
             RoleKind::NodeAgent => "node-agent".into(),
+            RoleKind::Sampler => "sampler".into(),
         }
     }
 }

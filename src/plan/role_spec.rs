@@ -21,6 +21,8 @@ pub(crate) enum Placement {
     PerNode,
     /// Beside a datastore, sharing its files (in its pod on Kubernetes).
     Sidecar,
+    /// A fixed set of replicas, each one addressed by the senders (which route by trace id).
+    Ring,
 }
 
 /// One role kind.

@@ -35,6 +35,30 @@ pub(crate) const QUEUE_SHARE_OF_VOLUME: u64 = 2;
 /// The part of a container's memory an in-memory queue may fill.
 pub(crate) const QUEUE_SHARE_OF_MEMORY: u64 = 4;
 
+/// Seconds the tail sampler waits from a trace's first span before deciding on it: long enough
+/// for a web request's spans to arrive from every service (the SDKs export every few seconds),
+/// shorter than upstream's default of 30 s so fewer traces wait in memory at once
+/// (processor/tailsamplingprocessor/README.md at v0.152.0, `decision_wait`).
+pub(crate) const DECISION_WAIT_SECONDS: u32 = 10;
+
+/// Spans of a typical trace, for sizing the sampler's memory: a Django request with its
+/// database, cache and outgoing HTTP calls.
+pub(crate) const SPANS_PER_TRACE: u64 = 20;
+
+/// Memory one held span takes in the sampler, bytes: the decoded span with its attributes and
+/// resource, and its share of the trace's bookkeeping.
+pub(crate) const HELD_SPAN_BYTES: u64 = 2048;
+
+/// `num_traces` of the tail sampler in a container of `container_mib`: the traces held at once
+/// may fill half of the `memory_limiter`'s limit (memory = `num_traces` × spans per trace × bytes
+/// per span); the rest is for the exporter's queue and the process. Beyond it the processor
+/// decides on the oldest traces early. With `DECISION_WAIT_SECONDS`, a replica takes about
+/// `num_traces / DECISION_WAIT_SECONDS` new traces a second.
+pub(crate) fn tail_sampling_traces(container_mib: u32) -> u64 {
+    let (limit_mib, _) = memory_limiter(container_mib);
+    (u64::from(limit_mib) * 1024 * 1024 / 2 / (SPANS_PER_TRACE * HELD_SPAN_BYTES)).max(1000)
+}
+
 /// Memory of a role's container: `collector.memory_limit_mib` divided by the role's divisor,
 /// never under 64 MiB nor over the configured limit.
 pub(crate) fn role_memory(spec: &RoleSpec, limit: u32) -> u32 {

@@ -42,6 +42,9 @@ pub(crate) enum Replicas {
         /// Maximum.
         max: u32,
     },
+    /// Exactly this many, each one known to its senders (no autoscaler: a change re-routes
+    /// traces).
+    Fixed(u32),
     /// Exactly one.
     One,
     /// One on every node.
@@ -57,7 +60,7 @@ impl Replicas {
     /// (a per-node agent counts once: the node count is the cluster's).
     pub(crate) fn counted(self) -> u32 {
         match self {
-            Replicas::Scaled { min, .. } => min,
+            Replicas::Scaled { min, .. } | Replicas::Fixed(min) => min,
             Replicas::One | Replicas::PerNode | Replicas::Sidecar | Replicas::OneShot => 1,
         }
     }
@@ -289,6 +292,7 @@ pub(crate) fn collector(
         Placement::Single => Replicas::One,
         Placement::PerNode => Replicas::PerNode,
         Placement::Sidecar => Replicas::Sidecar,
+        Placement::Ring => Replicas::Fixed(role.replicas),
     };
     let storage = role.file_storage.then(|| Storage {
         key: "storage",
@@ -364,6 +368,7 @@ fn role_tls_files(role: &CollectorRole) -> Vec<String> {
             ExporterSpec::OtlpGrpc { endpoint, .. }
             | ExporterSpec::OtlpHttp { endpoint, .. }
             | ExporterSpec::Elasticsearch { endpoint, .. } => add(endpoint),
+            ExporterSpec::LoadBalancing { .. } => {}
         }
     }
     if let Some(t) = &role.telemetry {

@@ -91,6 +91,9 @@ struct ComponentJson {
 struct TopologyJson {
     id: &'static str,
     needs: Vec<&'static str>,
+    /// Why the topology cannot render this stack although its backends are described (tail
+    /// sampling without a gateway); `null` when it can.
+    refused: Option<String>,
     workloads: usize,
     single_points_of_failure: PerSignal<Vec<String>>,
     hops: PerSignal<usize>,
@@ -127,6 +130,7 @@ fn json(valid: &ValidStack, entries: &[Entry], board: &Scoreboard) -> Comparison
             TopologyJson {
                 id: e.topology.id.letter(),
                 needs: e.needs.iter().map(|k| k.key()).collect(),
+                refused: crate::analysis::choose::tail_refusal(valid, &e.topology).map(|d| d.message),
                 workloads: f.workloads,
                 single_points_of_failure: PerSignal::from_fn(|s| flow(s).spofs),
                 hops: PerSignal::from_fn(|s| flow(s).hops),
@@ -285,7 +289,9 @@ impl Sheet {
             SheetRow {
                 label: "renders".into(),
                 cells: column(&|e| {
-                    if e.needs.is_empty() {
+                    if crate::analysis::choose::tail_refusal(valid, &e.topology).is_some() {
+                        "no: tail sampling needs a gateway".into()
+                    } else if e.needs.is_empty() {
                         "yes".into()
                     } else {
                         format!("needs {}", e.needs.iter().map(|k| k.key()).collect::<Vec<_>>().join(", "))

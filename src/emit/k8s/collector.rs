@@ -93,7 +93,15 @@ pub(super) fn manifest(cx: &Ctx<'_>, w: &Workload, role: &CollectorRole) -> anyh
         "claims": claims,
     });
     m.add(cx.t, "k8s/workload.yaml.j2", &data)?;
-    if kind == "StatefulSet" {
+    if let Replicas::Fixed(_) = w.replicas {
+        // Headless under the workload's own name: it resolves to every replica, which is what
+        // the gateway's load-balancing exporter reads (its DNS resolver).
+        let ports = service::ports(w, &["otlp-grpc", "otlp-http"]);
+        service::add(cx, &mut m, name, &labels, name, true, &ports)?;
+        scaling::disruption_budget(cx, &mut m, name, &labels)?;
+        let ports: Vec<u16> = ["otlp-grpc"].iter().filter_map(|p| w.port(p)).collect();
+        service::senders_only(cx, name, &w.component, &ports, &mut m)?;
+    } else if kind == "StatefulSet" {
         let ports = if w.port("otlp-grpc").is_some() {
             service::ports(w, &["otlp-grpc", "otlp-http"])
         } else {
@@ -125,6 +133,23 @@ fn object_kind(
         Replicas::PerNode => {
             pod["tolerations"] = json!([{ "operator": "Exists" }]);
             ("DaemonSet", json!({ "updateStrategy": { "type": "RollingUpdate" } }))
+        }
+        Replicas::Fixed(n) => {
+            comments.push("A fixed number of replicas, each with its own name behind the headless Service: the");
+            comments
+                .push("gateway routes every span of a trace to one of them, and a change of count re-routes traces.");
+            pod["topologySpreadConstraints"] = json!([{
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": { "matchLabels": cx.selector(name) },
+            }]);
+            let mut spec = json!({ "replicas": n, "serviceName": name, "podManagementPolicy": "Parallel" });
+            if persistent {
+                spec["persistentVolumeClaimRetentionPolicy"] =
+                    json!({ "whenScaled": "Retain", "whenDeleted": "Retain" });
+            }
+            ("StatefulSet", spec)
         }
         Replicas::Scaled { .. } => {
             comments.push("Replicas come from the HorizontalPodAutoscaler (its minimum is `gateway_replicas`):");

@@ -55,6 +55,49 @@ pub(super) fn network_policy(
     )
 }
 
+/// Ingress to `name`'s `ports` only from the collectors the plan has sending to it (the
+/// samplers take traces from the gateway and nobody else).
+pub(super) fn senders_only(
+    cx: &Ctx<'_>,
+    name: &str,
+    component: &str,
+    ports: &[u16],
+    m: &mut Manifest,
+) -> anyhow::Result<()> {
+    use petgraph::visit::EdgeRef;
+    let g = &cx.plan.graph;
+    let senders: std::collections::BTreeSet<&str> = g
+        .edge_references()
+        .filter(|e| g[e.target()].name == name)
+        .filter(|e| matches!(g[e.source()].kind, crate::plan::node::NodeKind::Collector { .. }))
+        .map(|e| g[e.source()].name.as_str())
+        .collect();
+    let namespace = &cx.plan.namespaces.observability;
+    let from: Vec<Value> = senders
+        .iter()
+        .map(|s| {
+            json!({
+                "namespaceSelector": { "matchLabels": { "kubernetes.io/metadata.name": namespace } },
+                "podSelector": { "matchLabels": cx.selector(s) },
+            })
+        })
+        .collect();
+    let ports: Vec<Value> = ports.iter().map(|p| json!({ "protocol": "TCP", "port": p })).collect();
+    let names: Vec<&str> = senders.iter().copied().collect();
+    let comments = vec![format!("OTLP reaches {name} only from {}.", names.join(", "))];
+    m.add(
+        cx.t,
+        "k8s/store-network-policy.yaml.j2",
+        &json!({
+            "comments": comments,
+            "name": k8s_name(&format!("{name}-otlp-ingress")),
+            "labels": cx.labels(name, component),
+            "selector": cx.selector(name),
+            "ingress": [{ "from": from, "ports": ports }],
+        }),
+    )
+}
+
 /// The `NetworkPolicy` of a store without authentication of its own: ingress only from the
 /// peers the plan names, each rule on its ports (pods of an otelplan workload by its labels, or
 /// a whole namespace of the team's pods).

@@ -33,6 +33,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
             // Until a collector it sends to takes them over (`Draft::pod_attributes_at`).
             pod_attributes: PodAttributes::App,
             delta_metrics,
+            head_ratio: d.valid.head_sampling.map(|r| r.to_string()),
         });
     }
     Ok(())

@@ -14,6 +14,7 @@ mod file_agents;
 mod gateway;
 mod intakes;
 mod node_agent;
+mod sampler;
 mod scraper;
 mod self_telemetry;
 mod workloads;
@@ -24,7 +25,7 @@ use crate::plan::draft::Draft;
 pub(crate) type Pass = fn(&mut Draft<'_>) -> anyhow::Result<()>;
 
 /// Every pass, by the name topologies use.
-const PASSES: [(&str, Pass); 14] = [
+const PASSES: [(&str, Pass); 15] = [
     ("backends", backends::run),
     ("capacity", capacity::run),
     ("apps", apps::run),
@@ -34,6 +35,7 @@ const PASSES: [(&str, Pass); 14] = [
     ("node-agent", node_agent::run),
     ("gateway", gateway::run),
     ("elastic-apm", elastic_apm::run),
+    ("sampler", sampler::run),
     ("self-telemetry", self_telemetry::run),
     ("intakes", intakes::run),
     ("apm-server", apm_server::run),
