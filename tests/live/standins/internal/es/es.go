@@ -66,6 +66,7 @@ type Config struct {
 	ClusterName string
 	LicenseType string // basic, trial, platinum...
 	MaxBodySize int64  // http.max_content_length, default 100 MiB
+	DataDir     string // where users, roles and templates survive a restart ("" = memory only)
 }
 
 // Fault modes.
@@ -129,6 +130,9 @@ func New(cfg Config, rec *record.Recorder) (*Server, error) {
 	s.fault = fault{Mode: FaultNone}
 	s.initSecurity()
 	s.policies, s.templates = map[string]bool{}, map[string]bool{}
+	if err := s.loadState(); err != nil {
+		return nil, err
+	}
 	s.admin = common.NewAdmin("elasticsearch", "Elasticsearch "+cfg.Version+" (bulk ingest)", rec, s.extra)
 	s.admin.Mux.HandleFunc("/_standin/fault", s.handleFault)
 
@@ -375,6 +379,7 @@ func (s *Server) serveMain(w http.ResponseWriter, r *http.Request) {
 		}
 		s.secMu.Lock()
 		s.indices[name] = true
+		s.saveLocked()
 		s.secMu.Unlock()
 		s.writeJSON(w, r, http.StatusOK, map[string]any{"acknowledged": true})
 	case strings.HasSuffix(p, "/_refresh") || p == "/_refresh":
@@ -435,6 +440,7 @@ func (s *Server) template(w http.ResponseWriter, r *http.Request, who *principal
 		} else {
 			s.templates[key] = true
 		}
+		s.saveLocked()
 		s.secMu.Unlock()
 		s.writeJSON(w, r, http.StatusOK, map[string]any{"acknowledged": true})
 	case http.MethodDelete:
@@ -444,6 +450,7 @@ func (s *Server) template(w http.ResponseWriter, r *http.Request, who *principal
 		s.secMu.Lock()
 		delete(s.policies, name)
 		delete(s.templates, key)
+		s.saveLocked()
 		s.secMu.Unlock()
 		s.writeJSON(w, r, http.StatusOK, map[string]any{"acknowledged": true})
 	default:
@@ -668,6 +675,7 @@ func (s *Server) bulkDenied(who *principal, a bulkAction) string {
 	}
 	s.secMu.Lock()
 	s.indices[a.index] = true
+	s.saveLocked()
 	s.secMu.Unlock()
 	return ""
 }

@@ -34,7 +34,13 @@ package es
 //     bootstrap.password until changed) cannot authenticate before their
 //     password is set.
 //
-// Differences: passwords are kept in clear in memory; role descriptors are
+// Like Elasticsearch, which keeps users and roles in its .security index and
+// templates, policies and data streams in the cluster state, all on its data
+// path, the stand-in keeps them across a restart when given a data directory
+// (Config.DataDir, the image's /usr/share/elasticsearch/data volume): a
+// writer the setup job created still logs in after the store comes back.
+//
+// Differences: passwords are kept in clear (in memory and in that file); role descriptors are
 // kept as given except cluster and index privileges; field and document
 // level security, run_as, applications, remote indices and restricted
 // (system) indices are not modelled; index patterns understand `*` and `?`
@@ -44,6 +50,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -449,6 +457,7 @@ func (s *Server) putRole(w http.ResponseWriter, r *http.Request, name string) {
 	s.secMu.Lock()
 	_, existed := s.roles[name]
 	s.roles[name] = ro
+	s.saveLocked()
 	s.secMu.Unlock()
 	s.writeJSON(w, r, http.StatusOK, map[string]any{"role": map[string]any{"created": !existed}})
 }
@@ -533,6 +542,7 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request, name string) {
 		nu.password = old.password // an update without a password keeps it
 	}
 	s.users[name] = nu
+	s.saveLocked()
 	s.secMu.Unlock()
 	s.writeJSON(w, r, http.StatusOK, map[string]any{"created": old == nil})
 }
@@ -573,6 +583,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, name str
 	u := s.users[name]
 	if u != nil {
 		u.password = password
+		s.saveLocked()
 	}
 	s.secMu.Unlock()
 	if u == nil {
@@ -607,4 +618,116 @@ func (s *Server) securityState() map[string]any {
 	}
 	sort.Strings(templates)
 	return map[string]any{"users": users, "roles": roles, "ilm_policies": policies, "templates": templates}
+}
+
+// persisted is what survives a restart (the file standin-security.json in Config.DataDir).
+type persisted struct {
+	Users map[string]struct {
+		Password string         `json:"password"`
+		Roles    []string       `json:"roles"`
+		FullName any            `json:"full_name,omitempty"`
+		Email    any            `json:"email,omitempty"`
+		Metadata map[string]any `json:"metadata,omitempty"`
+		Enabled  bool           `json:"enabled"`
+		Reserved bool           `json:"reserved"`
+	} `json:"users"`
+	Roles     map[string]json.RawMessage `json:"roles"`
+	Indices   []string                   `json:"indices"`
+	Policies  []string                   `json:"policies"`
+	Templates []string                   `json:"templates"`
+}
+
+func (s *Server) statePath() string {
+	if s.cfg.DataDir == "" {
+		return ""
+	}
+	return filepath.Join(s.cfg.DataDir, "standin-security.json")
+}
+
+// loadState reads what an earlier run of the stand-in kept; nothing when there is none.
+func (s *Server) loadState() error {
+	path := s.statePath()
+	if path == "" {
+		return nil
+	}
+	b, err := os.ReadFile(path)
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var p persisted
+	if err := json.Unmarshal(b, &p); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	s.secMu.Lock()
+	defer s.secMu.Unlock()
+	for n, u := range p.Users {
+		s.users[n] = &user{password: u.Password, roles: u.Roles, fullName: u.FullName, email: u.Email,
+			metadata: u.Metadata, enabled: u.Enabled, reserved: u.Reserved}
+	}
+	for n, raw := range p.Roles {
+		var ro role
+		if err := json.Unmarshal(raw, &ro); err != nil {
+			return fmt.Errorf("%s: role %s: %w", path, n, err)
+		}
+		s.roles[n] = &ro
+	}
+	for _, x := range p.Indices {
+		s.indices[x] = true
+	}
+	for _, x := range p.Policies {
+		s.policies[x] = true
+	}
+	for _, x := range p.Templates {
+		s.templates[x] = true
+	}
+	return nil
+}
+
+// saveLocked writes the state (secMu held); atomically, so a kill mid-write keeps the old file.
+func (s *Server) saveLocked() {
+	path := s.statePath()
+	if path == "" {
+		return
+	}
+	var p persisted
+	p.Users = map[string]struct {
+		Password string         `json:"password"`
+		Roles    []string       `json:"roles"`
+		FullName any            `json:"full_name,omitempty"`
+		Email    any            `json:"email,omitempty"`
+		Metadata map[string]any `json:"metadata,omitempty"`
+		Enabled  bool           `json:"enabled"`
+		Reserved bool           `json:"reserved"`
+	}{}
+	for n, u := range s.users {
+		e := p.Users[n]
+		e.Password, e.Roles, e.FullName, e.Email, e.Metadata, e.Enabled, e.Reserved =
+			u.password, u.roles, u.fullName, u.email, u.metadata, u.enabled, u.reserved
+		p.Users[n] = e
+	}
+	p.Roles = map[string]json.RawMessage{}
+	for n, ro := range s.roles {
+		b, _ := json.Marshal(ro)
+		p.Roles[n] = b
+	}
+	for x := range s.indices {
+		p.Indices = append(p.Indices, x)
+	}
+	for x := range s.policies {
+		p.Policies = append(p.Policies, x)
+	}
+	for x := range s.templates {
+		p.Templates = append(p.Templates, x)
+	}
+	b, err := json.Marshal(p)
+	if err != nil {
+		return
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err == nil {
+		_ = os.Rename(tmp, path)
+	}
 }

@@ -140,3 +140,22 @@ func TestWildcard(t *testing.T) {
 		}
 	}
 }
+
+// Elasticsearch keeps users and roles on its data path: a writer the setup job
+// created logs in after the store restarts.
+func TestSecuritySurvivesARestart(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := start(t, Config{User: "elastic", Password: "superpw", DataDir: dir})
+	su := basic("elastic", "superpw")
+	doRaw(t, "PUT", "http://"+s.Addr+"/_security/role/w", su, `{"cluster":["monitor"],"indices":[{"names":["logs-*-*"],"privileges":["auto_configure","create_doc"]}]}`)
+	doRaw(t, "PUT", "http://"+s.Addr+"/_security/user/w", su, `{"password":"writerpw","roles":["w"]}`)
+	s.Close()
+	s2, _ := start(t, Config{User: "elastic", Password: "superpw", DataDir: dir})
+	if code, raw := doRaw(t, "GET", "http://"+s2.Addr+"/", basic("w", "writerpw"), ""); code != 200 {
+		t.Fatalf("after a restart: %d %s", code, raw)
+	}
+	s3, _ := start(t, Config{User: "elastic", Password: "superpw"})
+	if code, _ := doRaw(t, "GET", "http://"+s3.Addr+"/", basic("w", "writerpw"), ""); code != 401 {
+		t.Fatalf("without a data directory nothing is kept: %d", code)
+	}
+}
