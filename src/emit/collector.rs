@@ -507,6 +507,9 @@ fn telemetry(cx: &Ctx<'_>, role: &CollectorRole) -> Value {
         let list = t.headers.iter().map(|(k, v)| map([("name", s(k.clone())), ("value", header(v))])).collect();
         otlp.push(("headers", Value::Sequence(list)));
     }
+    if t.delta {
+        otlp.push(("temporality_preference", s("delta")));
+    }
     let reader = map([("periodic", map([("interval", n(30_000u32)), ("exporter", map([("otlp", map(otlp))]))]))]);
     map([
         ("resource", map(resource)),
