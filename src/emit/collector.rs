@@ -243,10 +243,15 @@ const PG_TIME: &str = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} \S+";
 /// How the `file_log` receiver reads a format. PostgreSQL's lines (prefix
 /// `PG_LOG_LINE_PREFIX`) are joined into one record per message: a line that opens a message
 /// (its label is a severity) starts a record, and the lines after it (tab-indented lines of a
-/// multi-line statement, `DETAIL`, `STATEMENT`, …) join it. A line that never matches passes on
-/// alone (`max_unmatched_batch_size: 1`), so a server writing another format still yields one
-/// record per line. The record's time, severity, process, user and database come from the
-/// prefix; the message becomes the body.
+/// multi-line statement, `DETAIL`, `STATEMENT`, …) join it. The join is the reader's own
+/// (`multiline.line_start_pattern`), not a `recombine` operator: the reader checkpoints an
+/// offset only once the message ending there has been emitted, while `recombine` holds the
+/// newest message in memory after its lines are checkpointed, so a killed agent lost it (one
+/// message per kill, found by the live harness). The pattern is multi-line (`(?m)`) because the
+/// reader searches its whole buffer. Text before the first message start, or a file in another
+/// format, is emitted as it comes (cut at `max_log_size` or when the file stops growing). The
+/// record's time, severity, process, user and database come from the prefix; the message becomes
+/// the body.
 fn log_format(format: LogFormat) -> Vec<(&'static str, Value)> {
     match format {
         LogFormat::Lines => Vec::new(),
@@ -262,14 +267,6 @@ fn log_format(format: LogFormat) -> Vec<(&'static str, Value)> {
                 Value::Mapping(m)
             };
             let operators = vec![
-                map([
-                    ("type", s("recombine")),
-                    ("combine_field", s("body")),
-                    ("is_first_entry", lit(&format!("body matches `{first}`"))),
-                    ("max_unmatched_batch_size", n(1u32)),
-                    ("force_flush_period", s("1s")),
-                    ("max_log_size", s("1MiB")),
-                ]),
                 map([
                     ("type", s("regex_parser")),
                     ("regex", lit(&record)),
@@ -293,7 +290,12 @@ fn log_format(format: LogFormat) -> Vec<(&'static str, Value)> {
                 cond("attributes.user == \"\"", map([("type", s("remove")), ("field", s("attributes.user"))])),
                 cond("attributes.database == \"\"", map([("type", s("remove")), ("field", s("attributes.database"))])),
             ];
-            vec![("preserve_leading_whitespaces", Value::Bool(true)), ("operators", Value::Sequence(operators))]
+            vec![
+                ("multiline", map([("line_start_pattern", lit(&format!("(?m){first}")))])),
+                ("max_log_size", s("1MiB")),
+                ("preserve_leading_whitespaces", Value::Bool(true)),
+                ("operators", Value::Sequence(operators)),
+            ]
         }
     }
 }
@@ -531,6 +533,9 @@ fn telemetry(cx: &Ctx<'_>, role: &CollectorRole) -> Value {
         let list = t.headers.iter().map(|(k, v)| map([("name", s(k.clone())), ("value", header(v))])).collect();
         otlp.push(("headers", Value::Sequence(list)));
     }
+    if t.delta {
+        otlp.push(("temporality_preference", s("delta")));
+    }
     let reader = map([("periodic", map([("interval", n(30_000u32)), ("exporter", map([("otlp", map(otlp))]))]))]);
     map([
         ("resource", map(resource)),
@@ -720,4 +725,25 @@ fn elasticsearch_exporter(cx: &Ctx<'_>, endpoint: &Addr, auth: &EsAuth, d: Deliv
     let d = Delivery { batch_max_bytes: ES_BATCH_MAX_BYTES, ..d };
     entries.push(("sending_queue", queue(cx, d, ("10s", ES_BATCH_MIN_BYTES))));
     map(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// PostgreSQL's messages are joined by the reader, which checkpoints only what it emitted; no
+    /// operator holds a message after its lines are checkpointed (a killed agent lost it).
+    #[test]
+    fn postgres_messages_are_joined_by_the_reader_not_by_an_operator() {
+        let keys = log_format(LogFormat::PostgresStderr);
+        let get = |k: &str| keys.iter().find(|(key, _)| *key == k).map(|(_, v)| v.clone());
+        let pattern = get("multiline").and_then(|m| m.get("line_start_pattern").cloned()).expect("multiline");
+        let pattern = pattern.as_str().unwrap().to_string();
+        assert!(pattern.starts_with("(?m)^"), "the reader searches a whole buffer: {pattern}");
+        let Some(Value::Sequence(ops)) = get("operators") else { panic!("operators") };
+        for op in &ops {
+            assert_ne!(op.get("type").and_then(Value::as_str), Some("recombine"), "{op:?}");
+        }
+        assert!(log_format(LogFormat::Lines).is_empty());
+    }
 }

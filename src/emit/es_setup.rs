@@ -42,13 +42,17 @@ with_password() {
 }
 
 # send WHAT METHOD PATH FILE [PASSWORD-VARIABLE]: one request with FILE as its body; anything
-# but 200 stops the job (the response is in its log).
+# but 200 stops the job, with the response in its log. The response is kept in a variable rather
+# than written to stderr's device path: reopening stderr by path fails when it is a file or socket
+# the job's user may not open (and truncates a file it may), and the root filesystem is read-only.
 send() {
-  local body code
+  local body out code
   if [ $# -eq 5 ]; then body=$(with_password "$5" "$4"); else body=$(<"$4"); fi
-  code=$(printf '%s' "$body" | status -o /dev/stderr -X "$2" -H 'Content-Type: application/json' \
+  out=$(printf '%s' "$body" | status -X "$2" -H 'Content-Type: application/json' \
     --data-binary @- "${ELASTICSEARCH_URL}$3")
+  code=${out:(-3)}
   if [ "$code" != 200 ]; then
+    printf '%s\n' "${out%???}" >&2
     echo "setup: $1: $2 $3 answered $code" >&2
     exit 1
   fi
@@ -162,6 +166,50 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `send` with a stand-in for curl that answers `$CODE` with `$BODY` and records what it got:
+    /// the job's stderr a regular file (as under a runtime that does not hand it a pipe).
+    fn send_with(code: &str) -> (std::process::Output, String, String) {
+        let bash = which("bash").expect("bash");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("role.json"), "{\"cluster\": [\"monitor\"]}\n").unwrap();
+        let err = dir.path().join("stderr.log");
+        std::fs::write(&err, "before\n").unwrap();
+        let script = format!(
+            "{FUNCTIONS}\ncurl() {{ cat > sent; printf '%s%s' \"$BODY\" \"$CODE\"; }}\n\
+             cd {}\nsend 'role `w`' PUT '/_security/role/w' role.json",
+            dir.path().display()
+        )
+        .replace("@SUPERUSER@", SUPERUSER_PASSWORD_VAR);
+        let out = std::process::Command::new(&bash)
+            .arg("-c")
+            .arg(script)
+            .env(SETUP_URL_VAR, "http://es:9200")
+            .env(SUPERUSER_PASSWORD_VAR, "pw")
+            .env("CODE", code)
+            .env("BODY", "{\"error\":\"no\"}")
+            .stderr(std::fs::OpenOptions::new().append(true).open(&err).unwrap())
+            .output()
+            .unwrap();
+        let sent = std::fs::read_to_string(dir.path().join("sent")).unwrap();
+        (out, sent, std::fs::read_to_string(&err).unwrap())
+    }
+
+    #[test]
+    fn a_refused_request_stops_the_job_with_the_response_in_its_log() {
+        assert!(!FUNCTIONS.contains("/dev/stderr"), "the script must not reopen its stderr");
+        let (out, sent, err) = send_with("200");
+        assert!(out.status.success(), "{err}");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "setup: role `w`\n");
+        assert_eq!(sent, "{\"cluster\": [\"monitor\"]}");
+        assert_eq!(err, "before\n", "nothing on stderr when it worked, and the log is not truncated");
+        let (out, _, err) = send_with("400");
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(err, "before\n{\"error\":\"no\"}\nsetup: role `w`: PUT /_security/role/w answered 400\n");
+        let (out, _, err) = send_with("000");
+        assert_eq!(out.status.code(), Some(1), "no answer stops it too");
+        assert!(err.ends_with("answered 000\n"), "{err}");
     }
 
     fn which(program: &str) -> Result<std::path::PathBuf, ()> {

@@ -348,6 +348,10 @@ pub(crate) struct SelfTelemetry {
     pub(crate) endpoint: Addr,
     /// Headers (credentials).
     pub(crate) headers: Vec<(String, HeaderValue)>,
+    /// Whether it exports with delta temporality: where metrics end in Elasticsearch, whose
+    /// exporter drops cumulative histograms (`otelcol.elasticsearch.bulk_requests.latency` and
+    /// the other histograms a collector reports about itself).
+    pub(crate) delta: bool,
 }
 
 /// An exporter instance.

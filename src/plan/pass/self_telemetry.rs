@@ -38,6 +38,11 @@ fn target(d: &Draft<'_>) -> Option<Target> {
 #[expect(clippy::unnecessary_wraps, reason = "every pass has the signature of `Pass`")]
 pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     let Some((node, addr, headers)) = target(d) else { return Ok(()) };
+    // The elasticsearch exporter drops cumulative histograms ("dropping cumulative temporality
+    // histogram"; opentelemetry-collector-contrib v0.152.0 exporter/elasticsearchexporter,
+    // exporter.go): where the metrics end there, the
+    // collectors report their own in delta, as the apps do.
+    let delta = d.sink_of(Signal::Metrics) == BackendKind::Elasticsearch;
     let mut roles = std::mem::take(&mut d.roles);
     for role in &mut roles {
         if role.role == RoleKind::Gateway {
@@ -45,7 +50,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
             // loopback, or through its Service when the intake's certificate names that.
             let own =
                 if addr.tls.is_some() { addr.clone() } else { Addr::loopback(OTLP_HTTP_PORT, Some(Scheme::Http)) };
-            role.telemetry = Some(SelfTelemetry { endpoint: own, headers: Vec::new() });
+            role.telemetry = Some(SelfTelemetry { endpoint: own, headers: Vec::new(), delta });
             continue;
         }
         d.edge(&role_id(&role.role), &node, Signal::Metrics, Protocol::OtlpHttp, Some(addr.port));
@@ -55,8 +60,28 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
             HeaderValue::Literal(_) => None,
         }));
         role.secrets = secrets.into_iter().collect();
-        role.telemetry = Some(SelfTelemetry { endpoint: addr.clone(), headers: headers.clone() });
+        role.telemetry = Some(SelfTelemetry { endpoint: addr.clone(), headers: headers.clone(), delta });
     }
     d.roles = roles;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::model::keywords::TopologyId;
+    use crate::test_support::{plan, DKP};
+
+    #[test]
+    fn collectors_report_their_own_metrics_in_delta_only_where_elasticsearch_stores_them() {
+        for (id, delta) in
+            [(TopologyId::A, false), (TopologyId::B, false), (TopologyId::C, false), (TopologyId::D, true)]
+        {
+            let p = plan(DKP, id);
+            assert!(!p.roles.is_empty());
+            for role in &p.roles {
+                let t = role.telemetry.as_ref().unwrap_or_else(|| panic!("{id:?} {}: no self-telemetry", role.name));
+                assert_eq!(t.delta, delta, "{id:?} {}", role.name);
+            }
+        }
+    }
 }

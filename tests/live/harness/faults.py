@@ -20,7 +20,7 @@ import threading
 import time
 import urllib.parse
 
-from checks import check_processes, drop_messages, log_offsets, pg_log_lines
+from checks import check_processes, drop_messages, log_offsets, pg_entries, pg_log_lines
 from util import http, log, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -280,15 +280,16 @@ def settle_lines(dep, stores, ds, timeout=180, quiet=35):
     def done():
         _, lines = pg_log_lines(dep, ds)
         got = st.poll().by_service[ds]["logs"]
-        cur = (len(lines), got)
+        cur = (pg_entries(lines), got)
         if cur != state["last"]:
             state["last"], state["since"] = cur, time.monotonic()
         q = time.monotonic() - state["since"]
-        return (got >= len(lines) and q >= 6) or q >= quiet
+        return (got >= cur[0] and q >= 6) or q >= quiet
 
-    wait_until(done, timeout, 2, f"{ds} log lines to settle")
+    wait_until(done, timeout, 2, f"{ds} log entries to settle")
     _, lines = pg_log_lines(dep, ds)
-    return len(lines), st.poll().by_service[ds]["logs"], lines
+    # Entries, not lines: each RAISE in a DO block is a LOG line and a CONTEXT line (elog.c), one record.
+    return pg_entries(lines), st.poll().by_service[ds]["logs"], lines
 
 
 def pg_with_file_logs(dep):
@@ -331,8 +332,8 @@ def fault_agent_kill(dep, res, stores):
         return
     lines1, got1, lines = settle_lines(dep, stores, ds)
     written, arrived = lines1 - lines0, got1 - got0
-    # Where the store keeps log bodies (APM Server, Loki stand-ins), each test line is followed by id;
-    # else (the Elasticsearch stand-in) lines are counted.
+    # Where the store keeps log bodies (APM Server, Loki stand-ins), each test entry is followed by id;
+    # else (the Elasticsearch stand-in) entries are counted.
     import re
 
     pat = re.compile(r"LOG:  (f3-\d{6})")
@@ -354,7 +355,7 @@ def fault_agent_kill(dep, res, stores):
     lost = max(written - arrived, 0)
     dup = max(arrived - written, 0)
     record(res, f"3 file agent {agent} SIGKILL + restart x3 while PostgreSQL writes", lost == 0, written, arrived,
-           lost, dup, note=f"{len(in_files)} test entries; lines counted (the store keeps no bodies)")
+           lost, dup, note=f"{len(in_files)} test entries; entries counted (the store keeps no bodies)")
 
 
 def fault_overload(dep, res, stores):

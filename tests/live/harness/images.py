@@ -254,7 +254,10 @@ class Images:
             if env.get(k):
                 port = int(env[k])
         security = env.get("xpack.security.enabled", "true").lower() != "false"
+        # Its data path, where Elasticsearch keeps users, roles and templates (a volume in the tree):
+        # what the setup job created is still there when the store restarts.
         argv = [self.tools["STANDINS"], "es", "--listen", f"0.0.0.0:{port}", "--admin-listen", "0.0.0.0:9299",
+                "--data-dir", "/usr/share/elasticsearch/data",
                 "--dump", "/lvdump/items.jsonl", "--watch-secrets", ",".join(self.project.secret_values())]
         if security:
             argv += ["--user", "elastic", "--password", env.get("ELASTIC_PASSWORD", "")]

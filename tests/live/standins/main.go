@@ -107,6 +107,7 @@ func runES(args []string) {
 	keys := fs.String("api-keys", common.EnvOr("", "ES_STANDIN_API_KEYS"), "comma-separated accepted API keys, base64(id:key) or id:key")
 	version := fs.String("version", "9.5.2", "Elasticsearch version reported")
 	license := fs.String("license", "basic", "license type reported by GET /_license")
+	dataDir := fs.String("data-dir", "", "directory where users, roles, templates and data streams survive a restart (Elasticsearch's data path)")
 	faultMode := fs.String("fault", "none", "initial fault: none, 429, 503, partial, down")
 	faultSecs := fs.Float64("fault-seconds", 0, "initial fault duration (0: until changed)")
 	newRec := common.RecorderFlags(fs)
@@ -116,7 +117,7 @@ func runES(args []string) {
 		fail(err)
 	}
 	s, err := es.New(es.Config{Listen: *listen, AdminListen: *admin, User: *user, Password: *pass,
-		APIKeys: splitList(*keys), Version: *version, LicenseType: *license}, rec)
+		APIKeys: splitList(*keys), Version: *version, LicenseType: *license, DataDir: *dataDir}, rec)
 	if err != nil {
 		fail(err)
 	}

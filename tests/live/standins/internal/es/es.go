@@ -2,17 +2,20 @@
 // the collector's `elasticsearch` exporter and APM Server write to.
 //
 // Upstream code it follows (read, not copied):
+//
 //   - open-telemetry/opentelemetry-collector-contrib v0.152.0,
 //     exporter/elasticsearchexporter/esclient.go: no request at start unless
 //     discover.on_start (then GET /_nodes/http); the product check is the
 //     "X-Elastic-Product: Elasticsearch" header of the first 2xx response;
 //     bulkindexer.go: documents go through go-docappender.
+//
 //   - elastic/go-docappender v2.14.1, bulk_indexer.go: POST /_bulk, NDJSON,
 //     Content-Encoding gzip, query filter_path=items.*._index,items.*.status,
 //     items.*.failure_store,items.*.error.type,items.*.error.reason; an item
 //     with status > 201 or an error.type is a failed document (429 retried by
 //     document when configured); a whole-request status > 299 is a flush
 //     failure (429 "too many", >= 500 server error).
+//
 //   - elastic/elasticsearch (9.x) server/.../action/bulk/BulkItemResponse.java
 //     and BulkResponse: {"errors","took","items":[{"<op>":{"_index","_id",
 //     "_version","result","_shards","_seq_no","_primary_term","status"}}]},
@@ -20,13 +23,17 @@
 //     bodies {"error":{"root_cause":[...],"type","reason"},"status":N}; the
 //     REST layer adds X-Elastic-Product to its answers; security answers 401
 //     with WWW-Authenticate for Basic and ApiKey.
+//
 //   - elastic/apm-server v9.5.2 internal/beater/beater.go (waitReady:
 //     GET / for cluster_uuid) and license.go (GET /_license when tail-based
 //     sampling is on).
 //
+//   - security.go: users, roles, privileges and the setup job's APIs.
+//
 // Differences: nothing is stored or searchable; templates, pipelines and
-// data streams are acknowledged and otherwise ignored; every index accepts
-// every document.
+// ILM policies are checked for their required top-level key, remembered by
+// name and otherwise ignored; every index accepts every document its writer
+// may write.
 package es
 
 import (
@@ -59,6 +66,7 @@ type Config struct {
 	ClusterName string
 	LicenseType string // basic, trial, platinum...
 	MaxBodySize int64  // http.max_content_length, default 100 MiB
+	DataDir     string // where users, roles and templates survive a restart ("" = memory only)
 }
 
 // Fault modes.
@@ -94,6 +102,14 @@ type Server struct {
 	fault fault
 	timer *time.Timer
 	close sync.Once
+
+	// security.go: users, roles, and what the setup job created
+	secMu     sync.Mutex
+	users     map[string]*user
+	roles     map[string]*role
+	indices   map[string]bool // data streams that exist (auto-created by a bulk request)
+	policies  map[string]bool // ILM policies
+	templates map[string]bool // "<kind>/<name>": component and index templates, pipelines
 }
 
 // New starts the stand-in.
@@ -112,6 +128,11 @@ func New(cfg Config, rec *record.Recorder) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, rec: rec, clusterUUID: randID(22), nodeID: randID(22)}
 	s.fault = fault{Mode: FaultNone}
+	s.initSecurity()
+	s.policies, s.templates = map[string]bool{}, map[string]bool{}
+	if err := s.loadState(); err != nil {
+		return nil, err
+	}
 	s.admin = common.NewAdmin("elasticsearch", "Elasticsearch "+cfg.Version+" (bulk ingest)", rec, s.extra)
 	s.admin.Mux.HandleFunc("/_standin/fault", s.handleFault)
 
@@ -155,7 +176,9 @@ func randID(n int) string {
 func (s *Server) extra() map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return map[string]any{"fault": s.fault, "listening": !s.main.IsDown(), "version": s.cfg.Version}
+	out := map[string]any{"fault": s.fault, "listening": !s.main.IsDown(), "version": s.cfg.Version}
+	out["security"] = s.securityState() // takes secMu only
+	return out
 }
 
 // ---- faults ----
@@ -267,33 +290,12 @@ func esError(typ, reason string, status int, extra map[string]any) map[string]an
 	return map[string]any{"error": top, "status": status}
 }
 
-func (s *Server) authOK(r *http.Request) (bool, string) {
-	if s.cfg.User == "" && len(s.cfg.APIKeys) == 0 {
-		return true, "" // security disabled
-	}
-	h := r.Header.Get("Authorization")
-	kind, token, _ := strings.Cut(h, " ")
-	switch strings.ToLower(kind) {
-	case "basic":
-		if s.cfg.User != "" {
-			if u, p, ok := r.BasicAuth(); ok && u == s.cfg.User && p == s.cfg.Password {
-				return true, u
-			}
-			u, _, _ := r.BasicAuth()
-			return false, fmt.Sprintf("unable to authenticate user [%s] for REST request [%s]", u, r.URL.Path)
-		}
-	case "apikey":
-		decoded, _ := base64.StdEncoding.DecodeString(token)
-		for _, k := range s.cfg.APIKeys {
-			if k == token || (len(decoded) > 0 && k == string(decoded)) {
-				id, _, _ := strings.Cut(string(decoded), ":")
-				return true, "apikey:" + id
-			}
-		}
-		return false, fmt.Sprintf("unable to authenticate with provided credentials and anonymous access is not allowed for this request")
-	}
-	return false, fmt.Sprintf("missing authentication credentials for REST request [%s]", r.URL.RequestURI())
+func base64Decode(token string) (string, error) {
+	b, err := base64.StdEncoding.DecodeString(token)
+	return string(b), err
 }
+
+func readSmallBody(r *http.Request) ([]byte, error) { return common.ReadBody(r, 1<<20) }
 
 func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, reason string) {
 	hdr := map[string]any{"WWW-Authenticate": []string{`Basic realm="security", charset="UTF-8"`, "ApiKey"}}
@@ -329,51 +331,56 @@ func (s *Server) serveMain(w http.ResponseWriter, r *http.Request) {
 			"blocked by: [SERVICE_UNAVAILABLE/1/state not recovered / initialized];", http.StatusServiceUnavailable, nil))
 		return
 	}
-	ok, who := s.authOK(r)
+	who, reason := s.authenticate(r)
 	if r.URL.Path == "/_bulk" || strings.HasSuffix(r.URL.Path, "/_bulk") {
 		s.rec.Auth(r.Header.Get("Authorization"))
 	}
-	if !ok {
+	if who == nil {
 		s.rec.Rejected("unauthorized")
-		s.unauthorized(w, r, who)
+		s.unauthorized(w, r, reason)
 		return
 	}
 	p := r.URL.Path
+	monitor := func(action string) bool { return s.requireCluster(w, r, who, action, "monitor", "manage") }
 	switch {
 	case p == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
-		s.writeJSON(w, r, http.StatusOK, s.info())
+		if monitor("cluster:monitor/main") {
+			s.writeJSON(w, r, http.StatusOK, s.info())
+		}
 	case bulkPath.MatchString(p) && (r.Method == http.MethodPost || r.Method == http.MethodPut):
-		s.bulk(w, r, bulkPath.FindStringSubmatch(p)[1])
+		s.bulk(w, r, who, bulkPath.FindStringSubmatch(p)[1])
 	case p == "/_license" && r.Method == http.MethodGet:
-		s.writeJSON(w, r, http.StatusOK, s.license())
+		if monitor("cluster:monitor/xpack/license/get") {
+			s.writeJSON(w, r, http.StatusOK, s.license())
+		}
 	case (p == "/_cluster/health" || strings.HasPrefix(p, "/_cluster/health/")) && r.Method == http.MethodGet:
-		s.writeJSON(w, r, http.StatusOK, map[string]any{
-			"cluster_name": s.cfg.ClusterName, "status": "green", "timed_out": false,
-			"number_of_nodes": 1, "number_of_data_nodes": 1, "active_primary_shards": 0, "active_shards": 0,
-			"relocating_shards": 0, "initializing_shards": 0, "unassigned_shards": 0, "unassigned_primary_shards": 0,
-			"delayed_unassigned_shards": 0, "number_of_pending_tasks": 0, "number_of_in_flight_fetch": 0,
-			"task_max_waiting_in_queue_millis": 0, "active_shards_percent_as_number": 100.0,
-		})
+		if monitor("cluster:monitor/health") {
+			s.writeJSON(w, r, http.StatusOK, map[string]any{
+				"cluster_name": s.cfg.ClusterName, "status": "green", "timed_out": false,
+				"number_of_nodes": 1, "number_of_data_nodes": 1, "active_primary_shards": 0, "active_shards": 0,
+				"relocating_shards": 0, "initializing_shards": 0, "unassigned_shards": 0, "unassigned_primary_shards": 0,
+				"delayed_unassigned_shards": 0, "number_of_pending_tasks": 0, "number_of_in_flight_fetch": 0,
+				"task_max_waiting_in_queue_millis": 0, "active_shards_percent_as_number": 100.0,
+			})
+		}
 	case strings.HasPrefix(p, "/_nodes") && r.Method == http.MethodGet:
-		s.writeJSON(w, r, http.StatusOK, s.nodes(r))
-	case p == "/_security/_authenticate" && r.Method == http.MethodGet:
-		s.writeJSON(w, r, http.StatusOK, map[string]any{
-			"username": who, "roles": []string{"superuser"}, "full_name": nil, "email": nil, "metadata": map[string]any{},
-			"enabled": true, "authentication_realm": map[string]any{"name": "standin", "type": "standin"},
-			"lookup_realm": map[string]any{"name": "standin", "type": "standin"}, "authentication_type": "realm",
-		})
+		if monitor("cluster:monitor/nodes/info") {
+			s.writeJSON(w, r, http.StatusOK, s.nodes(r))
+		}
+	case strings.HasPrefix(p, "/_security/") && s.securityRoute(w, r, who):
 	case templatePath.MatchString(p):
 		m := templatePath.FindStringSubmatch(p)
-		switch r.Method {
-		case http.MethodPut, http.MethodPost:
-			s.writeJSON(w, r, http.StatusOK, map[string]any{"acknowledged": true})
-		case http.MethodDelete:
-			s.writeJSON(w, r, http.StatusOK, map[string]any{"acknowledged": true})
-		default:
-			s.writeJSON(w, r, http.StatusNotFound, esError("resource_not_found_exception",
-				fmt.Sprintf("%s [%s] not found", strings.TrimPrefix(m[1], "_"), m[2]), http.StatusNotFound, nil))
-		}
+		s.template(w, r, who, m[1], m[2])
 	case strings.HasPrefix(p, "/_data_stream/") && r.Method == http.MethodPut:
+		name := strings.TrimPrefix(p, "/_data_stream/")
+		if !s.indexAllowed(who, name, []string{"create_index", "manage"}) {
+			s.forbidden(w, r, deniedIndex("indices:admin/data_stream/create", who, name, []string{"create_index", "manage", "all"}))
+			return
+		}
+		s.secMu.Lock()
+		s.indices[name] = true
+		s.saveLocked()
+		s.secMu.Unlock()
 		s.writeJSON(w, r, http.StatusOK, map[string]any{"acknowledged": true})
 	case strings.HasSuffix(p, "/_refresh") || p == "/_refresh":
 		s.writeJSON(w, r, http.StatusOK, map[string]any{"_shards": map[string]int{"total": 1, "successful": 1, "failed": 0}})
@@ -391,6 +398,74 @@ func (s *Server) serveMain(w http.ResponseWriter, r *http.Request) {
 			"error":  fmt.Sprintf("no handler found for uri [%s] and method [%s]", r.URL.RequestURI(), r.Method),
 			"status": http.StatusBadRequest,
 		})
+	}
+}
+
+// template serves index, component and legacy templates, ingest pipelines and
+// ILM policies: PUT stores the body (it must be a JSON object; a component
+// template needs `template`, an ILM policy `policy`, as their request parsers
+// require) and answers {"acknowledged":true}; GET finds it; DELETE forgets it.
+// Upstream (9.x): PutComponentTemplateAction, ILM's RestPutLifecycleAction and
+// PutLifecycleRequest (a policy body is {"policy":{...}}), AcknowledgedResponse.
+func (s *Server) template(w http.ResponseWriter, r *http.Request, who *principal, kind, name string) {
+	var manage []string
+	var action string
+	switch kind {
+	case "_ilm/policy":
+		manage, action = []string{"manage_ilm", "manage"}, "cluster:admin/ilm/put"
+	case "_ingest/pipeline":
+		manage, action = []string{"manage_pipeline", "manage_ingest_pipelines", "manage"}, "cluster:admin/ingest/pipeline/put"
+	default:
+		manage, action = []string{"manage_index_templates", "manage"}, "indices:admin/index_template/put"
+	}
+	key := kind + "/" + name
+	switch r.Method {
+	case http.MethodPut, http.MethodPost:
+		if !s.requireCluster(w, r, who, action, manage...) {
+			return
+		}
+		m, ok := s.readJSONBody(w, r)
+		if !ok {
+			return
+		}
+		required := map[string]string{"_ilm/policy": "policy", "_component_template": "template"}[kind]
+		if _, has := m[required]; required != "" && !has {
+			s.writeJSON(w, r, http.StatusBadRequest, esError("x_content_parse_exception",
+				fmt.Sprintf("[1:2] Required [%s]", required), http.StatusBadRequest, nil))
+			return
+		}
+		s.secMu.Lock()
+		if kind == "_ilm/policy" {
+			s.policies[name] = true
+		} else {
+			s.templates[key] = true
+		}
+		s.saveLocked()
+		s.secMu.Unlock()
+		s.writeJSON(w, r, http.StatusOK, map[string]any{"acknowledged": true})
+	case http.MethodDelete:
+		if !s.requireCluster(w, r, who, strings.Replace(action, "/put", "/delete", 1), manage...) {
+			return
+		}
+		s.secMu.Lock()
+		delete(s.policies, name)
+		delete(s.templates, key)
+		s.saveLocked()
+		s.secMu.Unlock()
+		s.writeJSON(w, r, http.StatusOK, map[string]any{"acknowledged": true})
+	default:
+		if !s.requireCluster(w, r, who, strings.Replace(action, "/put", "/get", 1), append(manage, "monitor")...) {
+			return
+		}
+		s.secMu.Lock()
+		found := s.policies[name] && kind == "_ilm/policy" || s.templates[key]
+		s.secMu.Unlock()
+		if found {
+			s.writeJSON(w, r, http.StatusOK, map[string]any{name: map[string]any{}})
+			return
+		}
+		s.writeJSON(w, r, http.StatusNotFound, esError("resource_not_found_exception",
+			fmt.Sprintf("%s [%s] not found", strings.TrimPrefix(kind, "_"), name), http.StatusNotFound, nil))
 	}
 }
 
@@ -455,7 +530,7 @@ type bulkAction struct {
 	doc   []byte
 }
 
-func (s *Server) bulk(w http.ResponseWriter, r *http.Request, pathIndex string) {
+func (s *Server) bulk(w http.ResponseWriter, r *http.Request, who *principal, pathIndex string) {
 	start := time.Now()
 	body, err := common.ReadBody(r, s.cfg.MaxBodySize)
 	if err == common.ErrTooLarge {
@@ -488,7 +563,13 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, pathIndex string) 
 	hasErrors := false
 	for _, a := range actions {
 		outcome := byte('o')
-		if f.Mode == FaultPartial && f.Pattern != "" {
+		denied := ""
+		if a.index != "" {
+			denied = s.bulkDenied(who, a)
+		}
+		if denied != "" {
+			outcome = 'f'
+		} else if f.Mode == FaultPartial && f.Pattern != "" {
 			pos := s.partialPos.Add(1) - 1
 			outcome = f.Pattern[int(pos)%len(f.Pattern)]
 		}
@@ -524,6 +605,10 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, pathIndex string) 
 			if a.op != "delete" {
 				accepted = append(accepted, s.docItem(a))
 			}
+		case 'f':
+			hasErrors = true
+			s.rec.Rejected("item_403")
+			items = append(items, failItem(a, http.StatusForbidden, "security_exception", denied, ""))
 		case '4':
 			hasErrors = true
 			s.rec.Rejected("item_429")
@@ -557,6 +642,42 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, pathIndex string) 
 		s.rec.Batch(signalOf(accepted), accepted)
 	}
 	s.writeJSON(w, r, http.StatusOK, resp)
+}
+
+// bulkDenied is why who may not write item a ("" = allowed): the item's
+// write privilege on its index, and, for a data stream that does not exist
+// yet, the privilege to create it (TransportBulkAction auto-creates it as
+// indices:admin/auto_create before writing; a denial fails that index's
+// items with 403).
+func (s *Server) bulkDenied(who *principal, a bulkAction) string {
+	write := []string{"create_doc", "create", "index", "write"}
+	switch a.op {
+	case "index", "update":
+		write = []string{"index", "write"}
+	case "delete":
+		write = []string{"delete", "write"}
+	}
+	if !s.indexAllowed(who, a.index, write) {
+		return deniedIndex("indices:data/write/bulk[s]", who, a.index, append(write, "all"))
+	}
+	if a.op == "delete" {
+		return ""
+	}
+	s.secMu.Lock()
+	exists := s.indices[a.index]
+	s.secMu.Unlock()
+	if exists {
+		return ""
+	}
+	create := []string{"auto_configure", "create_index", "manage"}
+	if !s.indexAllowed(who, a.index, create) {
+		return deniedIndex("indices:admin/auto_create", who, a.index, append(create, "all"))
+	}
+	s.secMu.Lock()
+	s.indices[a.index] = true
+	s.saveLocked()
+	s.secMu.Unlock()
+	return ""
 }
 
 func failItem(a bulkAction, status int, typ, reason, failureStore string) map[string]any {

@@ -256,3 +256,19 @@ func TestDownFault(t *testing.T) {
 }
 
 func asFlushFailed(err error, out *docappender.ErrorFlushFailed) bool { return errors.As(err, out) }
+
+func doRaw(t *testing.T, method, u, auth, body string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, u, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
