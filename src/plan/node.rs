@@ -21,6 +21,8 @@ pub(crate) enum RoleKind {
     FileAgent(String),
     /// Reads container logs on each node.
     NodeAgent,
+    /// Reads the Kafka buffer's topics in one consumer group and writes to the stores.
+    Ingest,
 }
 
 impl RoleKind {
@@ -31,6 +33,7 @@ impl RoleKind {
             RoleKind::Scraper => "scraper",
             RoleKind::FileAgent(_) => "file-agent",
             RoleKind::NodeAgent => "node-agent",
+            RoleKind::Ingest => "ingest",
         }
     }
 
@@ -41,6 +44,7 @@ impl RoleKind {
             RoleKind::Scraper => "scraper".into(),
             RoleKind::FileAgent(ds) => format!("agent-{ds}"),
             RoleKind::NodeAgent => "node-agent".into(),
+            RoleKind::Ingest => "ingest".into(),
         }
     }
 }
@@ -69,6 +73,11 @@ pub(crate) enum NodeKind {
         deployed: bool,
         /// Whether telemetry comes to rest here.
         store: bool,
+    },
+    /// The Kafka cluster the gateway buffers in (`collector.buffer.kafka`).
+    Buffer {
+        /// Whether otelplan deploys it.
+        deployed: bool,
     },
 }
 

@@ -356,6 +356,7 @@ fn role_tls_files(role: &CollectorRole) -> Vec<String> {
             | ReceiverSpec::Redis { endpoint, .. }
             | ReceiverSpec::Elasticsearch { endpoint, .. } => add(endpoint),
             ReceiverSpec::KafkaMetrics { brokers } => brokers.iter().for_each(&mut add),
+            ReceiverSpec::Kafka { topics, .. } => topics.brokers.iter().for_each(&mut add),
             ReceiverSpec::Otlp { .. } | ReceiverSpec::LogFiles { .. } | ReceiverSpec::ContainerLogs { .. } => {}
         }
     }
@@ -364,6 +365,7 @@ fn role_tls_files(role: &CollectorRole) -> Vec<String> {
             ExporterSpec::OtlpGrpc { endpoint, .. }
             | ExporterSpec::OtlpHttp { endpoint, .. }
             | ExporterSpec::Elasticsearch { endpoint, .. } => add(endpoint),
+            ExporterSpec::Kafka(topics) => topics.brokers.iter().for_each(&mut add),
         }
     }
     if let Some(t) = &role.telemetry {

@@ -6,6 +6,7 @@
 mod apm_server;
 mod apps;
 mod backends;
+pub(crate) mod buffer;
 mod capacity;
 mod datastores;
 mod deployment;
@@ -24,7 +25,7 @@ use crate::plan::draft::Draft;
 pub(crate) type Pass = fn(&mut Draft<'_>) -> anyhow::Result<()>;
 
 /// Every pass, by the name topologies use.
-const PASSES: [(&str, Pass); 14] = [
+const PASSES: [(&str, Pass); 15] = [
     ("backends", backends::run),
     ("capacity", capacity::run),
     ("apps", apps::run),
@@ -33,6 +34,7 @@ const PASSES: [(&str, Pass); 14] = [
     ("file-agents", file_agents::run),
     ("node-agent", node_agent::run),
     ("gateway", gateway::run),
+    ("buffer", buffer::run),
     ("elastic-apm", elastic_apm::run),
     ("self-telemetry", self_telemetry::run),
     ("intakes", intakes::run),
