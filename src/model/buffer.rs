@@ -17,7 +17,7 @@ pub(crate) struct Buffer {
     /// A Kafka cluster: the gateway writes each signal to a topic of its own, and an ingest tier
     /// of collectors in one consumer group reads them and writes to the stores.
     pub(crate) kafka: Spanned<KafkaBuffer>,
-    /// Where `buffer:` is written, for messages about it.
+    /// Where the `buffer` key is written, for messages about it.
     #[schemars(skip)]
     pub(crate) span: Span,
 }
@@ -56,7 +56,7 @@ impl KafkaBuffer {
 
 impl Buffer {
     /// Read `collector.buffer`.
-    pub(crate) fn read(node: &Node, d: &mut Diagnostics) -> Option<Buffer> {
+    pub(crate) fn read(node: &Node, key: Option<Span>, d: &mut Diagnostics) -> Option<Buffer> {
         let m = MapView::open(node, "collector.buffer", &["kafka"], d)?;
         let kafka = m.required("kafka", d)?;
         let k = MapView::open(kafka, "collector.buffer.kafka", &["brokers", "deploy", "topic_prefix"], d)?;
@@ -78,7 +78,7 @@ impl Buffer {
             deploy: k.get("deploy").and_then(|n| boolean(n, &k.child("deploy"), d)),
             topic_prefix,
         };
-        Some(Buffer { kafka: Spanned::new(buffer, kafka.span), span: node.span })
+        Some(Buffer { kafka: Spanned::new(buffer, kafka.span), span: key.unwrap_or(node.span) })
     }
 }
 

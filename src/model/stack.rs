@@ -62,7 +62,7 @@ impl CollectorSettings {
                 .and_then(|n| integer(n, "collector.memory_limit_mib", 64, 65536, d)),
             persistent_queue: m.get("persistent_queue").and_then(|n| boolean(n, "collector.persistent_queue", d)),
             tls: m.get("tls").and_then(|n| TlsServer::read(n, "collector.tls", d)),
-            buffer: m.get("buffer").and_then(|n| crate::model::buffer::Buffer::read(n, d)),
+            buffer: m.get("buffer").and_then(|n| crate::model::buffer::Buffer::read(n, m.key_span("buffer"), d)),
         })
     }
 }

@@ -23,9 +23,8 @@ pub(crate) const MESSAGE_MAX_BYTES: u64 = 1_000_000;
 pub(crate) const KAFKA_BATCH_MAX_BYTES: u64 = 768 * 1024;
 /// A deployed Kafka's volume without a declared load, GiB.
 pub(crate) const DEFAULT_VOLUME_GIB: u32 = 10;
-/// The shortest retention a deployed Kafka keeps, minutes: a day, so a night's outage is
-/// recoverable even when the declared one is short.
-pub(crate) const MIN_RETENTION_MINUTES: u64 = 24 * 60;
+/// The shortest retention a deployed Kafka keeps, minutes.
+pub(crate) const MIN_RETENTION_MINUTES: u64 = 60;
 
 /// The buffer, decided.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -92,7 +91,7 @@ pub(crate) fn plan(input: &BufferInput<'_>) -> BufferPlan {
             input.ingest_replicas
         ),
         format!(
-            "retention: {retention_minutes} min (twice the {}-minute outage, to drain it after, at least a day)",
+            "retention: {retention_minutes} min (twice the {}-minute outage: the outage, then as long to drain it; at least an hour)",
             input.outage_minutes
         ),
     ];
@@ -164,15 +163,15 @@ mod tests {
         assert_eq!(p.topics[&Signal::Traces], "otlp_traces");
         assert_eq!(p.topics[&Signal::Logs], "otlp_logs");
         assert_eq!(p.group_id, "dkp-ingest");
-        assert_eq!(p.retention_minutes, 24 * 60, "at least a day");
+        assert_eq!(p.retention_minutes, 120, "twice the outage");
         assert_eq!(p.volume_gib, DEFAULT_VOLUME_GIB);
     }
 
     #[test]
     fn the_volume_holds_the_retained_backlog() {
-        // 10 GiB for a 60-minute outage, kept 24 h: 240 GiB, at most 80% full: 300 GiB + 1.
+        // 10 GiB for a 60-minute outage, kept 120 min: 20 GiB, at most 80% full: 25 GiB + 1.
         let p = plan(&input(2, Some(10 << 30)));
-        assert_eq!(p.volume_gib, 301);
+        assert_eq!(p.volume_gib, 26);
         let share = u64::from(p.volume_gib) * (1 << 30) * 80 / 100 / 18;
         assert_eq!(p.retention_bytes_per_partition, share, "3 topics × 6 partitions share 80%");
     }
