@@ -65,7 +65,8 @@ pub(crate) struct ValidStack {
     pub(crate) services: Vec<ServiceSettings>,
     /// The declared `load`, `outage_minutes` defaulted.
     pub(crate) load: Option<crate::plan::capacity::DeclaredLoad>,
-    /// `collector.buffer.kafka`, checked (a gateway's topology, a deployable broker).
+    /// `collector.buffer.kafka`, checked (a gateway's topology, a deployable broker), with the
+    /// span of the `buffer` key.
     pub(crate) buffer: Option<Spanned<KafkaBuffer>>,
     _sealed: (),
 }
@@ -91,7 +92,8 @@ pub(crate) fn validate(stack: Stack) -> Result<(ValidStack, Diagnostics), Diagno
     if let Some(b) = buffer {
         check_buffer(b, &stack, &mut d);
     }
-    let buffer = buffer.map(|b| b.kafka.clone());
+    // Messages about the buffer point at its `buffer` key.
+    let buffer = buffer.map(|b| Spanned::new(b.kafka.value.clone(), b.span));
     let distribution = check_distribution(&stack, &mut d);
     let (false, Some(distribution)) = (d.has_errors(), distribution) else {
         return Err(d);

@@ -72,12 +72,10 @@ impl Buffer {
                 .hint("list the brokers, for example `brokers: [kafka:9092]`"),
             );
         }
+        // Every field is read (and reported) before any missing one ends the section.
         let topic_prefix = k.get("topic_prefix").and_then(|n| topic_prefix(n, &k.child("topic_prefix"), d));
-        let buffer = KafkaBuffer {
-            brokers: brokers.filter(|b| !b.value.is_empty())?,
-            deploy: k.get("deploy").and_then(|n| boolean(n, &k.child("deploy"), d)),
-            topic_prefix,
-        };
+        let deploy = k.get("deploy").and_then(|n| boolean(n, &k.child("deploy"), d));
+        let buffer = KafkaBuffer { brokers: brokers.filter(|b| !b.value.is_empty())?, deploy, topic_prefix };
         Some(Buffer { kafka: Spanned::new(buffer, kafka.span), span: key.unwrap_or(node.span) })
     }
 }
