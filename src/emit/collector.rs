@@ -542,6 +542,10 @@ fn telemetry(cx: &Ctx<'_>, role: &CollectorRole) -> Value {
 /// than blocking the receivers, on disk when persistent; batches bounded in bytes.
 fn queue(cx: &Ctx<'_>, d: Delivery, batch: (&str, u64)) -> Value {
     let (flush, min_bytes) = batch;
+    // A sender that waits for the result (the Kafka receiver of the ingest tier, one partition
+    // at a time) waits for the batch to fill too: a long flush timeout would cap each
+    // partition at one message per timeout. The messages are the gateway's batches already.
+    let flush = if d.wait_for_result { WAITED_FLUSH } else { flush };
     let mut queue = vec![
         ("enabled", Value::Bool(true)),
         ("sizer", s("bytes")),
@@ -567,6 +571,9 @@ fn queue(cx: &Ctx<'_>, d: Delivery, batch: (&str, u64)) -> Value {
     ));
     map(queue)
 }
+
+/// The flush timeout of a queue whose sender waits for the result.
+const WAITED_FLUSH: &str = "200ms";
 
 /// exporterhelper queue (batching in the queue, on disk when persistent) and retries that never
 /// give up: an outage fills the queue, and once it is full new data is refused with a retryable
