@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use crate::diagnostic::{Diagnostic, Diagnostics};
 use crate::model::backend::{BackendCommon, Backends};
+use crate::model::buffer::{Buffer, KafkaBuffer};
 use crate::model::endpoint::Scheme;
 use crate::model::keywords::{DistributionId, Priority, Target, TopologyChoice};
 use crate::model::names;
@@ -68,6 +69,9 @@ pub(crate) struct ValidStack {
     pub(crate) head_sampling: Option<f64>,
     /// `sampling.tail`, defaults applied.
     pub(crate) tail_sampling: Option<crate::model::sampling::TailPolicy>,
+    /// `collector.buffer.kafka`, checked (a gateway's topology, a deployable broker), with the
+    /// span of the `buffer` key.
+    pub(crate) buffer: Option<Spanned<KafkaBuffer>>,
     _sealed: (),
 }
 
@@ -88,6 +92,12 @@ pub(crate) fn validate(stack: Stack) -> Result<(ValidStack, Diagnostics), Diagno
         check_service(name, service, &mut d);
     }
     check_generated_names(&stack, &mut d);
+    let buffer = stack.collector.as_ref().and_then(|c| c.buffer.as_ref());
+    if let Some(b) = buffer {
+        check_buffer(b, &stack, &mut d);
+    }
+    // Messages about the buffer point at its `buffer` key.
+    let buffer = buffer.map(|b| Spanned::new(b.kafka.value.clone(), b.span));
     let distribution = check_distribution(&stack, &mut d);
     let (false, Some(distribution)) = (d.has_errors(), distribution) else {
         return Err(d);
@@ -126,6 +136,7 @@ pub(crate) fn validate(stack: Stack) -> Result<(ValidStack, Diagnostics), Diagno
             .as_ref()
             .zip(stack.sampling_span.or(Some(stack.version.span)))
             .and_then(|(s, span)| s.tail_policy(span)),
+        buffer,
         intake_tls: stack.collector.as_ref().and_then(|c| c.tls.as_ref()).map(ServerTls::from_model),
         stack,
         _sealed: (),
@@ -391,6 +402,75 @@ fn check_generated_names(stack: &Stack, d: &mut Diagnostics) {
                 .hint("give the backend another host name in its endpoint"),
             );
         }
+    }
+}
+
+/// `collector.buffer`: only where a gateway exists to write to it (B has none), and a deployed
+/// Kafka is one broker, under a short host name that nothing else has.
+fn check_buffer(b: &Buffer, stack: &Stack, d: &mut Diagnostics) {
+    let gatewayless = |t: &Spanned<TopologyChoice>| match t.value {
+        TopologyChoice::Fixed(id) => crate::topology::Topology::load(id).is_ok_and(|t| !t.uses_gateway()),
+        TopologyChoice::Auto => false,
+    };
+    if let Some(t) = stack.topology.as_ref().filter(|t| gatewayless(t)) {
+        let letter = match t.value {
+            TopologyChoice::Fixed(id) => id.letter(),
+            TopologyChoice::Auto => "auto",
+        };
+        d.push(
+            Diagnostic::error(
+                b.span,
+                format!("`collector.buffer` needs a gateway to write to Kafka, and topology {letter} has none"),
+            )
+            .hint(format!(
+                "`topology: {letter}` is set at line {}: apps send straight to APM Server there",
+                t.span.line
+            ))
+            .hint("choose topology A, C or D (or `auto`), or remove `collector.buffer`"),
+        );
+    }
+    // Both move the gateway's trace exporters (to Kafka; to the samplers), and otelplan does
+    // not yet chain them (gateway, Kafka, ingest tier, samplers): refuse rather than guess.
+    if stack.sampling.as_ref().is_some_and(|s| s.tail.is_some()) {
+        let mut error = Diagnostic::error(b.span, "a Kafka buffer and tail sampling cannot be combined yet");
+        if let Some(span) = stack.sampling_span {
+            error = error.hint(format!("`sampling.tail` is set at line {}", span.line));
+        }
+        d.push(error.hint("keep one of them: `sampling.head` works with a buffer"));
+    }
+    let kafka = &b.kafka.value;
+    if !kafka.deployed() {
+        return;
+    }
+    let brokers = &kafka.brokers;
+    if brokers.value.len() != 1 {
+        d.push(
+            Diagnostic::error(
+                brokers.span,
+                format!(
+                    "a deployed Kafka is a single node, and `collector.buffer.kafka.brokers` lists {}",
+                    brokers.value.len()
+                ),
+            )
+            .hint("list its one `host:port`, for example `brokers: [kafka:9092]`, or drop `deploy: true`"),
+        );
+        return;
+    }
+    let broker = &brokers.value[0];
+    let host = broker.value.host.text();
+    if !broker.value.host.is_short() {
+        d.push(
+            Diagnostic::error(
+                broker.span,
+                format!("a deployed Kafka runs under its broker's host, and `{host}` is not a name without a dot"),
+            )
+            .hint("name it inside the deployment, for example `kafka:9092`"),
+        );
+    } else if stack.services.value.contains_key(host) || generated_names(stack).contains(host) {
+        d.push(
+            Diagnostic::error(broker.span, format!("the deployed Kafka would run as `{host}`, a name already taken"))
+                .hint("give the buffer's broker another host name, for example `buffer-kafka:9092`"),
+        );
     }
 }
 

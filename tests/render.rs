@@ -133,3 +133,36 @@ services:
     assert!(k8s.contains("secretName: sec-otelplan-tls") && k8s.contains("subPath: etc_tls_gw.crt"), "{k8s}");
     assert!(out.read("out/README.md").contains("## TLS files"));
 }
+
+#[test]
+fn the_kafka_buffer_example_puts_kafka_between_the_gateway_and_the_ingest_tier() {
+    let out = Test::new().example("kafka-buffer.yaml").args(&["render", "stack.yaml", "-o", "out"]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let gateway: serde_yaml::Value = serde_yaml::from_str(&out.read("out/collector/gateway.yaml")).unwrap();
+    let ingest: serde_yaml::Value = serde_yaml::from_str(&out.read("out/collector/ingest.yaml")).unwrap();
+    let kafka = &gateway["exporters"]["kafka/buffer"];
+    assert_eq!(kafka["traces"]["topic"].as_str(), Some("shop.otlp.traces"));
+    assert_eq!(kafka["logs"]["encoding"].as_str(), Some("otlp_proto"));
+    assert_eq!(kafka["sending_queue"]["storage"].as_str(), Some("file_storage"), "the gateway keeps its disk queue");
+    for signal in ["traces", "metrics", "logs"] {
+        let exporters = gateway["service"]["pipelines"][signal]["exporters"].as_sequence().unwrap();
+        assert_eq!(exporters, &[serde_yaml::Value::from("kafka/buffer")], "{signal}");
+    }
+    let receiver = &ingest["receivers"]["kafka/buffer"];
+    assert_eq!(receiver["group_id"].as_str(), Some("shop-ingest"));
+    assert_eq!(receiver["metrics"]["topics"][0].as_str(), Some("shop.otlp.metrics"));
+    assert_eq!(receiver["message_marking"]["after"].as_bool(), Some(true));
+    assert_eq!(receiver["message_marking"]["on_error"].as_bool(), Some(false));
+    assert_eq!(ingest["exporters"]["elasticsearch"]["sending_queue"]["wait_for_result"].as_bool(), Some(true));
+    // The deployed Kafka: a StatefulSet with a claim and a Service, and a compose service.
+    let k8s = out.read("out/kubernetes/kafka.yaml");
+    assert!(k8s.contains("kind: \"StatefulSet\"") && k8s.contains("kind: Service"), "{k8s}");
+    assert!(k8s.contains("image: apache/kafka:4.4.0") && k8s.contains("runAsNonRoot: true"), "{k8s}");
+    assert!(out.read("out/kubernetes/kustomization.yaml").contains("kafka.yaml"));
+    let compose: serde_yaml::Value = serde_yaml::from_str(&out.read("out/compose/docker-compose.yaml")).unwrap();
+    assert!(compose["services"]["kafka"]["image"].as_str().is_some_and(|i| i.starts_with("apache/kafka:")));
+    assert!(compose["services"]["shop-ingest"].is_mapping());
+    // The store's password stays a reference, now in the ingest tier's config.
+    let password = ingest["exporters"]["elasticsearch"]["password"].as_str();
+    assert_eq!(password, Some("${env:OTELCOL_WRITER_PASSWORD}"));
+}

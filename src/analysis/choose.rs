@@ -107,6 +107,10 @@ pub(crate) fn choose(stack: &ValidStack, flag: Option<TopologyId>) -> Result<(Ch
     let mut diags = Diagnostics::default();
     if let Some((id, span, how)) = wanted {
         let topology = load(id, &mut diags)?;
+        if let Some(d) = buffer_without_gateway(stack, &topology) {
+            diags.push(d);
+            return Err(diags);
+        }
         let missing = missing_backends(stack, &topology);
         if let Some(refusal) = tail_refusal(stack, &topology) {
             diags.push(refusal);
@@ -126,6 +130,26 @@ pub(crate) fn choose(stack: &ValidStack, flag: Option<TopologyId>) -> Result<(Ch
         return Err(diags);
     }
     choose_auto(stack, span.or(stack.stack.backends_span).or(Some(fallback)), &mut diags)
+}
+
+/// `collector.buffer` in a topology without a gateway (B): nothing would write to Kafka.
+fn buffer_without_gateway(stack: &ValidStack, topology: &Topology) -> Option<Diagnostic> {
+    let buffer = stack.buffer.as_ref().filter(|_| !topology.uses_gateway())?;
+    Some(
+        Diagnostic::error(
+            buffer.span,
+            format!(
+                "`collector.buffer` needs a gateway to write to Kafka, and topology {} has none",
+                topology.id.letter()
+            ),
+        )
+        .hint("choose topology A, C or D, or remove `collector.buffer`"),
+    )
+}
+
+/// Whether `stack` can render in `id` beyond its backends (a buffer needs a gateway).
+fn allows(stack: &ValidStack, id: TopologyId) -> bool {
+    Topology::load(id).is_ok_and(|t| buffer_without_gateway(stack, &t).is_none())
 }
 
 fn load(id: TopologyId, diags: &mut Diagnostics) -> Result<Topology, Diagnostics> {
@@ -168,7 +192,9 @@ fn choose_auto(
         diags.push(Diagnostic::file_error(format!("{e:#}")));
         diags.clone()
     })?;
-    let Some(best) = board.best().map(|r| r.id) else {
+    // With a buffer, the best topology that has a gateway.
+    let best = board.ranked.iter().copied().find(|id| allows(stack, *id));
+    let Some(best) = best else {
         diags.push(Diagnostic::file_error("`auto` ranked no topology (this is a bug in otelplan)"));
         return Err(diags.clone());
     };

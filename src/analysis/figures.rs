@@ -145,7 +145,10 @@ pub(crate) fn figures(plan: &Plan, needs: &[BackendKind], facts: &Facts) -> anyh
         .collect();
     let (writers, apps_write) = backend_writers(g);
     let (secrets, app_secrets) = secrets(plan);
-    let durable_queues = plan.roles.iter().flat_map(|r| &r.exporters).all(|e| e.delivery.persistent);
+    // An exporter whose sender waits for the result (the ingest tier behind a Kafka buffer) holds
+    // nothing that Kafka does not still keep.
+    let durable_queues =
+        plan.roles.iter().flat_map(|r| &r.exporters).all(|e| e.delivery.persistent || e.delivery.wait_for_result);
     let single_under_compose = if plan.targets.contains(&crate::model::keywords::Target::Compose) {
         plan.workloads
             .iter()

@@ -89,6 +89,15 @@ pub(crate) fn describe(analysis: &Analysis) -> anyhow::Result<String> {
             let _ = writeln!(out, "  {line}");
         }
     }
+    if let Some(b) = &plan.buffer {
+        let topics: Vec<&str> = b.topics.values().map(String::as_str).collect();
+        let _ = writeln!(out, "buffer (kafka{}):", if b.deployed { ", deployed" } else { "" });
+        let _ = writeln!(out, "  topics: {} ({} partitions each)", topics.join(", "), b.partitions);
+        let _ = writeln!(out, "  consumer group: {}", b.group_id);
+        for line in &b.arithmetic {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
     let _ = writeln!(out, "edges:");
     for e in plan.edges() {
         let port = e.port.map(|p| format!(" :{p}")).unwrap_or_default();
@@ -121,6 +130,15 @@ fn to_json(analysis: &Analysis) -> serde_json::Value {
         "scores": scores,
         "collectors": plan.roles.iter().map(|r| serde_json::json!({ "name": r.name, "role": r.role.short(), "replicas": r.replicas })).collect::<Vec<_>>(),
         "edges": plan.edges(),
+        "buffer": plan.buffer.as_ref().map(|b| serde_json::json!({
+            "deployed": b.deployed,
+            "topics": b.topics.values().collect::<Vec<_>>(),
+            "partitions": b.partitions,
+            "group_id": b.group_id,
+            "ingest_replicas": { "min": b.ingest_replicas, "max": b.ingest_max_replicas },
+            "retention_minutes": b.retention_minutes,
+            "volume_gib": b.volume_gib,
+        })),
         "sizing": plan.sizing.as_ref().map(|s| serde_json::json!({
             "gateway_replicas": { "min": s.replicas, "max": crate::plan::sizing::max_replicas(s.replicas) },
             "memory_mib": s.memory_mib,

@@ -9,8 +9,8 @@ use crate::emit::yaml::{document, map, n, s, strings};
 use crate::model::env_ref::EnvRef;
 use crate::plan::collector::{
     CollectorRole, ComponentId, ComponentKind, Connector, ConnectorSpec, ContainerLogSource, Delivery, EsAuth,
-    Exporter, ExporterSpec, HeaderValue, Processor, ProcessorSpec, Receiver, ReceiverSpec, TailSampling, HEALTH_PORT,
-    OTLP_GRPC_PORT, OTLP_HTTP_PORT, STORAGE_DIR,
+    Exporter, ExporterSpec, HeaderValue, KafkaTopics, Processor, ProcessorSpec, Receiver, ReceiverSpec, TailSampling,
+    HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, STORAGE_DIR,
 };
 use crate::plan::log_format::{LogFormat, PG_MESSAGE_SEVERITIES};
 use crate::plan::{sizing, Addr, Flavor, Plan};
@@ -228,6 +228,7 @@ fn receiver(cx: &Ctx<'_>, r: &Receiver) -> Value {
             map(entries)
         }
         ReceiverSpec::ContainerLogs { datastores } => container_logs(cx, datastores),
+        ReceiverSpec::Kafka { topics, group_id } => kafka_receiver(cx, topics, group_id),
     };
     if r.checkpoints {
         if let Value::Mapping(m) = &mut v {
@@ -547,12 +548,21 @@ fn telemetry(cx: &Ctx<'_>, role: &CollectorRole) -> Value {
 /// than blocking the receivers, on disk when persistent; batches bounded in bytes.
 fn queue(cx: &Ctx<'_>, d: Delivery, batch: (&str, u64)) -> Value {
     let (flush, min_bytes) = batch;
+    // A sender that waits for the result (the Kafka receiver of the ingest tier, one partition
+    // at a time) waits for the batch to fill too: a long flush timeout would cap each
+    // partition at one message per timeout. The messages are the gateway's batches already.
+    let flush = if d.wait_for_result { WAITED_FLUSH } else { flush };
     let mut queue = vec![
         ("enabled", Value::Bool(true)),
         ("sizer", s("bytes")),
         ("queue_size", n(if cx.flavor == Flavor::Compose { d.compose_queue_bytes } else { d.queue_bytes })),
-        ("block_on_overflow", Value::Bool(false)),
+        // Where the sender waits for the result (the ingest tier), a full queue makes it wait
+        // too: the backlog stays in Kafka.
+        ("block_on_overflow", Value::Bool(d.wait_for_result)),
     ];
+    if d.wait_for_result {
+        queue.push(("wait_for_result", Value::Bool(true)));
+    }
     if d.persistent {
         queue.push(("storage", s(cx.extension(ComponentKind::FileStorageExtension))));
     }
@@ -567,6 +577,9 @@ fn queue(cx: &Ctx<'_>, d: Delivery, batch: (&str, u64)) -> Value {
     ));
     map(queue)
 }
+
+/// The flush timeout of a queue whose sender waits for the result.
+const WAITED_FLUSH: &str = "200ms";
 
 /// exporterhelper queue (batching in the queue, on disk when persistent) and retries that never
 /// give up: an outage fills the queue, and once it is full new data is refused with a retryable
@@ -615,7 +628,74 @@ fn exporter(cx: &Ctx<'_>, e: &Exporter) -> Value {
         }
         ExporterSpec::Elasticsearch { endpoint, auth } => elasticsearch_exporter(cx, endpoint, auth, e.delivery),
         ExporterSpec::LoadBalancing { hostname } => load_balancing(cx, hostname, e.delivery),
+        ExporterSpec::Kafka(topics) => {
+            let mut entries = kafka_client(cx, topics);
+            for (signal, topic) in &topics.topics {
+                entries.push((signal.as_str(), map([("topic", lit(topic)), ("encoding", s("otlp_proto"))])));
+            }
+            entries.push((
+                "producer",
+                map([
+                    // Acknowledged once every in-sync replica has the message (`acks=all`),
+                    // so the gateway drops nothing a broker failure could lose.
+                    ("required_acks", Value::Number((-1i64).into())),
+                    ("max_message_bytes", n(crate::plan::buffer::MESSAGE_MAX_BYTES)),
+                    ("compression", s("lz4")),
+                ]),
+            ));
+            entries.extend(delivery(cx, e.delivery));
+            map(entries)
+        }
     }
+}
+
+/// What the kafka exporter and receiver share: brokers and TLS
+/// (`pkg/kafka/configkafka` at 0.152.0).
+fn kafka_client(cx: &Ctx<'_>, topics: &KafkaTopics) -> Vec<(&'static str, Value)> {
+    let mut entries = vec![("brokers", Value::Sequence(topics.brokers.iter().map(|b| cx.host_port(b)).collect()))];
+    if let Some(t) = topics.brokers.first().and_then(|b| b.tls.as_ref()) {
+        entries.push(("tls", client_tls(t)));
+    }
+    entries
+}
+
+/// The kafka receiver of the ingest tier, configured so that nothing is lost
+/// (receiver/kafkareceiver@v0.152.0 README and config.go): every replica joins one consumer
+/// group, which shares the partitions among them; `message_marking.after` marks a message
+/// consumed only after the pipeline (and, since the exporters wait for their result, the store)
+/// took it, and `on_error: false` leaves a message that failed with a retryable error unmarked,
+/// so auto-commit (which commits only marked offsets) never moves past it; `error_backoff`
+/// retries it instead of pausing the partition until a rebalance. A permanent error (the store
+/// refuses the data itself, which no retry changes) is marked, so one bad message cannot stop a
+/// partition for good; the collector counts it. A new group starts from the earliest offset, so
+/// what the gateway wrote before the ingest tier first started is read too.
+fn kafka_receiver(cx: &Ctx<'_>, topics: &KafkaTopics, group_id: &str) -> Value {
+    let mut entries = kafka_client(cx, topics);
+    entries.push(("group_id", lit(group_id)));
+    entries.push(("client_id", lit(group_id)));
+    entries.push(("initial_offset", s("earliest")));
+    for (signal, topic) in &topics.topics {
+        let list = Value::Sequence(vec![lit(topic)]);
+        entries.push((signal.as_str(), map([("topics", list), ("encoding", s("otlp_proto"))])));
+    }
+    entries.push((
+        "message_marking",
+        map([
+            ("after", Value::Bool(true)),
+            ("on_error", Value::Bool(false)),
+            ("on_permanent_error", Value::Bool(true)),
+        ]),
+    ));
+    entries.push((
+        "error_backoff",
+        map([
+            ("enabled", Value::Bool(true)),
+            ("initial_interval", s(sizing::duration(sizing::RETRY_INITIAL_SECONDS))),
+            ("max_interval", s(sizing::duration(sizing::RETRY_MAX_SECONDS))),
+            ("max_elapsed_time", s("0s")),
+        ]),
+    ));
+    map(entries)
 }
 
 /// The `load_balancing` exporter: every span of a trace to the same sampler (`routing_key:

@@ -119,7 +119,14 @@ fn next_hops(plan: &Plan) -> BTreeMap<&str, BTreeSet<&str>> {
     let g = &plan.graph;
     let runs_here: BTreeSet<&str> = g
         .node_weights()
-        .filter(|n| matches!(n.kind, NodeKind::Collector { .. } | NodeKind::Backend { deployed: true, .. }))
+        .filter(|n| {
+            matches!(
+                n.kind,
+                NodeKind::Collector { .. }
+                    | NodeKind::Backend { deployed: true, .. }
+                    | NodeKind::Buffer { deployed: true }
+            )
+        })
         .map(|n| n.name.as_str())
         .collect();
     let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
@@ -375,6 +382,7 @@ fn base(plan: &Plan) -> Value {
             WorkloadKind::Kibana | WorkloadKind::ElasticsearchSetup | WorkloadKind::Grafana => {
                 companion_service(plan, w)
             }
+            WorkloadKind::Buffer => program_service(plan, w, Vec::new(), &[]),
         };
         if let Some(storage) = &w.storage {
             volumes.insert(storage.volume.clone());

@@ -81,9 +81,11 @@ fn group_keys(plan: &Plan) -> BTreeMap<NodeIndex, String> {
                     RoleKind::Scraper => 2,
                     RoleKind::FileAgent(_) => 3,
                     RoleKind::NodeAgent => 4,
+                    RoleKind::Ingest => 5,
                 };
                 format!("3/{order}/{}", node.name)
             }
+            NodeKind::Buffer { .. } => format!("3/5/{}", node.name),
             NodeKind::Backend { kind, store, .. } => {
                 let order = BackendKind::ALL.iter().position(|k| k == kind).unwrap_or(0);
                 format!("4/{}/{order}/{}", u8::from(*store), node.name)
@@ -132,6 +134,10 @@ fn diagram_node(plan: &Plan, key: &str, members: &[NodeIndex], needs: &[BackendK
         NodeKind::Collector { role } => {
             let what = crate::plan::role_spec::role(role.spec_key()).map_or("collector", |r| r.title.as_str());
             (Category::Collector, first.name.clone(), format!("{what} · {}", replicas(first.replicas)), false)
+        }
+        NodeKind::Buffer { deployed } => {
+            let how = if *deployed { "single node" } else { "existing" };
+            (Category::Buffer, first.name.clone(), format!("Kafka buffer · {how}"), false)
         }
         NodeKind::Backend { kind, store, deployed } => {
             let missing = needs.contains(kind);

@@ -61,6 +61,8 @@ pub(crate) enum Category {
     Collector,
     /// Backends that forward to a store (APM Server).
     Intake,
+    /// The Kafka buffer between the gateway and the ingest tier.
+    Buffer,
     /// Backends where telemetry comes to rest.
     Store,
 }
@@ -73,6 +75,7 @@ impl Category {
             Category::Datastore => "datastore",
             Category::Collector => "collector",
             Category::Intake => "intake",
+            Category::Buffer => "buffer",
             Category::Store => "store",
         }
     }

@@ -376,6 +376,49 @@ fn redis_default_users(plan: &Plan) -> Vec<&str> {
         .collect()
 }
 
+/// What the Kafka buffer does, and how to run it: the ingest tier's consumer lag is the backlog.
+fn buffer_section(plan: &Plan, out: &mut String) {
+    let Some(b) = &plan.buffer else { return };
+    let topics: Vec<String> = b.topics.values().map(|t| format!("`{t}`")).collect();
+    let broker = b.brokers.first().map_or_else(String::new, |a| format!("{}:{}", a.host, a.port));
+    let kafka = if b.deployed {
+        format!(
+            "The Kafka here is a single-node sandbox (KRaft) with a {} GiB volume; a cluster of your own\n\
+             with replicated topics is the production choice.",
+            b.volume_gib
+        )
+    } else {
+        format!(
+            "Create the topics with {} partitions each before the gateway starts (a broker that creates\n\
+             them itself uses its `num.partitions`), with a retention longer than the outages to survive.",
+            b.partitions
+        )
+    };
+    let _ = write!(
+        out,
+        "## The Kafka buffer\n\n\
+         The gateway does not write to the stores: it writes each signal to a Kafka topic of its own\n\
+         ({topics}, OTLP protobuf, {partitions} partitions each), and the ingest tier (`{stack}-ingest`,\n\
+         consumer group `{group}`) reads them and writes to the stores. While a store is away its data\n\
+         waits in Kafka rather than in the gateway's queues: the ingest tier marks a message consumed\n\
+         only once the store has it, so no offset is committed past what was written. {kafka}\n\n\
+         Runbook:\n\n\
+         - The backlog is the consumer group's lag: `kafka-consumer-groups.sh --bootstrap-server {broker}\n  \
+         --describe --group {group}` shows it per partition (LAG). It grows during a store outage and\n  \
+         falls to about zero once the store is back and the ingest tier has caught up.\n\
+         - A lag that keeps growing while the stores are up means the ingest tier is too small: raise its\n  \
+         replicas (up to {max}, one per partition; more would sit idle), or the partitions first.\n\
+         - Messages older than the topics' retention ({retention} minutes on a deployed Kafka) are deleted\n  \
+         unread: an outage must end, and the lag drain, within it.\n\n",
+        topics = topics.join(", "),
+        partitions = b.partitions,
+        stack = plan.stack_name,
+        group = b.group_id,
+        max = b.ingest_max_replicas,
+        retention = b.retention_minutes,
+    );
+}
+
 fn capacity_section(plan: &Plan, out: &mut String) {
     let gateway = plan.roles.iter().find(|r| r.role == RoleKind::Gateway);
     out.push_str("## Capacity\n\n");
@@ -527,6 +570,7 @@ pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
     if plan.targets.contains(&Target::Kubernetes) {
         kubernetes_section(plan, &mut out);
     }
+    buffer_section(plan, &mut out);
     capacity_section(plan, &mut out);
     datastores_section(plan, &mut out);
     tls_section(plan, &mut out);

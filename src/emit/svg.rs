@@ -43,6 +43,7 @@ fn palette(c: Category) -> (&'static str, &'static str) {
         Category::Datastore => ("#fef6d8", "#a16207"),
         Category::Collector => ("#fde8d7", "#c2410c"),
         Category::Intake => ("#efe7fd", "#6d28d9"),
+        Category::Buffer => ("#dcfce7", "#15803d"),
         Category::Store => ("#e4ecf5", "#334155"),
     }
 }
@@ -200,6 +201,7 @@ fn headers(l: &Layout, view: &mut DiagramView) {
                 Category::App | Category::Datastore => "sources",
                 Category::Collector => "collectors",
                 Category::Intake => "intake",
+                Category::Buffer => "buffer",
                 Category::Store => "stores",
             })
             .fold(Vec::new(), |mut v, n| {

@@ -1,6 +1,7 @@
 //! Parse stage: the stack file's text into `Stack`, shape only (STYLE.md §1).
 
 pub(crate) mod backend;
+pub(crate) mod buffer;
 pub(crate) mod endpoint;
 pub(crate) mod env_ref;
 pub(crate) mod keywords;

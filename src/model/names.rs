@@ -2,8 +2,17 @@
 //! by validation (a service may not take one) and by the planner (which gives them).
 
 /// Suffixes of the workloads otelplan names `<stack>-<suffix>`, besides the file agents.
-pub(crate) const WORKLOAD_SUFFIXES: [&str; 8] =
-    ["gateway", "scraper", "node-agent", "volume-init", "kibana", "elasticsearch-setup", "grafana", "javaagent-init"];
+pub(crate) const WORKLOAD_SUFFIXES: [&str; 9] = [
+    "gateway",
+    "scraper",
+    "node-agent",
+    "volume-init",
+    "kibana",
+    "elasticsearch-setup",
+    "grafana",
+    "javaagent-init",
+    "ingest",
+];
 
 /// The workload `suffix` of stack `stack` (before Kubernetes' length limit is applied).
 pub(crate) fn workload(stack: &str, suffix: &str) -> String {

@@ -40,6 +40,8 @@ pub(crate) struct CollectorSettings {
     pub(crate) persistent_queue: Option<Spanned<bool>>,
     /// TLS on the collectors' OTLP intake (default: plain text).
     pub(crate) tls: Option<TlsServer>,
+    /// A buffer between the gateway and the stores (topologies A, C and D).
+    pub(crate) buffer: Option<crate::model::buffer::Buffer>,
 }
 
 impl CollectorSettings {
@@ -47,7 +49,7 @@ impl CollectorSettings {
         let m = MapView::open(
             node,
             "collector",
-            &["version", "distribution", "gateway_replicas", "memory_limit_mib", "persistent_queue", "tls"],
+            &["version", "distribution", "gateway_replicas", "memory_limit_mib", "persistent_queue", "tls", "buffer"],
             d,
         )?;
         Some(CollectorSettings {
@@ -61,6 +63,7 @@ impl CollectorSettings {
                 .and_then(|n| integer(n, "collector.memory_limit_mib", 64, 65536, d)),
             persistent_queue: m.get("persistent_queue").and_then(|n| boolean(n, "collector.persistent_queue", d)),
             tls: m.get("tls").and_then(|n| TlsServer::read(n, "collector.tls", d)),
+            buffer: m.get("buffer").and_then(|n| crate::model::buffer::Buffer::read(n, m.key_span("buffer"), d)),
         })
     }
 }

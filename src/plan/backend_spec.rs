@@ -264,6 +264,8 @@ pub(crate) struct Companions {
     pub(crate) elasticsearch_setup: ProgramSpec,
     /// Grafana, beside C's deployed stores.
     pub(crate) grafana: ProgramSpec,
+    /// The single-node Kafka of a deployed buffer (`collector.buffer.kafka.deploy`).
+    pub(crate) kafka: ProgramSpec,
 }
 
 /// The whole catalog.

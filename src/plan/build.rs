@@ -54,6 +54,7 @@ fn build_topology(valid: &ValidStack, topology: Topology, missing: Missing) -> a
         deployment,
         workloads: std::mem::take(&mut draft.workloads),
         sizing: draft.sizing.take(),
+        buffer: draft.buffer.take(),
         load: valid.load.clone(),
         topology,
     })

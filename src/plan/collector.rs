@@ -94,6 +94,13 @@ pub(crate) enum ReceiverSpec {
         /// How the files are written, so how records are split and parsed.
         format: crate::plan::log_format::LogFormat,
     },
+    /// The `kafka` receiver on the buffer's topics, in one consumer group.
+    Kafka {
+        /// The topics and brokers.
+        topics: KafkaTopics,
+        /// The consumer group every ingest replica joins.
+        group_id: String,
+    },
     /// The `file_log` receiver on the node's container logs, keeping only the listed datastores.
     ContainerLogs {
         /// Datastores whose container logs are collected: (service name, workload or container name).
@@ -205,6 +212,18 @@ pub(crate) enum ExporterSpec {
         /// Credentials.
         auth: EsAuth,
     },
+    /// The `kafka` exporter, each signal to its topic.
+    Kafka(KafkaTopics),
+}
+
+/// The Kafka buffer's brokers and one topic per signal, as the gateway writes them and the
+/// ingest tier reads them (encoding `otlp_proto`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct KafkaTopics {
+    /// Bootstrap brokers.
+    pub(crate) brokers: Vec<Addr>,
+    /// The topic of each signal.
+    pub(crate) topics: std::collections::BTreeMap<Signal, String>,
 }
 
 /// A component id: `type` or `type/name`, where the type is a stable otelplan name that the
@@ -262,11 +281,15 @@ pub(crate) enum ComponentKind {
     ElasticApmProcessor,
     /// connector `elasticapm` (Elastic's distribution only).
     ElasticApmConnector,
+    /// receiver `kafka` (the ingest tier of a Kafka buffer).
+    KafkaReceiver,
+    /// exporter `kafka` (the gateway's side of a Kafka buffer).
+    KafkaExporter,
 }
 
 impl ComponentKind {
     /// Every kind.
-    pub(crate) const ALL: [ComponentKind; 20] = [
+    pub(crate) const ALL: [ComponentKind; 22] = [
         ComponentKind::OtlpReceiver,
         ComponentKind::PostgresqlReceiver,
         ComponentKind::RedisReceiver,
@@ -287,6 +310,8 @@ impl ComponentKind {
         ComponentKind::FileExporter,
         ComponentKind::ElasticApmProcessor,
         ComponentKind::ElasticApmConnector,
+        ComponentKind::KafkaReceiver,
+        ComponentKind::KafkaExporter,
     ];
 }
 
@@ -338,6 +363,9 @@ pub(crate) struct Delivery {
     pub(crate) compose_queue_bytes: u64,
     /// The largest request it sends, in bytes: under the 4 MiB a gRPC server accepts.
     pub(crate) batch_max_bytes: u64,
+    /// Whoever hands it data waits until it is exported (the ingest tier: the Kafka receiver
+    /// marks a message consumed only then, so the backlog stays in Kafka).
+    pub(crate) wait_for_result: bool,
 }
 
 /// Where a collector sends its own metrics (queue sizes, refused and failed items), so they

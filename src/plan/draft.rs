@@ -77,6 +77,8 @@ pub(crate) struct Draft<'a> {
     pub(crate) warnings: Vec<crate::diagnostic::Diagnostic>,
     /// The gateway sized for the declared load (pass `capacity`).
     pub(crate) sizing: Option<crate::plan::capacity::GatewaySizing>,
+    /// The Kafka buffer (pass `buffer`).
+    pub(crate) buffer: Option<crate::plan::buffer::BufferPlan>,
 }
 
 pub(crate) fn service_id(name: &str) -> NodeId {
@@ -180,6 +182,7 @@ impl<'a> Draft<'a> {
             workloads: Vec::new(),
             warnings: Vec::new(),
             sizing: None,
+            buffer: None,
         })
     }
 
@@ -265,17 +268,22 @@ impl<'a> Draft<'a> {
         let explicit = self.valid.stack.collector.as_ref();
         let explicit_memory = explicit.and_then(|c| c.memory_limit_mib.as_ref()).is_some();
         let explicit_replicas = explicit.and_then(|c| c.gateway_replicas.as_ref()).is_some();
-        let sized = self.sizing.as_ref().filter(|_| role == RoleKind::Gateway);
+        // The ingest tier does the gateway's export work at the same rate: sized alike.
+        let scaled = matches!(role, RoleKind::Gateway | RoleKind::Ingest);
+        let sized = self.sizing.as_ref().filter(|_| scaled);
         let memory = match sized {
             Some(s) if !explicit_memory => s.memory_mib,
             _ => sizing::role_memory(spec, self.valid.collector.memory_limit_mib),
         };
         let replicas = match sized {
             Some(s) if !explicit_replicas => s.replicas,
-            _ if role == RoleKind::Gateway => self.valid.collector.gateway_replicas,
+            _ if scaled => self.valid.collector.gateway_replicas,
             _ => 1,
         };
-        let storage_gib = match (spec.storage_gib, sized.and_then(|s| s.volume_gib(replicas))) {
+        let storage_gib = match (
+            spec.storage_gib,
+            sized.filter(|_| role == RoleKind::Gateway).and_then(|s| s.volume_gib(replicas)),
+        ) {
             (Some(own), Some(needed)) => Some(own.max(needed)),
             (own, _) => own,
         };
@@ -309,6 +317,7 @@ impl<'a> Draft<'a> {
             queue_bytes: 0,
             compose_queue_bytes: 0,
             batch_max_bytes: 0,
+            wait_for_result: false,
         }
     }
 
@@ -517,7 +526,7 @@ fn finish(mut role: CollectorRole) -> CollectorRole {
             ExporterSpec::Elasticsearch { auth: EsAuth::Basic { password: p, .. } | EsAuth::ApiKey(p), .. } => {
                 secrets.insert(p.clone());
             }
-            ExporterSpec::Elasticsearch { .. } | ExporterSpec::LoadBalancing { .. } => {}
+            ExporterSpec::Elasticsearch { .. } | ExporterSpec::LoadBalancing { .. } | ExporterSpec::Kafka(_) => {}
         }
     }
     role.secrets = secrets.into_iter().collect();

@@ -52,7 +52,7 @@ fn sender(ns: &Namespaces, node: &PlanNode) -> Peer {
         NodeKind::Collector { role: RoleKind::FileAgent(_) } | NodeKind::App | NodeKind::Datastore { .. } => {
             Peer { namespace: ns.app.clone(), workload: None }
         }
-        NodeKind::Collector { .. } | NodeKind::Backend { .. } => {
+        NodeKind::Collector { .. } | NodeKind::Backend { .. } | NodeKind::Buffer { .. } => {
             Peer { namespace: ns.observability.clone(), workload: Some(node.name.clone()) }
         }
     }

@@ -4,6 +4,7 @@
 pub(crate) mod address;
 pub(crate) mod app;
 pub(crate) mod backend_spec;
+pub(crate) mod buffer;
 pub(crate) mod build;
 pub(crate) mod capacity;
 pub(crate) mod collector;
@@ -103,6 +104,8 @@ pub(crate) struct Plan {
     pub(crate) load: Option<capacity::DeclaredLoad>,
     /// The gateway sized for it, with the arithmetic.
     pub(crate) sizing: Option<capacity::GatewaySizing>,
+    /// The Kafka buffer between the gateway and the ingest tier, when the stack has one.
+    pub(crate) buffer: Option<buffer::BufferPlan>,
 }
 
 /// One edge, by node names, for listings.

@@ -23,6 +23,8 @@ pub(crate) enum RoleKind {
     NodeAgent,
     /// Tail-samples traces: the gateway routes every span of a trace to the same one.
     Sampler,
+    /// Reads the Kafka buffer's topics in one consumer group and writes to the stores.
+    Ingest,
 }
 
 impl RoleKind {
@@ -34,6 +36,7 @@ impl RoleKind {
             RoleKind::FileAgent(_) => "file-agent",
             RoleKind::NodeAgent => "node-agent",
             RoleKind::Sampler => "sampler",
+            RoleKind::Ingest => "ingest",
         }
     }
 
@@ -45,6 +48,7 @@ impl RoleKind {
             RoleKind::FileAgent(ds) => format!("agent-{ds}"),
             RoleKind::NodeAgent => "node-agent".into(),
             RoleKind::Sampler => "sampler".into(),
+            RoleKind::Ingest => "ingest".into(),
         }
     }
 }
@@ -73,6 +77,11 @@ pub(crate) enum NodeKind {
         deployed: bool,
         /// Whether telemetry comes to rest here.
         store: bool,
+    },
+    /// The Kafka cluster the gateway buffers in (`collector.buffer.kafka`).
+    Buffer {
+        /// Whether otelplan deploys it.
+        deployed: bool,
     },
 }
 

@@ -120,12 +120,18 @@ pub(crate) fn queues(
         let mut needs_in_order = sharing.into_iter().zip(per_replica);
         for e in role.exporters.iter_mut().filter(|e| e.delivery.persistent == persistent) {
             let (whole, need) = needs_in_order.next().unwrap_or((0, 0));
+            // An exporter whose receiving end takes less (Kafka's message limit) keeps its bound.
+            let batch_max_bytes = match e.delivery.batch_max_bytes {
+                0 => BATCH_MAX_BYTES,
+                own => own.min(BATCH_MAX_BYTES),
+            };
             e.delivery = crate::plan::collector::Delivery {
                 persistent,
                 queue_bytes: need + spare,
                 // Compose's volume is the host's disk, not a sized claim.
                 compose_queue_bytes: whole + spare,
-                batch_max_bytes: BATCH_MAX_BYTES,
+                batch_max_bytes,
+                wait_for_result: e.delivery.wait_for_result,
             };
         }
     }

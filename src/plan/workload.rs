@@ -30,6 +30,8 @@ pub(crate) enum WorkloadKind {
     ElasticsearchSetup,
     /// Grafana.
     Grafana,
+    /// The deployed Kafka of the buffer.
+    Buffer,
 }
 
 /// How many replicas.
@@ -360,6 +362,7 @@ fn role_tls_files(role: &CollectorRole) -> Vec<String> {
             | ReceiverSpec::Redis { endpoint, .. }
             | ReceiverSpec::Elasticsearch { endpoint, .. } => add(endpoint),
             ReceiverSpec::KafkaMetrics { brokers } => brokers.iter().for_each(&mut add),
+            ReceiverSpec::Kafka { topics, .. } => topics.brokers.iter().for_each(&mut add),
             ReceiverSpec::Otlp { .. } | ReceiverSpec::LogFiles { .. } | ReceiverSpec::ContainerLogs { .. } => {}
         }
     }
@@ -369,6 +372,7 @@ fn role_tls_files(role: &CollectorRole) -> Vec<String> {
             | ExporterSpec::OtlpHttp { endpoint, .. }
             | ExporterSpec::Elasticsearch { endpoint, .. } => add(endpoint),
             ExporterSpec::LoadBalancing { .. } => {}
+            ExporterSpec::Kafka(topics) => topics.brokers.iter().for_each(&mut add),
         }
     }
     if let Some(t) = &role.telemetry {
@@ -487,6 +491,39 @@ pub(crate) fn companions(catalog: &Catalog, deployment: &Deployment) -> Vec<Work
         out.push(grafana);
     }
     out
+}
+
+/// The deployed Kafka of the buffer: a single `KRaft` node under its broker's host, listening on
+/// its port, with the partitions, retention and volume the buffer's plan decided.
+pub(crate) fn buffer_kafka(catalog: &Catalog, b: &crate::plan::buffer::BufferPlan, prefix: &str) -> Option<Workload> {
+    let broker = b.brokers.first().filter(|_| b.deployed)?;
+    let spec = &catalog.companions.kafka;
+    let mut w = program(WorkloadKind::Buffer, &broker.host, "kafka", "kafka", catalog.image(spec, None), spec);
+    w.ports = spec.ports.iter().map(|p| PortSpec { port: broker.port, ..p.clone() }).collect();
+    if let Some(p) = &mut w.probes {
+        p.readiness = Check::Tcp(broker.port);
+        p.liveness = Check::Tcp(broker.port);
+    }
+    let port = broker.port;
+    w.env.extend([
+        // The controller listens on loopback only: nothing outside the pod needs it.
+        EnvVar::literal("KAFKA_LISTENERS", format!("PLAINTEXT://0.0.0.0:{port},CONTROLLER://127.0.0.1:9093")),
+        // Clients reconnect to what the broker advertises: its short name, which both targets
+        // resolve in the collectors' network or namespace.
+        EnvVar::literal("KAFKA_ADVERTISED_LISTENERS", format!("PLAINTEXT://{}:{port}", broker.host)),
+        EnvVar::literal("KAFKA_NUM_PARTITIONS", b.partitions.to_string()),
+        EnvVar::literal("KAFKA_LOG_RETENTION_MINUTES", b.retention_minutes.to_string()),
+        EnvVar::literal("KAFKA_LOG_RETENTION_BYTES", b.retention_bytes_per_partition.to_string()),
+        EnvVar::literal("KAFKA_HEAP_OPTS", sizing::java_heap_options(spec.resources.memory_limit_mib)),
+    ]);
+    w.storage = spec.data.as_ref().map(|data| Storage {
+        key: "data",
+        volume: format!("{prefix}-kafka-data"),
+        path: data.path.clone(),
+        size_gib: Some(b.volume_gib),
+        in_image: data.in_image,
+    });
+    Some(w)
 }
 
 /// The sum of every workload's requests, counting a scaled workload's minimum replicas.

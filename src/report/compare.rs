@@ -237,6 +237,19 @@ fn capacity_risks(f: &Figures) -> Vec<String> {
 fn capacity_rows(valid: &ValidStack, entries: &[Entry]) -> Vec<SheetRow> {
     let column = |f: &dyn Fn(&Entry) -> String| entries.iter().map(f).collect::<Vec<_>>();
     let mut rows = vec![SheetRow {
+        // What a buffer buys: a store outage waits in Kafka, as the ingest tier's lag, rather
+        // than in the gateway's queues.
+        label: "a store outage waits in".into(),
+        cells: column(&|e| match (&e.plan.buffer, e.figures.capacity.as_ref()) {
+            (Some(b), _) if b.deployed => {
+                format!("Kafka ({} min, {} GiB; lag of {})", b.retention_minutes, b.volume_gib, b.group_id)
+            }
+            (Some(b), _) => format!("Kafka (lag of {})", b.group_id),
+            (None, Some(_)) => "the gateway's queues".into(),
+            (None, None) => "the senders".into(),
+        }),
+    }];
+    rows.push(SheetRow {
         label: "a gateway replica carries (t / m / l per s)".into(),
         cells: column(&|e| {
             e.figures.capacity.as_ref().map_or_else(
@@ -250,7 +263,7 @@ fn capacity_rows(valid: &ValidStack, entries: &[Entry]) -> Vec<SheetRow> {
                 },
             )
         }),
-    }];
+    });
     if valid.load.is_some() {
         rows.push(SheetRow {
             label: "gateway for the declared load".into(),

@@ -110,11 +110,18 @@ pub(super) fn manifest(cx: &Ctx<'_>, w: &Workload, role: &CollectorRole) -> anyh
         service::add(cx, &mut m, &format!("{name}-headless"), &labels, name, true, &ports)?;
     }
     if let Replicas::Scaled { min, max } = w.replicas {
-        service::add(cx, &mut m, name, &labels, name, false, &service::ports(w, &["otlp-grpc", "otlp-http"]))?;
+        // A scaled tier that nothing sends to (the ingest tier, which reads Kafka) gets no
+        // Service and no OTLP ingress.
+        let listens = w.port("otlp-grpc").is_some();
+        if listens {
+            service::add(cx, &mut m, name, &labels, name, false, &service::ports(w, &["otlp-grpc", "otlp-http"]))?;
+        }
         scaling::autoscaler(cx, &mut m, name, &labels, kind, min, max)?;
         scaling::disruption_budget(cx, &mut m, name, &labels)?;
-        let ports: Vec<u16> = ["otlp-grpc", "otlp-http"].iter().filter_map(|p| w.port(p)).collect();
-        service::network_policy(cx, name, &w.component, &ports, &mut m)?;
+        if listens {
+            let ports: Vec<u16> = ["otlp-grpc", "otlp-http"].iter().filter_map(|p| w.port(p)).collect();
+            service::network_policy(cx, name, &w.component, &ports, &mut m)?;
+        }
     }
     Ok(Some(m.text()))
 }

@@ -166,6 +166,11 @@ pub(crate) fn emit(plan: &Plan, t: &Templates, tree: &mut OutputTree) -> anyhow:
         tree.insert(format!("kubernetes/{file}"), program::backend_manifest(&cx, w, b)?);
         resources.push(file);
     }
+    for w in plan.workloads.iter().filter(|w| w.kind == WorkloadKind::Buffer) {
+        let file = format!("{}.yaml", w.name);
+        tree.insert(format!("kubernetes/{file}"), program::buffer_manifest(&cx, w)?);
+        resources.push(file);
+    }
     if plan.deployment.kibana.is_some() {
         tree.insert("kubernetes/kibana.yaml".into(), program::kibana_manifest(&cx)?);
         resources.push("kibana.yaml".into());

@@ -16,13 +16,13 @@ fn pod_security(w: &Workload) -> Value {
 }
 
 /// The workload's own mounts and volumes: its mounted config, data and scratch directories.
-fn mounts_and_volumes(w: &Workload, b: &DeployedBackend) -> (Vec<Value>, Vec<Value>) {
+fn mounts_and_volumes(w: &Workload, config_map: Option<String>) -> (Vec<Value>, Vec<Value>) {
     let mut mounts = Vec::new();
     let mut volumes = Vec::new();
     if let Some(path) = &w.config {
         let file = path.rsplit('/').next().unwrap_or_default();
         mounts.push(json!({ "name": "config", "mountPath": path, "subPath": file, "readOnly": true }));
-        volumes.push(json!({ "name": "config", "configMap": { "name": backend_config_map(b) } }));
+        volumes.push(json!({ "name": "config", "configMap": { "name": config_map.unwrap_or_default() } }));
     }
     if let Some(storage) = &w.storage {
         mounts.push(json!({ "name": storage.key, "mountPath": storage.path }));
@@ -53,7 +53,24 @@ fn workload_data(cx: &Ctx<'_>, w: &Workload, kind: &str, spec: &Value, pod: &Val
 /// A deployed backend: its workload and Service (APM Server as the apps' entry point also gets
 /// a `NetworkPolicy`).
 pub(super) fn backend_manifest(cx: &Ctx<'_>, w: &Workload, b: &DeployedBackend) -> anyhow::Result<String> {
-    let (mounts, volumes) = mounts_and_volumes(w, b);
+    let mut m = program_manifest(cx, w, Some(backend_config_map(b)))?;
+    let entry_is_apm = cx.plan.topology.apps_send_to != Destination::Gateway;
+    if b.kind == BackendKind::ApmServer && entry_is_apm {
+        let ports: Vec<u16> = w.ports.iter().map(|p| p.port).collect();
+        service::network_policy(cx, &w.name, &w.component, &ports, &mut m)?;
+    }
+    Ok(m.text())
+}
+
+/// The deployed Kafka of the buffer: a StatefulSet with its claim, and a Service.
+pub(super) fn buffer_manifest(cx: &Ctx<'_>, w: &Workload) -> anyhow::Result<String> {
+    Ok(program_manifest(cx, w, None)?.text())
+}
+
+/// A program with its Service: a StatefulSet with a claim where it keeps data, a Deployment
+/// otherwise; and the `NetworkPolicy` of a store that declares who may connect.
+fn program_manifest(cx: &Ctx<'_>, w: &Workload, config_map: Option<String>) -> anyhow::Result<Manifest> {
+    let (mounts, volumes) = mounts_and_volumes(w, config_map);
     let container = container(cx, w, &w.args, &mounts, &restricted(w.user.uid, w.user.gid, w.read_only_root));
     let pod = json!({
         "automountServiceAccountToken": false,
@@ -77,12 +94,7 @@ pub(super) fn backend_manifest(cx: &Ctx<'_>, w: &Workload, b: &DeployedBackend) 
     if let Some(ingress) = cx.plan.deployment.store_ingress.iter().find(|i| i.store == w.name) {
         service::store_network_policy(cx, ingress, &w.component, &mut m)?;
     }
-    let entry_is_apm = cx.plan.topology.apps_send_to != Destination::Gateway;
-    if b.kind == BackendKind::ApmServer && entry_is_apm {
-        let ports: Vec<u16> = w.ports.iter().map(|p| p.port).collect();
-        service::network_policy(cx, &w.name, &w.component, &ports, &mut m)?;
-    }
-    Ok(m.text())
+    Ok(m)
 }
 
 fn companion<'p>(cx: &Ctx<'p>, kind: &WorkloadKind) -> Option<&'p Workload> {

@@ -26,13 +26,20 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
         return Ok(());
     }
     let es = ComponentId::bare(K::ElasticsearchExporter);
-    let Some(gateway) = d.roles.iter_mut().find(|r| r.role == RoleKind::Gateway) else { return Ok(()) };
-    let writes_es = |signal: Signal| {
-        gateway.pipelines.iter().any(|p| p.signal == signal && p.name.is_none() && p.exporters.contains(&es))
+    // The tier that writes Elasticsearch: the gateway, or the ingest tier behind a Kafka buffer.
+    let writes = |r: &crate::plan::collector::CollectorRole, signal: Signal| {
+        r.pipelines.iter().any(|p| p.signal == signal && p.name.is_none() && p.exporters.contains(&es))
     };
-    if !writes_es(Signal::Traces) {
+    let Some(gateway) = d
+        .roles
+        .iter_mut()
+        .filter(|r| matches!(r.role, RoleKind::Gateway | RoleKind::Ingest))
+        .find(|r| writes(r, Signal::Traces))
+    else {
         return Ok(());
-    }
+    };
+    let writing_role = gateway.role.clone();
+    let writes_es = |signal: Signal| writes(gateway, signal);
     let processor = ComponentId::bare(K::ElasticApmProcessor);
     let connector = ComponentId::bare(K::ElasticApmConnector);
     let logs = writes_es(Signal::Logs);
@@ -61,7 +68,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     gateway.connectors.push(Connector { id: connector, spec: ConnectorSpec::ElasticApm { directory } });
     let port = d.sinks.get(&BackendKind::Elasticsearch).map(|s| s.addr.port);
     d.edge(
-        &role_id(&RoleKind::Gateway),
+        &role_id(&writing_role),
         &backend_id(BackendKind::Elasticsearch),
         Signal::Metrics,
         Protocol::ElasticsearchHttp,

@@ -6,6 +6,7 @@
 mod apm_server;
 mod apps;
 mod backends;
+pub(crate) mod buffer;
 mod capacity;
 mod datastores;
 mod deployment;
@@ -25,7 +26,7 @@ use crate::plan::draft::Draft;
 pub(crate) type Pass = fn(&mut Draft<'_>) -> anyhow::Result<()>;
 
 /// Every pass, by the name topologies use.
-const PASSES: [(&str, Pass); 15] = [
+const PASSES: [(&str, Pass); 16] = [
     ("backends", backends::run),
     ("capacity", capacity::run),
     ("apps", apps::run),
@@ -34,6 +35,7 @@ const PASSES: [(&str, Pass); 15] = [
     ("file-agents", file_agents::run),
     ("node-agent", node_agent::run),
     ("gateway", gateway::run),
+    ("buffer", buffer::run),
     ("elastic-apm", elastic_apm::run),
     ("sampler", sampler::run),
     ("self-telemetry", self_telemetry::run),

@@ -101,7 +101,8 @@ fn reroute(d: &mut Draft<'_>, gw: usize, sink: &ComponentId, hostname: Addr) {
             }
         }
     }
-    let delivery = Delivery { persistent, queue_bytes: 0, compose_queue_bytes: 0, batch_max_bytes: 0 };
+    let delivery =
+        Delivery { persistent, queue_bytes: 0, compose_queue_bytes: 0, batch_max_bytes: 0, wait_for_result: false };
     let still_used = gateway.pipelines.iter().any(|p| p.exporters.contains(sink));
     if !still_used {
         gateway.exporters.retain(|e| &e.id != sink);

@@ -53,7 +53,12 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
             role.telemetry = Some(SelfTelemetry { endpoint: own, headers: Vec::new(), delta });
             continue;
         }
-        d.edge(&role_id(&role.role), &node, Signal::Metrics, Protocol::OtlpHttp, Some(addr.port));
+        // The ingest tier's own metrics go through the gateway and the buffer back to it, and on
+        // to the store: like the gateway's loopback, no edge is drawn for a loop the graph (the
+        // stack's telemetry paths, which must not cycle) has no use for.
+        if role.role != RoleKind::Ingest {
+            d.edge(&role_id(&role.role), &node, Signal::Metrics, Protocol::OtlpHttp, Some(addr.port));
+        }
         let mut secrets: BTreeSet<_> = role.secrets.iter().cloned().collect();
         secrets.extend(headers.iter().filter_map(|(_, v)| match v {
             HeaderValue::Secret { env, .. } => Some(env.clone()),

@@ -20,6 +20,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
             deployment.backends.iter().map(|b| workload::backend(catalog, b, deployment, d.apm_server.as_ref())),
         );
         out.extend(workload::companions(catalog, deployment));
+        out.extend(d.buffer.as_ref().and_then(|b| workload::buffer_kafka(catalog, b, &deployment.prefix)));
     }
     d.workloads = out;
     Ok(())
