@@ -190,8 +190,6 @@ def ci_skip_reason(doc):
     if (doc.get("sampling") or {}).get("tail"):
         return ("tail sampling drops traces by design and the harness counts every trace; "
                 "tests/live/sampling.sh runs the rendered sampler tier instead")
-    if (collector.get("buffer") or {}).get("kafka"):
-        return "the harness does not run the Kafka buffer tier's broker image yet"
     return None
 
 
