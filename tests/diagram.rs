@@ -176,3 +176,52 @@ fn large_stacks_are_grouped() {
     let height: i64 = attributes(&svg, "height")[0].parse().unwrap();
     assert!(width < 1800 && height < 1200, "{width}×{height}");
 }
+
+/// Each box's horizontal extent, by name (the `<title>` of its group, up to the colon).
+fn box_extents(svg: &str) -> std::collections::BTreeMap<String, (i64, i64)> {
+    svg.split("<g>\n")
+        .skip(1)
+        .filter_map(|group| {
+            let title = group.strip_prefix("<title>")?.split("</title>").next()?;
+            let name = title.split(':').next()?.to_string();
+            let rect = format!(" {}", group.split("<rect ").nth(1)?);
+            let num = |n: &str| attributes(&rect, n).first().and_then(|v| v.parse::<i64>().ok());
+            let (x, w) = (num("x")?, num("width")?);
+            Some((name, (x, x + w)))
+        })
+        .collect()
+}
+
+#[test]
+fn arrows_stay_between_their_boxes_even_back_to_an_earlier_column() {
+    // The sampler tier reports its own metrics to the gateway that feeds it: an arrow from a
+    // later column to an earlier one, which must not run across either box.
+    for topology in ["A", "C", "D"] {
+        let out = Test::new()
+            .example("sampling.yaml")
+            .args(&["diagram", "stack.yaml", "--topology", topology, "-o", "d.svg"])
+            .status(0)
+            .run();
+        let svg = out.read("d.svg");
+        let boxes = box_extents(&svg);
+        let mut back = 0;
+        // Arrows between boxes (the legend's have no ` → `).
+        for line in svg.lines().filter(|l| l.starts_with("<path d=\"M") && l.contains(" → ")) {
+            let d = attributes(line, "d")[0];
+            let xs: Vec<i64> = d
+                .split(|c: char| c.is_ascii_alphabetic())
+                .filter_map(|p| p.split_whitespace().next().and_then(|x| x.parse().ok()))
+                .collect();
+            let (start, end) = (xs[0], *xs.last().unwrap());
+            let title = line.split("<title>").nth(1).unwrap();
+            let (from, to) = title.split(':').next().unwrap().split_once(" → ").unwrap();
+            let (lo, hi) = (start.min(end), start.max(end));
+            for name in [from, to] {
+                let (left, right) = boxes[name];
+                assert!(hi <= left + 1 || lo >= right - 1, "{topology}: `{title}` ({d}) runs across `{name}`");
+            }
+            back += usize::from(end < start);
+        }
+        assert!(back > 0, "{topology}: the sampler's own metrics draw an arrow back to the gateway");
+    }
+}

@@ -578,9 +578,14 @@ fn route(d: &Drawing, bundles: &[Bundle], rect: &dyn Fn(usize) -> Rect) -> Vec<P
         let chain = &bundle.chain;
         let (Some(&first), Some(&last)) = (chain.first(), chain.last()) else { continue };
         let passes = chain.get(1..chain.len().saturating_sub(1)).unwrap_or_default();
+        // An arrow back to an earlier column (a sampler's own metrics to the gateway that feeds
+        // it) leaves its box on the left and enters the other on the right, so it stays between
+        // the two instead of crossing both.
+        let back = rect(last).left < rect(first).left;
         for (k, &e) in bundle.edges.iter().enumerate() {
             let start = rect(first);
-            let mut points = vec![(start.left + start.width, out.get(&first).map_or(0, |l| lane_y(start, l, e)))];
+            let start_x = if back { start.left } else { start.left + start.width };
+            let mut points = vec![(start_x, out.get(&first).map_or(0, |l| lane_y(start, l, e)))];
             for &pass in passes {
                 let r = rect(pass);
                 let lane = r.top + LANE / 2 + int(k) * LANE;
@@ -588,7 +593,8 @@ fn route(d: &Drawing, bundles: &[Bundle], rect: &dyn Fn(usize) -> Rect) -> Vec<P
                 points.push((r.left + r.width, lane));
             }
             let end = rect(last);
-            points.push((end.left - 1, inn.get(&last).map_or(0, |l| lane_y(end, l, e))));
+            let end_x = if back { end.left + end.width + 1 } else { end.left - 1 };
+            points.push((end_x, inn.get(&last).map_or(0, |l| lane_y(end, l, e))));
             placed.push(PlacedEdge { edge: e, points });
         }
     }
