@@ -11,6 +11,8 @@ SPEC (written by runner.py) says what the container looks like:
   the new root (the host's root file system, read-only underneath, is the lower layer), so
   mount points the image would have (``/etc/otelcol-contrib``) exist in the container without
   touching the host;
+- ``host_paths``: host directories the harness's programs are started from (the repository, the
+  tools' cache), bound read-only at the same paths if the container's own /tmp or /run hides them;
 - ``mounts``: ``[{source, target, kind: dir|file, read_only}]`` bind mounts at container paths
   (volumes are host directories, configs host files);
 - ``files``: ``{path: text}`` written into the container's root before it may become read-only
@@ -57,6 +59,15 @@ def main():
         p = os.path.join(root, mp)
         os.makedirs(p, exist_ok=True)
         sh("mount", "-t", "tmpfs", "-o", "size=256m,mode=1777", "lv-" + mp, p)
+    for path in spec.get("host_paths", []):
+        # The harness's own files (the repository, the tools' cache) stay visible at their host
+        # paths when they live under /tmp or /run, which the container gets fresh: a checkout in
+        # /tmp must run as one anywhere else. Read-only, like the rest of the host underneath.
+        if any(path == mp or path.startswith(mp + "/") for mp in ("/tmp", "/run")):
+            dest = root + path
+            os.makedirs(dest, exist_ok=True)
+            sh("mount", "--bind", path, dest)
+            sh("mount", "-o", "remount,bind,ro", dest)
     for path, text in spec.get("files", {}).items():
         dest = root + path
         os.makedirs(os.path.dirname(dest), exist_ok=True)

@@ -20,6 +20,12 @@ from util import log
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 IMAGES = os.path.join(HERE, "images")
+# What services are started from by host path: the repository (entrypoints, the team's app, the
+# TLS proxy) and the tools' cache.
+HOST_PATHS = sorted({
+    os.path.dirname(os.path.dirname(os.path.dirname(HERE))),
+    os.path.realpath(os.environ.get("OTELPLAN_LIVE_CACHE", os.path.expanduser("~/.cache/otelplan-live"))),
+})
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Users the images define (uid, gid), added to the container's /etc/passwd.
@@ -82,6 +88,7 @@ class Launch:
         return {
             "scratch": scratch,
             "cgroup": cgroup,
+            "host_paths": HOST_PATHS,
             "mounts": self.mounts,
             "files": files,
             "image_dirs": {k: list(v) for k, v in self.image_dirs.items()},
