@@ -416,7 +416,10 @@ def fault_overload(dep, res, stores):
     # The pipeline recovers: the backlog drains, a fresh batch is accepted and arrives.
     wait_quiet(stores, 240)
     rec = loadgen(dep, ["--prefix", "f4", "--count", "200", "--batch", "100", "--signal", "both", "--deadline", "60"], 90)
-    c = settle_ids(stores, "f4", {s: 200 for s in signals_here(stores)}, timeout=90)
+    # Fresh data queues behind whatever backlog the overload left (a Kafka buffer keeps it all and
+    # delivers in order), so allow twice the time the sustained rate needs for what was sent.
+    backlog_s = 2 * (ov.get("sent_items") or 0) / max(sustain, 1)
+    c = settle_ids(stores, "f4", {s: 200 for s in signals_here(stores)}, timeout=max(90, int(backlog_s)))
     sent, arrived, lost, dup = tally(c, 200, signals_here(stores))
     record(res, "4 after the overload: new data accepted and delivered", lost == 0, sent, arrived, lost, dup,
            note=f"sender: {fmt_sender(rec)}")
