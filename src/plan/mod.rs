@@ -124,6 +124,16 @@ pub(crate) struct EdgeView {
 }
 
 impl Plan {
+    /// The collectors the data flow has sending to `name`, by name (who may reach its intake).
+    pub(crate) fn collector_senders(&self, name: &str) -> BTreeSet<&str> {
+        self.graph
+            .edge_references()
+            .filter(|e| self.graph[e.target()].name == name)
+            .filter(|e| matches!(self.graph[e.source()].kind, node::NodeKind::Collector { .. }))
+            .map(|e| self.graph[e.source()].name.as_str())
+            .collect()
+    }
+
     /// Every edge, sorted by sender, receiver and signal.
     pub(crate) fn edges(&self) -> Vec<EdgeView> {
         let mut out: Vec<EdgeView> = self

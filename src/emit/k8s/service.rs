@@ -64,14 +64,7 @@ pub(super) fn senders_only(
     ports: &[u16],
     m: &mut Manifest,
 ) -> anyhow::Result<()> {
-    use petgraph::visit::EdgeRef;
-    let g = &cx.plan.graph;
-    let senders: std::collections::BTreeSet<&str> = g
-        .edge_references()
-        .filter(|e| g[e.target()].name == name)
-        .filter(|e| matches!(g[e.source()].kind, crate::plan::node::NodeKind::Collector { .. }))
-        .map(|e| g[e.source()].name.as_str())
-        .collect();
+    let senders = cx.plan.collector_senders(name);
     let namespace = &cx.plan.namespaces.observability;
     let from: Vec<Value> = senders
         .iter()
