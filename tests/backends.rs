@@ -3,17 +3,7 @@
 
 use serde_yaml::Value;
 
-use crate::common::{files, Test};
-
-fn render(stack: &str, topology: &str) -> crate::common::Output {
-    let out = Test::new().stack(stack).args(&["render", "stack.yaml", "-o", "out", "--topology", topology]).run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    out
-}
-
-fn dkp() -> String {
-    std::fs::read_to_string(crate::common::repo().join("examples/dkp.yaml")).unwrap()
-}
+use crate::common::{dkp, files, render, Test};
 
 fn docs(text: &str) -> Vec<Value> {
     serde_yaml::Deserializer::from_str(text).map(|d| serde::Deserialize::deserialize(d).unwrap()).collect()

@@ -5,9 +5,7 @@ use std::fs;
 
 use crate::common::{files, Test};
 
-fn dkp() -> String {
-    fs::read_to_string(crate::common::repo().join("examples/dkp.yaml")).unwrap()
-}
+use crate::common::dkp;
 
 fn otelplan(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_otelplan"))

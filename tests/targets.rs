@@ -1,17 +1,7 @@
 //! Deployment targets: only the stack's targets are written, names fit Kubernetes, secrets stay
 //! references, deployed backends follow the topology, and free text stays inert.
 
-use crate::common::{files, Test};
-
-fn render(stack: &str, topology: &str) -> crate::common::Output {
-    let out = Test::new().stack(stack).args(&["render", "stack.yaml", "-o", "out", "--topology", topology]).run();
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    out
-}
-
-fn dkp() -> String {
-    std::fs::read_to_string(crate::common::repo().join("examples/dkp.yaml")).unwrap()
-}
+use crate::common::{dkp, files, render};
 
 #[test]
 fn only_the_stack_targets_are_written() {

@@ -131,6 +131,18 @@ impl Output {
 }
 
 /// The repository root.
+/// The bundled DKP example's text.
+pub fn dkp() -> String {
+    std::fs::read_to_string(repo().join("examples/dkp.yaml")).unwrap()
+}
+
+/// `render` of `stack` in `topology` into `out/`, which must succeed.
+pub fn render(stack: &str, topology: &str) -> Output {
+    let out = Test::new().stack(stack).args(&["render", "stack.yaml", "-o", "out", "--topology", topology]).run();
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    out
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
