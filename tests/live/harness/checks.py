@@ -26,6 +26,7 @@ class Result:
         self.faults = []  # dicts: fault, status, sent, delivered, lost, duplicated, note
         self.memory = {}  # service -> (peak bytes, limit bytes)
         self.defects = []
+        self.buffer = None  # fault 6: the Kafka buffer's steady outage (faults.fault_steady_outage)
         self.sampling = None  # tail sampling: {"store", "rows": [(kind, sent, whole, partial, expected)]}
 
     def add(self, status, name, detail=""):
@@ -63,7 +64,8 @@ class Result:
     def as_dict(self):
         return {"stack": self.stack, "topology": self.topology, "seconds": round(self.seconds),
                 "rows": self.rows, "delivered": self.delivered, "faults": self.faults,
-                "memory": {k: list(v) for k, v in self.memory.items()}, "sampling": self.sampling}
+                "memory": {k: list(v) for k, v in self.memory.items()}, "sampling": self.sampling,
+                "buffer": self.buffer}
 
 
 # -- readiness -----------------------------------------------------------------------------------
@@ -658,6 +660,14 @@ def table(res):
         for f in res.faults:
             out.append(f"    {f['fault']:<44} {f['status']:<7} {f.get('sent', ''):>7} {f.get('arrived', ''):>8} "
                        f"{f.get('lost', ''):>6} {f.get('duplicated', ''):>6}  {f.get('note', '')}")
+    if res.buffer:
+        b = res.buffer
+        lags = ", ".join(f"{t:.0f}s: {v}" for t, v in b["lags"]) or "not read"
+        out.append(f"  buffer (fault 6): store down {b['outage_s']}s at {b['rate']:.0f}/s per signal "
+                   f"({', '.join(b['signals'])}): {b['sent']} sent, {b['arrived']} arrived, {b['lost']} lost, "
+                   f"{b['dup']} duplicated; caught up after {b['catch_up_s']}s (bound {b['bound_s']}s)")
+        end = sum(b["lag_end"].values()) if b["lag_end"] else "not read"
+        out.append(f"    Kafka consumer lag (messages) in the outage: {lags}; after catching up: {end}")
     if res.sampling:
         sm = res.sampling
         out.append(f"  tail sampling: {sm['traces']} traces of {sm['spans']} spans sent to the gateway, "

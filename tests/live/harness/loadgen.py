@@ -12,8 +12,7 @@ Runs with the app's virtualenv (opentelemetry-proto). One JSON object on stdout:
                       [--header K=V] [--service NAME] [--no-retry] [--concurrency N] [--deadline S]
 
 `--signal all` adds metrics: one gauge data point per id (`live.loadgen.point`, the id in its
-`test.id` attribute). With `--count` and `--duration` together, the ids are sent at `--rate` and
-`--count` is the most sent (the rest are not sent when the duration is over).
+`test.id` attribute). With `--count`, the signals take turns, so `--rate` paces each alike.
 
 `--mix N` sends a known mix of traces for tail sampling instead: N traces of `--spans` spans (a
 root and its children), every span with `test.id` `PREFIX-s-KNNNNNN.J` (K: `e` error, `w` slow,
@@ -264,8 +263,6 @@ def main():
         k = 0
         while True:
             if jobs:
-                if a.duration and time.monotonic() - start >= a.duration:
-                    return
                 with job_lock:
                     job = next(job_iter, None)
                 if job is None:
