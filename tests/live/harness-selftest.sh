@@ -2,12 +2,14 @@
 # Shows that the live harness can fail: it must report failures
 #   1. for a tree whose gateway exporters point one port off (topology D, plain run), and
 #   2. for a stack with `persistent_queue: false` under fault 2 (topology A, faults 1 and 2): the
-#      gateway killed during a store outage loses what it had queued.
+#      gateway killed during a store outage loses what it had queued;
+#   3. for examples/sampling.yaml whose tail sampler keeps three times its ratio (topology D);
+#   4. for examples/kafka-buffer.yaml when the store does not come back in fault 6 (a 30 s outage).
 # Each run must exit non-zero and its report must hold the expected FAIL rows.
 #
-#   tests/live/harness-selftest.sh [STACK]      (default: examples/dkp.yaml)
+#   tests/live/harness-selftest.sh [STACK]      (default: examples/dkp.yaml, for 1 and 2)
 #
-# Last line: `harness self-test: N passed, M failed`; exit 1 on any failure. ~9 min warm.
+# Last line: `harness self-test: N passed, M failed`; exit 1 on any failure. ~20 min warm.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -53,6 +55,21 @@ rc=0
   --work "$work/pq" --report "$work/pq.json" >"$work/pq.log" 2>&1 || rc=$?
 tail -n 3 "$work/pq.log" | sed 's/^/    /'
 expect "persistent_queue: false" "$work/pq.json" "$rc" "fault 2 gateway SIGKILL"
+
+echo "== 3. a tail sampler that keeps three times its ratio (examples/sampling.yaml, topology D)"
+rc=0
+"$here/run.sh" "$root/examples/sampling.yaml" --topology D --mutate tail-ratio-tripled \
+  --work "$work/tail" --report "$work/tail.json" >"$work/tail.log" 2>&1 || rc=$?
+tail -n 3 "$work/tail.log" | sed 's/^/    /'
+expect "tail ratio tripled" "$work/tail.json" "$rc" "other traces arrive near the ratio"
+
+echo "== 4. fault 6 with a store that does not come back (examples/kafka-buffer.yaml, topology D)"
+rc=0
+LIVE_SELFTEST_STORE_STAYS_DOWN=1 LIVE_BUFFER_OUTAGE_SECONDS=30 LIVE_BUFFER_AFTER_SECONDS=10 \
+  "$here/run.sh" "$root/examples/kafka-buffer.yaml" --topology D --faults --only 6 \
+  --work "$work/buffer" --report "$work/buffer.json" >"$work/buffer.log" 2>&1 || rc=$?
+tail -n 3 "$work/buffer.log" | sed 's/^/    /'
+expect "store stays down" "$work/buffer.json" "$rc" "fault 6 buffer: store down" "consumer lag grew"
 
 echo "harness self-test: $passed passed, $failed failed"
 [[ $failed -eq 0 && $passed -gt 0 ]]

@@ -510,7 +510,7 @@ def kafka_lag(dep, broker, bootstrap):
     svc = dep.orch.services[broker]
     if not svc.running() or "KAFKA_JAVA" not in tools:
         return None
-    argv = ["nsenter", "-t", str(svc.proc.pid), "-n", "-m", "--", tools["KAFKA_JAVA"], "-Xmx128m",
+    argv = ["nsenter", "-t", str(svc.proc.pid), "-n", "-m", "-r", "-w", "--", tools["KAFKA_JAVA"], "-Xmx128m",
             f"-Dlog4j2.configurationFile={tools['KAFKA_LOG4J']}", "-cp", tools["KAFKA_CLASSPATH"],
             "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--bootstrap-server", bootstrap,
             "--describe", "--all-groups"]
