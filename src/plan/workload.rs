@@ -213,6 +213,37 @@ impl Workload {
     pub(crate) fn port(&self, name: &str) -> Option<u16> {
         self.ports.iter().find(|p| p.name == name).map(|p| p.port)
     }
+
+    /// The compose services that run it, with their volumes: itself, or for a fixed set
+    /// (`Replicas::Fixed`, whose senders must know each member) one service per member, each
+    /// with a volume of its own, as a StatefulSet gives each pod its claim.
+    pub(crate) fn compose_members(&self) -> Vec<Member> {
+        let volume = self.storage.as_ref().map(|s| s.volume.clone());
+        match self.replicas {
+            Replicas::Fixed(n) => (1..=n)
+                .map(|i| Member {
+                    service: member_name(&self.name, i),
+                    volume: volume.as_deref().map(|v| member_name(v, i)),
+                })
+                .collect(),
+            _ => vec![Member { service: self.name.clone(), volume }],
+        }
+    }
+}
+
+/// One compose service of a workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Member {
+    /// The service's name.
+    pub(crate) service: String,
+    /// Its named volume, if the workload has storage.
+    pub(crate) volume: Option<String>,
+}
+
+/// The name of member `i` (from 1) of a fixed set called `name`: a compose service, or its
+/// volume.
+pub(crate) fn member_name(name: &str, i: u32) -> String {
+    format!("{name}-{i}")
 }
 
 fn probes(spec: &ProgramSpec) -> Option<Probes> {

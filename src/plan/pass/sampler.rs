@@ -79,7 +79,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
     role.receivers.push(otlp);
     role.processors.push(sampling);
     d.add_role(role, true);
-    reroute(d, gw, &sink_id, hostname);
+    reroute(d, gw, &sink_id, hostname, replicas);
     d.edges.retain(|(from, to, e)| !(from == &gateway && to == &sink_node && e.signal == Signal::Traces));
     d.edge(&gateway, &me, Signal::Traces, Protocol::OtlpGrpc, Some(OTLP_GRPC_PORT));
     Ok(())
@@ -88,7 +88,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
 /// The gateway's traces pipeline exports to the samplers instead of `sink`; the sink's exporter
 /// stays where another signal still uses it. The load-balancing exporter gets the queue the
 /// traces had (on disk with `persistent_queue`), and the gateway's queues are sized again.
-fn reroute(d: &mut Draft<'_>, gw: usize, sink: &ComponentId, hostname: Addr) {
+fn reroute(d: &mut Draft<'_>, gw: usize, sink: &ComponentId, hostname: Addr, members: u32) {
     let persistent = d.valid.collector.persistent_queue;
     let backlog = d.sizing.as_ref().map(|s| s.backlog_bytes.clone());
     // `add_role` inserted the sampler among the tiers, after the gateway.
@@ -107,7 +107,7 @@ fn reroute(d: &mut Draft<'_>, gw: usize, sink: &ComponentId, hostname: Addr) {
     if !still_used {
         gateway.exporters.retain(|e| &e.id != sink);
     }
-    gateway.exporters.push(Exporter { id: lb, spec: ExporterSpec::LoadBalancing { hostname }, delivery });
+    gateway.exporters.push(Exporter { id: lb, spec: ExporterSpec::LoadBalancing { hostname, members }, delivery });
     sizing::queues(gateway, backlog.as_ref());
     crate::plan::draft::refresh_secrets(gateway);
 }
@@ -137,11 +137,13 @@ mod tests {
             let lb = ComponentId::bare(K::LoadBalancingExporter);
             let traces = gw.pipelines.iter().find(|p| p.signal == Signal::Traces).unwrap();
             assert_eq!(traces.exporters, std::slice::from_ref(&lb), "{id:?}");
-            let ExporterSpec::LoadBalancing { hostname } = &gw.exporters.iter().find(|e| e.id == lb).unwrap().spec
+            let ExporterSpec::LoadBalancing { hostname, members } =
+                &gw.exporters.iter().find(|e| e.id == lb).unwrap().spec
             else {
                 panic!("{id:?}")
             };
             assert_eq!(hostname.host, sampler.name);
+            assert_eq!(*members, sampler.replicas, "{id:?}: compose runs every sampler");
             for signal in [Signal::Metrics, Signal::Logs] {
                 if let Some(p) = gw.pipelines.iter().find(|p| p.signal == signal && p.name.is_none()) {
                     assert!(!p.exporters.contains(&lb), "{id:?}: {signal:?} bypasses the samplers");
