@@ -111,10 +111,10 @@ fn workload_env(plan: &Plan, w: &Workload) -> Vec<Value> {
 
 /// For each sender (by node name), the compose services of this project that receive what it
 /// exports (for `depends_on`): other collectors and deployed backends, never an external
-/// endpoint. Computed once for all roles, in one pass over the edges. Where two services send
-/// to each other (the gateway routes traces to the samplers, which push their own metrics back
-/// to it), only the telemetry flow counts: a collector's own metrics wait in its queue for
-/// whoever takes them, while a cycle would keep compose from starting either.
+/// endpoint. Computed once for all roles, in one pass over the edges. Only the telemetry flow
+/// counts, not a collector's own metrics: those wait in its queue for whoever takes them, and
+/// they may run against the flow (the samplers report to the gateway that feeds them), where a
+/// cycle would keep compose from starting either.
 fn next_hops(plan: &Plan) -> BTreeMap<&str, BTreeSet<&str>> {
     let g = &plan.graph;
     let runs_here: BTreeSet<&str> = g
@@ -130,14 +130,9 @@ fn next_hops(plan: &Plan) -> BTreeMap<&str, BTreeSet<&str>> {
         .map(|n| n.name.as_str())
         .collect();
     let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let own_metrics = |e: &petgraph::graph::EdgeReference<'_, crate::plan::PlanEdge>| {
-        g.find_edge(e.target(), e.source()).is_some()
-            && e.weight().signal == crate::model::keywords::Signal::Metrics
-            && e.weight().protocol == crate::plan::edge::Protocol::OtlpHttp
-    };
     for e in g.edge_references() {
         let to = g[e.target()].name.as_str();
-        if runs_here.contains(to) && !own_metrics(&e) {
+        if runs_here.contains(to) && !e.weight().own {
             out.entry(g[e.source()].name.as_str()).or_default().insert(to);
         }
     }
