@@ -275,9 +275,13 @@ fn config_bind(w: &Workload, source: &str) -> Vec<Value> {
     w.config.as_deref().map(|target| bind(source, target)).into_iter().collect()
 }
 
-/// A deployed backend's own configuration file (written at the top of the tree), if it has one.
+/// A deployed backend's own configuration file (written at the top of the tree), if it has one,
+/// and the other files of the tree it reads.
 fn backend_config(w: &Workload) -> Vec<Value> {
-    w.config_file.as_deref().map(|file| config_bind(w, &format!("../{file}"))).unwrap_or_default()
+    let mut binds: Vec<Value> =
+        w.config_file.as_deref().map(|file| config_bind(w, &format!("../{file}"))).unwrap_or_default();
+    binds.extend(w.files.iter().map(|f| bind(&format!("../{}", f.tree), &f.mount)));
+    binds
 }
 
 fn backend_service(plan: &Plan, w: &Workload, kind: BackendKind) -> Value {

@@ -14,6 +14,7 @@ use crate::plan::collector::{CollectorRole, HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HT
 use crate::plan::deploy::{DeployedBackend, Deployment};
 use crate::plan::es_setup::EsSetup;
 use crate::plan::role_spec::Placement;
+use crate::plan::store_config::{PrometheusConfig, StoreConfig, PROMETHEUS_RULES};
 use crate::plan::{sizing, ApmAuth, ApmServerPlan, EsAuth};
 use crate::topology::BackendKind;
 
@@ -195,6 +196,8 @@ pub(crate) struct Workload {
     pub(crate) config: Option<String>,
     /// Where that file is in the tree (a deployed program's; a collector's is its role's).
     pub(crate) config_file: Option<String>,
+    /// More files of the tree it reads, beside its configuration (read-only).
+    pub(crate) files: Vec<MountedFile>,
     /// Health checks.
     pub(crate) probes: Option<Probes>,
     /// A compose healthcheck command (the image has the tool it runs).
@@ -229,6 +232,15 @@ impl Workload {
             _ => vec![Member { service: self.name.clone(), volume }],
         }
     }
+}
+
+/// A file of the tree a workload reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct MountedFile {
+    /// Its path in the tree.
+    pub(crate) tree: String,
+    /// Its path in the container.
+    pub(crate) mount: String,
 }
 
 /// One compose service of a workload.
@@ -295,6 +307,7 @@ fn program(
         scratch: spec.scratch.clone(),
         config: spec.config.clone(),
         config_file: spec.config_file.clone(),
+        files: Vec::new(),
         probes: probes(spec),
         compose_healthcheck: spec.compose_healthcheck.clone(),
         tls_files: Vec::new(),
@@ -353,6 +366,7 @@ pub(crate) fn collector(
         scratch: Vec::new(),
         config: Some(d.config_path.clone()),
         config_file: None,
+        files: Vec::new(),
         probes: Some(Probes {
             readiness: health.clone(),
             readiness_timeout_seconds: None,
@@ -452,7 +466,14 @@ pub(crate) fn backend(
                 }
             }
         }
-        BackendKind::Jaeger | BackendKind::Prometheus | BackendKind::Loki => {}
+        BackendKind::Prometheus => {
+            if let Some(StoreConfig::Prometheus(PrometheusConfig { rule_file: Some(mount), .. })) =
+                deployment.store_configs.get(&b.kind)
+            {
+                w.files.push(MountedFile { tree: PROMETHEUS_RULES.to_string(), mount: mount.clone() });
+            }
+        }
+        BackendKind::Jaeger | BackendKind::Loki => {}
     }
     w.storage = spec.data.as_ref().map(|data| Storage {
         key: "data",

@@ -108,7 +108,7 @@ pub type TailSampling = (bool, Option<u32>, u32);
 pub struct Stack {
     pub name: String,
     pub environment: String,
-    pub version: &'static str,
+    pub version: String,
     pub gateway_replicas: u32,
     pub memory: u32,
     pub persistent_queue: bool,
@@ -193,7 +193,7 @@ prop_compose! {
     pub fn stack()(
         name in label(),
         environment in free_text(6),
-        version in prop::sample::select(vec!["0.130.0", "0.150.0", "0.159.0"]),
+        version in prop::sample::select(vec!["0.130.0", "0.150.0", "0.159.0"]).prop_map(String::from),
         gateway_replicas in 1u32..4,
         memory in prop::sample::select(vec![64u32, 256, 512, 2048]),
         persistent_queue in any::<bool>(),
