@@ -122,7 +122,7 @@ fn reroute(d: &mut Draft<'_>, gw: usize, sink: &ComponentId, hostname: Addr, mem
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::model::keywords::{Signal, TopologyId};
     use crate::plan::collector::{ComponentId, ComponentKind as K, ExporterSpec, ProcessorSpec};
     use crate::plan::node::RoleKind;
