@@ -286,3 +286,29 @@ fn every_store_that_accepts_writes_in_c_has_a_network_policy() {
         assert_eq!(gateway_ports, expected, "{name}");
     }
 }
+
+#[test]
+fn every_long_running_compose_service_drops_its_capabilities() {
+    for (example, topologies) in [("dkp.yaml", &["A", "B", "C", "D"][..]), ("kafka-buffer.yaml", &["D"][..])] {
+        for topology in topologies {
+            let out = Test::new()
+                .example(example)
+                .args(&["render", "stack.yaml", "--topology", topology, "-o", "out"])
+                .status(0)
+                .run();
+            let compose: Value = serde_yaml::from_str(&out.read("out/compose/docker-compose.yaml")).unwrap();
+            for (name, service) in compose["services"].as_mapping().unwrap() {
+                if service["restart"] != "unless-stopped" {
+                    continue; // one-shot set-up (the volume hand-over chowns as root)
+                }
+                assert_eq!(
+                    service["cap_drop"],
+                    serde_yaml::from_str::<Value>("[ALL]").unwrap(),
+                    "{example} {topology} {name:?}"
+                );
+                let options = serde_yaml::to_string(&service["security_opt"]).unwrap();
+                assert!(options.contains("no-new-privileges:true"), "{example} {topology} {name:?}");
+            }
+        }
+    }
+}

@@ -266,6 +266,10 @@ fn program_service(plan: &Plan, w: &Workload, mut volumes: Vec<Value>, after: &[
     if let Some(test) = &w.compose_healthcheck {
         entries.push(("healthcheck", healthcheck(&test.replace('$', "$$"))));
     }
+    // Each runs as its image's unprivileged user, as on Kubernetes: no capabilities, and no way to
+    // gain privileges (setuid binaries).
+    entries.push(("cap_drop", strings(["ALL"])));
+    entries.push(("security_opt", strings(["no-new-privileges:true"])));
     entries.push(("deploy", limits(w.resources.memory_limit_mib)));
     map(entries)
 }
