@@ -429,15 +429,6 @@ fn check_buffer(b: &Buffer, stack: &Stack, d: &mut Diagnostics) {
             .hint("choose topology A, C or D (or `auto`), or remove `collector.buffer`"),
         );
     }
-    // Both move the gateway's trace exporters (to Kafka; to the samplers), and otelplan does
-    // not yet chain them (gateway, Kafka, ingest tier, samplers): refuse rather than guess.
-    if stack.sampling.as_ref().is_some_and(|s| s.tail.is_some()) {
-        let mut error = Diagnostic::error(b.span, "a Kafka buffer and tail sampling cannot be combined yet");
-        if let Some(span) = stack.sampling_span {
-            error = error.hint(format!("`sampling.tail` is set at line {}", span.line));
-        }
-        d.push(error.hint("keep one of them: `sampling.head` works with a buffer"));
-    }
     let kafka = &b.kafka.value;
     if !kafka.deployed() {
         return;

@@ -162,6 +162,38 @@ fn prometheus_runs_with_its_own_configuration_and_retention() {
 }
 
 #[test]
+fn the_deployed_prometheus_loads_the_alert_rules_in_both_targets() {
+    let out = render(&dkp(), "C");
+    let config: Value = serde_yaml::from_str(&out.read("out/prometheus/prometheus.yml")).unwrap();
+    let rule_file = config["rule_files"][0].as_str().unwrap().to_string();
+    let rules = out.read("out/alerts/prometheus-rules.yaml");
+    assert!(rules.contains("OtelCollectorExportFailing"), "{rules}");
+    // Compose mounts the tree's file where prometheus.yml names it.
+    let compose: Value = serde_yaml::from_str(&out.read("out/compose/docker-compose.yaml")).unwrap();
+    let volumes = compose["services"]["prometheus"]["volumes"].as_sequence().unwrap();
+    let bind = volumes.iter().find(|v| v["target"] == rule_file.as_str()).expect("mounted");
+    assert_eq!(bind["source"], "../alerts/prometheus-rules.yaml");
+    assert_eq!(bind["read_only"], true);
+    // Kubernetes: a key of Prometheus's ConfigMap, mounted at the same path.
+    assert_eq!(out.read("out/kubernetes/alerts/prometheus-rules.yaml"), rules);
+    let kustomization: Value = serde_yaml::from_str(&out.read("out/kubernetes/kustomization.yaml")).unwrap();
+    let generator = kustomization["configMapGenerator"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "prometheus-config")
+        .unwrap();
+    let entry = generator["files"].as_sequence().unwrap().iter().find_map(|f| {
+        let (key, path) = f.as_str().unwrap().split_once('=').unwrap();
+        (path == "alerts/prometheus-rules.yaml").then(|| key.to_string())
+    });
+    let key = entry.expect("the rule file is in the ConfigMap");
+    let (_, container) = containers(&out).into_iter().find(|(name, _)| name == "prometheus").unwrap();
+    let mount = container["volumeMounts"].as_sequence().unwrap().iter().find(|m| m["mountPath"] == rule_file.as_str());
+    assert_eq!(mount.expect("mounted")["subPath"], key.as_str());
+}
+
+#[test]
 fn loki_runs_with_retention_and_without_usage_reports() {
     let out = render(&dkp(), "C");
     let config: Value = serde_yaml::from_str(&out.read("out/loki/loki.yaml")).unwrap();
@@ -252,5 +284,31 @@ fn every_store_that_accepts_writes_in_c_has_a_network_policy() {
             _ => &[3100],
         };
         assert_eq!(gateway_ports, expected, "{name}");
+    }
+}
+
+#[test]
+fn every_long_running_compose_service_drops_its_capabilities() {
+    for (example, topologies) in [("dkp.yaml", &["A", "B", "C", "D"][..]), ("kafka-buffer.yaml", &["D"][..])] {
+        for topology in topologies {
+            let out = Test::new()
+                .example(example)
+                .args(&["render", "stack.yaml", "--topology", topology, "-o", "out"])
+                .status(0)
+                .run();
+            let compose: Value = serde_yaml::from_str(&out.read("out/compose/docker-compose.yaml")).unwrap();
+            for (name, service) in compose["services"].as_mapping().unwrap() {
+                if service["restart"] != "unless-stopped" {
+                    continue; // one-shot set-up (the volume hand-over chowns as root)
+                }
+                assert_eq!(
+                    service["cap_drop"],
+                    serde_yaml::from_str::<Value>("[ALL]").unwrap(),
+                    "{example} {topology} {name:?}"
+                );
+                let options = serde_yaml::to_string(&service["security_opt"]).unwrap();
+                assert!(options.contains("no-new-privileges:true"), "{example} {topology} {name:?}");
+            }
+        }
     }
 }

@@ -225,3 +225,51 @@ fn arrows_stay_between_their_boxes_even_back_to_an_earlier_column() {
         assert!(back > 0, "{topology}: the sampler's own metrics draw an arrow back to the gateway");
     }
 }
+
+/// The start and end x of every curve of an SVG path (`M x y`, then `C … x y` and `L x y`).
+fn curves(d: &str) -> Vec<(i64, i64)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for part in d.split_inclusive(|c: char| c.is_ascii_alphabetic()).collect::<String>().split(['M', 'C', 'L']) {
+        let numbers: Vec<i64> = part.split_whitespace().filter_map(|n| n.parse().ok()).collect();
+        let Some(&x) = numbers.len().checked_sub(2).and_then(|i| numbers.get(i)) else { continue };
+        if numbers.len() == 6 {
+            out.push((at, x));
+        }
+        at = x;
+    }
+    out
+}
+
+#[test]
+fn an_arrow_back_across_columns_passes_between_the_boxes_it_crosses() {
+    // With a Kafka buffer, the samplers sit behind the ingest tier, three columns right of the
+    // gateway they report their own metrics to: that arrow crosses the buffer's and the ingest
+    // tier's columns, and must pass between their boxes, one column at a time.
+    let text = std::fs::read_to_string(format!("{}/examples/sampling.yaml", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .replacen("collector:\n", "collector:\n  buffer:\n    kafka: { brokers: [\"kafka:9092\"], deploy: true }\n", 1);
+    assert!(text.contains("buffer:"), "the example's collector section moved");
+    for topology in ["A", "C", "D"] {
+        let out = Test::new()
+            .stack(&text)
+            .args(&["diagram", "stack.yaml", "--topology", topology, "-o", "d.svg"])
+            .status(0)
+            .run();
+        let svg = out.read("d.svg");
+        let boxes = box_extents(&svg);
+        let mut back = 0;
+        for line in svg.lines().filter(|l| l.starts_with("<path d=\"M") && l.contains(" → ")) {
+            let d = attributes(line, "d")[0];
+            let title = line.split("<title>").nth(1).unwrap().split(':').next().unwrap();
+            for (a, b) in curves(d) {
+                let (lo, hi) = (a.min(b), a.max(b));
+                for (name, (left, right)) in &boxes {
+                    assert!(!(lo < *left && *right < hi), "{topology}: a curve of `{title}` ({d}) jumps over `{name}`");
+                }
+            }
+            back += usize::from(title.contains("sampler → ") && title.contains("gateway"));
+        }
+        assert!(back > 0, "{topology}: the samplers' own metrics go back to the gateway");
+    }
+}

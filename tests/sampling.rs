@@ -25,14 +25,18 @@ fn docs(text: &str) -> Vec<serde_yaml::Value> {
 fn the_gateway_routes_only_traces_to_the_samplers_in_both_targets() {
     for topology in ["A", "C", "D"] {
         let out = render(topology);
-        for (config, host) in [
-            ("out/collector/gateway.yaml", "shop-sampler"),
-            ("out/kubernetes/collector/gateway.yaml", "shop-sampler.observability.svc"),
-        ] {
+        for config in ["out/collector/gateway.yaml", "out/kubernetes/collector/gateway.yaml"] {
             let gw = yaml(&out.read(config));
             let lb = &gw["exporters"]["loadbalancing"];
             assert_eq!(lb["routing_key"], "traceID", "{topology} {config}");
-            assert_eq!(lb["resolver"]["dns"]["hostname"], host, "{topology} {config}");
+            if config.contains("kubernetes") {
+                assert_eq!(lb["resolver"]["dns"]["hostname"], "shop-sampler.observability.svc", "{topology}");
+                assert!(lb["resolver"].get("static").is_none(), "{topology}");
+            } else {
+                let hosts = &lb["resolver"]["static"]["hostnames"];
+                assert_eq!(hosts, &yaml("[shop-sampler-1:4317, shop-sampler-2:4317]"), "{topology}");
+                assert!(lb["resolver"].get("dns").is_none(), "{topology}");
+            }
             let pipelines = gw["service"]["pipelines"].as_mapping().unwrap();
             for (name, p) in pipelines {
                 let routed = p["exporters"].as_sequence().unwrap().iter().any(|e| e == "loadbalancing");
@@ -71,16 +75,42 @@ fn kubernetes_runs_a_statefulset_behind_a_headless_service_without_rbac() {
 }
 
 #[test]
-fn compose_runs_one_sampler_that_waits_for_no_one_it_feeds() {
-    let out = render("A");
-    let compose = yaml(&out.read("out/compose/docker-compose.yaml"));
-    let services = compose["services"].as_mapping().unwrap();
-    let samplers: Vec<_> = services.keys().filter(|k| k.as_str().unwrap().contains("sampler")).collect();
-    assert_eq!(samplers.len(), 1);
-    let gateway_waits = &compose["services"]["shop-gateway"]["depends_on"];
-    assert!(gateway_waits.get("shop-sampler").is_some(), "{gateway_waits:?}");
-    let sampler_waits = &compose["services"]["shop-sampler"]["depends_on"];
-    assert!(sampler_waits.get("shop-gateway").is_none(), "no cycle: {sampler_waits:?}");
+fn compose_runs_the_fixed_set_the_gateway_lists_each_with_its_own_volume() {
+    for topology in ["A", "C", "D"] {
+        let out = render(topology);
+        let compose = yaml(&out.read("out/compose/docker-compose.yaml"));
+        let services = compose["services"].as_mapping().unwrap();
+        let samplers: Vec<&str> =
+            services.keys().map(|k| k.as_str().unwrap()).filter(|k| k.contains("sampler")).collect();
+        assert_eq!(samplers, ["shop-sampler-1", "shop-sampler-2"], "{topology}");
+        // Every address the gateway routes to is one of these services, and every one is routed to.
+        let gw = yaml(&out.read("out/collector/gateway.yaml"));
+        let routed: Vec<&str> = gw["exporters"]["loadbalancing"]["resolver"]["static"]["hostnames"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap().split(':').next().unwrap())
+            .collect();
+        assert_eq!(routed, samplers, "{topology}");
+        let gateway_waits = &compose["services"]["shop-gateway"]["depends_on"];
+        let mut volumes = Vec::new();
+        for sampler in &samplers {
+            assert!(gateway_waits.get(*sampler).is_some(), "{topology}: {gateway_waits:?}");
+            let s = &compose["services"][*sampler];
+            assert!(s["depends_on"].get("shop-gateway").is_none(), "{topology}: no cycle: {s:?}");
+            let mounts: Vec<&str> = s["volumes"].as_sequence().unwrap().iter().filter_map(|v| v.as_str()).collect();
+            let [queue] = mounts.as_slice() else { panic!("{topology}: {mounts:?}") };
+            assert!(queue.ends_with(":/var/lib/otelcol/file_storage"), "{queue}");
+            volumes.push(queue.split(':').next().unwrap().to_string());
+            assert_eq!(s["command"], compose["services"]["shop-sampler-1"]["command"], "one config for the set");
+        }
+        assert_eq!(volumes, ["shop-sampler-storage-1", "shop-sampler-storage-2"], "{topology}: a queue each");
+        for v in &volumes {
+            assert!(compose["volumes"].get(v.as_str()).is_some(), "{topology}: {v} declared");
+        }
+        let init = compose["services"]["shop-volume-init"]["command"][2].as_str().unwrap();
+        assert!(init.contains("/volumes/shop-sampler-1") && init.contains("/volumes/shop-sampler-2"), "{init}");
+    }
 }
 
 #[test]

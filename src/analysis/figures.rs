@@ -469,7 +469,7 @@ mod tests {
     }
 
     fn edge(g: &mut Graph, a: NodeIndex, b: NodeIndex, signal: Signal) {
-        g.add_edge(a, b, PlanEdge { signal, protocol: Protocol::OtlpGrpc, port: Some(4317) });
+        g.add_edge(a, b, PlanEdge { signal, protocol: Protocol::OtlpGrpc, port: Some(4317), own: false });
     }
 
     fn store(kind: BackendKind) -> NodeKind {

@@ -9,12 +9,10 @@ use serde_yaml::Value;
 
 use crate::emit::yaml::{document, map, s, HEADER};
 use crate::emit::OutputTree;
-use crate::model::keywords::Signal;
 use crate::plan::Plan;
 use crate::topology::BackendKind;
 
-/// Where the rule file goes in the tree; `kubernetes/` and `compose/` mount it into Prometheus.
-pub(crate) const PROMETHEUS_RULES: &str = "alerts/prometheus-rules.yaml";
+use crate::plan::store_config::PROMETHEUS_RULES;
 /// Where the Elasticsearch queries go.
 pub(crate) const ELASTICSEARCH_QUERIES: &str = "alerts/README.md";
 
@@ -115,10 +113,7 @@ fn elasticsearch_queries(plan: &Plan, via_apm_server: bool) -> String {
 
 /// The alert files for the plan's metrics store.
 pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
-    if plan.roles.iter().all(|r| r.telemetry.is_none()) {
-        return;
-    }
-    match plan.topology.sinks.get(&Signal::Metrics) {
+    match plan.deployment.alerts {
         Some(BackendKind::Prometheus) => {
             tree.insert(PROMETHEUS_RULES.to_string(), prometheus_rules());
         }

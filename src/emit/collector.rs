@@ -13,7 +13,7 @@ use crate::plan::collector::{
     HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HTTP_PORT, STORAGE_DIR,
 };
 use crate::plan::log_format::{LogFormat, PG_MESSAGE_SEVERITIES};
-use crate::plan::{sizing, Addr, Flavor, Plan};
+use crate::plan::{sizing, workload, Addr, Flavor, Plan};
 use crate::settings::{ClientTls, ServerTls};
 
 /// Bulk requests of the elasticsearch exporter, bytes: its upstream defaults (1 MB to 5 MB), far
@@ -627,7 +627,7 @@ fn exporter(cx: &Ctx<'_>, e: &Exporter) -> Value {
             map(entries)
         }
         ExporterSpec::Elasticsearch { endpoint, auth } => elasticsearch_exporter(cx, endpoint, auth, e.delivery),
-        ExporterSpec::LoadBalancing { hostname } => load_balancing(cx, hostname, e.delivery),
+        ExporterSpec::LoadBalancing { hostname, members } => load_balancing(cx, hostname, *members, e.delivery),
         ExporterSpec::Kafka(topics) => {
             let mut entries = kafka_client(cx, topics);
             for (signal, topic) in &topics.topics {
@@ -699,16 +699,16 @@ fn kafka_receiver(cx: &Ctx<'_>, topics: &KafkaTopics, group_id: &str) -> Value {
 }
 
 /// The `load_balancing` exporter: every span of a trace to the same sampler (`routing_key:
-/// traceID`), over OTLP/gRPC to each address the DNS resolver finds for `hostname` (the headless
-/// Service on Kubernetes, which lists the ready samplers; the compose service), re-read every
-/// 5 s. Its own queue (on disk when persistent) and retries hold the traces while no sampler
-/// takes them; `protocol.otlp` is the exporter it builds per sampler, which may not have a
-/// persistent queue (they would share its storage), so it has none and gives up after a short
-/// retry: the traces go back to the exporter's queue and are routed again to the samplers then
-/// resolved (exporter/loadbalancingexporter/README.md at v0.152.0, "Resilience and scaling
+/// traceID`), over OTLP/gRPC. On Kubernetes the DNS resolver finds every ready sampler behind
+/// the headless Service `hostname` (re-read every 5 s); compose has no such name for several
+/// containers, so the `static` resolver lists its fixed set of sampler services. Its own queue
+/// (on disk when persistent) and retries hold the traces while no sampler takes them;
+/// `protocol.otlp` is the exporter it builds per sampler, which may not have a persistent queue
+/// (they would share its storage), so it has none and gives up after a short retry: the traces
+/// go back to the exporter's queue and are routed again to the samplers then resolved
+/// (exporter/loadbalancingexporter/README.md at v0.152.0, "Resilience and scaling
 /// considerations").
-fn load_balancing(cx: &Ctx<'_>, hostname: &Addr, d: Delivery) -> Value {
-    let host = hostname.resolved_host(cx.flavor, &cx.plan.namespaces);
+fn load_balancing(cx: &Ctx<'_>, hostname: &Addr, members: u32, d: Delivery) -> Value {
     let otlp = map([
         ("tls", map([("insecure", Value::Bool(true))])),
         ("sending_queue", map([("enabled", Value::Bool(false))])),
@@ -725,7 +725,16 @@ fn load_balancing(cx: &Ctx<'_>, hostname: &Addr, d: Delivery) -> Value {
     let mut entries = vec![("routing_key", s("traceID"))];
     entries.extend(delivery(cx, d));
     entries.push(("protocol", map([("otlp", otlp)])));
-    entries.push(("resolver", map([("dns", map([("hostname", lit(&host)), ("port", s(hostname.port.to_string()))]))])));
+    let host = hostname.resolved_host(cx.flavor, &cx.plan.namespaces);
+    let resolver = match cx.flavor {
+        Flavor::Compose => {
+            let hostnames =
+                (1..=members).map(|i| lit(&format!("{}:{}", workload::member_name(&host, i), hostname.port))).collect();
+            map([("static", map([("hostnames", Value::Sequence(hostnames))]))])
+        }
+        Flavor::Kubernetes => map([("dns", map([("hostname", lit(&host)), ("port", s(hostname.port.to_string()))]))]),
+    };
+    entries.push(("resolver", resolver));
     map(entries)
 }
 

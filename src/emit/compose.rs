@@ -17,7 +17,7 @@ use crate::plan::collector::CollectorRole;
 use crate::plan::deploy::{Deployment, BUSYBOX_IMAGE, JAVA_AGENT_DIR, JAVA_AGENT_IMAGE};
 use crate::plan::node::NodeKind;
 use crate::plan::role_spec::Placement;
-use crate::plan::workload::{EnvSource, Replicas, Workload, WorkloadKind, SETUP_DIR};
+use crate::plan::workload::{EnvSource, Member, Replicas, Workload, WorkloadKind, SETUP_DIR};
 use crate::plan::{Flavor, Plan};
 use crate::topology::BackendKind;
 
@@ -111,10 +111,10 @@ fn workload_env(plan: &Plan, w: &Workload) -> Vec<Value> {
 
 /// For each sender (by node name), the compose services of this project that receive what it
 /// exports (for `depends_on`): other collectors and deployed backends, never an external
-/// endpoint. Computed once for all roles, in one pass over the edges. Where two services send
-/// to each other (the gateway routes traces to the samplers, which push their own metrics back
-/// to it), only the telemetry flow counts: a collector's own metrics wait in its queue for
-/// whoever takes them, while a cycle would keep compose from starting either.
+/// endpoint. Computed once for all roles, in one pass over the edges. Only the telemetry flow
+/// counts, not a collector's own metrics: those wait in its queue for whoever takes them, and
+/// they may run against the flow (the samplers report to the gateway that feeds them), where a
+/// cycle would keep compose from starting either.
 fn next_hops(plan: &Plan) -> BTreeMap<&str, BTreeSet<&str>> {
     let g = &plan.graph;
     let runs_here: BTreeSet<&str> = g
@@ -130,14 +130,9 @@ fn next_hops(plan: &Plan) -> BTreeMap<&str, BTreeSet<&str>> {
         .map(|n| n.name.as_str())
         .collect();
     let mut out: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let own_metrics = |e: &petgraph::graph::EdgeReference<'_, crate::plan::PlanEdge>| {
-        g.find_edge(e.target(), e.source()).is_some()
-            && e.weight().signal == crate::model::keywords::Signal::Metrics
-            && e.weight().protocol == crate::plan::edge::Protocol::OtlpHttp
-    };
     for e in g.edge_references() {
         let to = g[e.target()].name.as_str();
-        if runs_here.contains(to) && !own_metrics(&e) {
+        if runs_here.contains(to) && !e.weight().own {
             out.entry(g[e.source()].name.as_str()).or_default().insert(to);
         }
     }
@@ -156,19 +151,25 @@ fn condition(plan: &Plan, service: &str) -> &'static str {
 }
 
 /// What a dependant of `service` waits for: a deployed Elasticsearch's setup job instead of
-/// Elasticsearch (the users that write to it and Kibana's exist only once the job is done).
-fn dependency(plan: &Plan, service: &str) -> (String, &'static str) {
+/// Elasticsearch (the users that write to it and Kibana's exist only once the job is done), and
+/// every member of a fixed set.
+fn dependencies(plan: &Plan, service: &str) -> Vec<(String, &'static str)> {
     let d = &plan.deployment;
     let es = d.backends.iter().any(|b| b.kind == BackendKind::Elasticsearch && b.name == service);
-    match (&d.elasticsearch_setup, es) {
-        (Some(setup), true) => (setup.name.clone(), condition(plan, &setup.name)),
-        _ => (service.to_string(), condition(plan, service)),
+    if let (Some(setup), true) = (&d.elasticsearch_setup, es) {
+        return vec![(setup.name.clone(), condition(plan, &setup.name))];
+    }
+    let condition = condition(plan, service);
+    match plan.workloads.iter().find(|w| w.name == service) {
+        Some(w) => w.compose_members().into_iter().map(|m| (m.service, condition)).collect(),
+        None => vec![(service.to_string(), condition)],
     }
 }
 
 fn collector_service(
     plan: &Plan,
     w: &Workload,
+    member: &Member,
     role: &CollectorRole,
     placement: Placement,
     hops: &BTreeMap<&str, BTreeSet<&str>>,
@@ -176,15 +177,15 @@ fn collector_service(
     let d = &plan.deployment;
     let config_path = w.config.as_deref().unwrap_or_default();
     let mut volumes = vec![bind(&format!("../collector/{}", role.file_name()), config_path)];
-    if let Some(storage) = &w.storage {
-        volumes.push(s(format!("{}:{}", storage.volume, storage.path)));
+    if let (Some(storage), Some(volume)) = (&w.storage, &member.volume) {
+        volumes.push(s(format!("{volume}:{}", storage.path)));
     }
     let mut depends_on: Vec<(String, &str)> = Vec::new();
     if w.storage.is_some() && placement != Placement::PerNode {
         depends_on.push((d.volume_init.clone(), "service_completed_successfully"));
     }
     for hop in hops.get(w.name.as_str()).into_iter().flatten() {
-        depends_on.push(dependency(plan, hop));
+        depends_on.extend(dependencies(plan, hop));
     }
     let mut entries = vec![
         ("image", s(w.image.clone())),
@@ -265,6 +266,10 @@ fn program_service(plan: &Plan, w: &Workload, mut volumes: Vec<Value>, after: &[
     if let Some(test) = &w.compose_healthcheck {
         entries.push(("healthcheck", healthcheck(&test.replace('$', "$$"))));
     }
+    // Each runs as its image's unprivileged user, as on Kubernetes: no capabilities, and no way to
+    // gain privileges (setuid binaries).
+    entries.push(("cap_drop", strings(["ALL"])));
+    entries.push(("security_opt", strings(["no-new-privileges:true"])));
     entries.push(("deploy", limits(w.resources.memory_limit_mib)));
     map(entries)
 }
@@ -274,15 +279,23 @@ fn config_bind(w: &Workload, source: &str) -> Vec<Value> {
     w.config.as_deref().map(|target| bind(source, target)).into_iter().collect()
 }
 
-/// A deployed backend's own configuration file (written at the top of the tree), if it has one.
+/// A deployed backend's own configuration file (written at the top of the tree), if it has one,
+/// and the other files of the tree it reads.
 fn backend_config(w: &Workload) -> Vec<Value> {
-    w.config_file.as_deref().map(|file| config_bind(w, &format!("../{file}"))).unwrap_or_default()
+    let mut binds: Vec<Value> =
+        w.config_file.as_deref().map(|file| config_bind(w, &format!("../{file}"))).unwrap_or_default();
+    binds.extend(w.files.iter().map(|f| bind(&format!("../{}", f.tree), &f.mount)));
+    binds
 }
 
 fn backend_service(plan: &Plan, w: &Workload, kind: BackendKind) -> Value {
     let d = &plan.deployment;
     let after: Vec<(String, &str)> = if kind == BackendKind::ApmServer {
-        d.backends.iter().filter(|x| x.kind == BackendKind::Elasticsearch).map(|x| dependency(plan, &x.name)).collect()
+        d.backends
+            .iter()
+            .filter(|x| x.kind == BackendKind::Elasticsearch)
+            .flat_map(|x| dependencies(plan, &x.name))
+            .collect()
     } else {
         // A volume the image has no directory for is handed over first.
         let handed = w.storage.as_ref().is_some_and(|s| !s.in_image);
@@ -302,14 +315,14 @@ fn companion_service(plan: &Plan, w: &Workload) -> Value {
             program_service(plan, w, vec![files], &[es])
         }
         (WorkloadKind::Kibana, Some(k)) => {
-            program_service(plan, w, Vec::new(), &[dependency(plan, &k.elasticsearch.host)])
+            program_service(plan, w, Vec::new(), &dependencies(plan, &k.elasticsearch.host))
         }
         (WorkloadKind::Grafana, _) => {
             let stores: Vec<(String, &str)> = d
                 .backends
                 .iter()
                 .filter(|b| matches!(b.kind, BackendKind::Jaeger | BackendKind::Prometheus | BackendKind::Loki))
-                .map(|b| dependency(plan, &b.name))
+                .flat_map(|b| dependencies(plan, &b.name))
                 .collect();
             program_service(plan, w, config_bind(w, "./grafana/datasources.yaml"), &stores)
         }
@@ -333,9 +346,11 @@ fn volume_init(plan: &Plan) -> Option<Value> {
     let mut mounts = Vec::new();
     let mut steps = Vec::new();
     for w in &owned {
-        if let Some(storage) = &w.storage {
-            mounts.push(format!("{}:/volumes/{}", storage.volume, w.name));
-            steps.push(format!("chown -R {}:{} /volumes/{}", w.user.uid, w.user.gid, w.name));
+        for member in w.compose_members() {
+            if let Some(volume) = &member.volume {
+                mounts.push(format!("{volume}:/volumes/{}", member.service));
+                steps.push(format!("chown -R {}:{} /volumes/{}", w.user.uid, w.user.gid, member.service));
+            }
         }
     }
     for hook in logs {
@@ -376,7 +391,12 @@ fn base(plan: &Plan) -> Value {
         let service = match &w.kind {
             WorkloadKind::Collector(i) => {
                 let (Some(role), Some(placement)) = (plan.roles.get(*i), placement_of(plan, w)) else { continue };
-                collector_service(plan, w, role, placement, &hops)
+                for member in w.compose_members() {
+                    volumes.extend(member.volume.clone());
+                    services
+                        .push((member.service.clone(), collector_service(plan, w, &member, role, placement, &hops)));
+                }
+                continue;
             }
             WorkloadKind::Backend(kind) => backend_service(plan, w, *kind),
             WorkloadKind::Kibana | WorkloadKind::ElasticsearchSetup | WorkloadKind::Grafana => {

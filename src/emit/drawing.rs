@@ -174,18 +174,19 @@ pub(crate) fn drawing(plan: &Plan, needs: &[BackendKind]) -> Drawing {
             nodes.push(node);
         }
     }
-    let mut merged: BTreeMap<(usize, usize, Signal, Protocol), BTreeSet<u16>> = BTreeMap::new();
+    let mut merged: BTreeMap<(usize, usize, Signal, Protocol, bool), BTreeSet<u16>> = BTreeMap::new();
     for e in g.edge_references() {
         let from = keys.get(&e.source()).and_then(|k| index.get(k.as_str()));
         let to = keys.get(&e.target()).and_then(|k| index.get(k.as_str()));
         if let (Some(from), Some(to)) = (from, to) {
-            let ports = merged.entry((*from, *to, e.weight().signal, e.weight().protocol)).or_default();
+            let w = e.weight();
+            let ports = merged.entry((*from, *to, w.signal, w.protocol, w.own)).or_default();
             ports.extend(e.weight().port);
         }
     }
     let edges = merged
         .into_iter()
-        .map(|((from, to, signal, protocol), ports)| {
+        .map(|((from, to, signal, protocol, own), ports)| {
             let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
             let port = match ports.as_slice() {
                 [] => String::new(),
@@ -194,7 +195,7 @@ pub(crate) fn drawing(plan: &Plan, needs: &[BackendKind]) -> Drawing {
             };
             let tooltip =
                 format!("{} → {}: {} over {protocol}{port}", nodes[from].title, nodes[to].title, signal.as_str());
-            DiagramEdge { from, to, signal, tooltip }
+            DiagramEdge { from, to, signal, tooltip, own }
         })
         .collect();
     Drawing { nodes, edges }

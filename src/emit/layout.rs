@@ -111,6 +111,8 @@ pub(crate) struct DiagramEdge {
     pub(crate) signal: Signal,
     /// Protocol and port(s), for the tooltip.
     pub(crate) tooltip: String,
+    /// A collector's own metrics, which may run against the flow.
+    pub(crate) own: bool,
 }
 
 /// The plan graph with similar services grouped.
@@ -122,22 +124,15 @@ pub(crate) struct Drawing {
     pub(crate) edges: Vec<DiagramEdge>,
 }
 
-/// Whether `e` only carries a collector's own metrics back to a box that sends it telemetry
-/// (the samplers report to the gateway that feeds them): the flow runs the other way, and
-/// ranking by it would make a cycle.
-fn flows_back(d: &Drawing, e: &DiagramEdge) -> bool {
-    let metrics_only = d.edges.iter().filter(|x| x.from == e.from && x.to == e.to).all(|x| x.signal == Signal::Metrics);
-    metrics_only && d.edges.iter().any(|x| x.from == e.to && x.to == e.from && x.signal != Signal::Metrics)
-}
-
 /// Sources in column 0; every other box one column right of its furthest sender (column 1 at
-/// least).
+/// least). A collector's own metrics do not rank: they may run against the flow (the samplers
+/// report to the gateway that feeds them), and ranking by them would make a cycle.
 pub(crate) fn ranks(d: &Drawing) -> Vec<usize> {
     let n = d.nodes.len();
     let mut preds: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
     let mut succs: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
     for e in &d.edges {
-        if e.from != e.to && !flows_back(d, e) {
+        if e.from != e.to && !e.own {
             preds[e.to].insert(e.from);
             succs[e.from].insert(e.to);
         }
@@ -351,10 +346,16 @@ fn items(d: &Drawing, rank: &[usize], columns: usize) -> Items {
     let mut bundles = Vec::new();
     for ((from, to), mut edges) in pairs {
         edges.sort_by_key(|e| d.edges[*e].signal);
+        // A pass in every column between the two boxes, in the order the arrow crosses them
+        // (right to left for an arrow back to an earlier column).
+        let mut between: Vec<usize> = (rank[from].min(rank[to]) + 1..rank[from].max(rank[to])).collect();
+        if rank[to] < rank[from] {
+            between.reverse();
+        }
         let mut chain = vec![from];
-        for layer in layers.iter_mut().take(rank[to]).skip(rank[from] + 1) {
+        for r in between {
             chain.push(items.len());
-            layer.push(items.len());
+            layers[r].push(items.len());
             items.push(Item::Pass(bundles.len()));
         }
         chain.push(to);
@@ -580,7 +581,7 @@ fn route(d: &Drawing, bundles: &[Bundle], rect: &dyn Fn(usize) -> Rect) -> Vec<P
         let passes = chain.get(1..chain.len().saturating_sub(1)).unwrap_or_default();
         // An arrow back to an earlier column (a sampler's own metrics to the gateway that feeds
         // it) leaves its box on the left and enters the other on the right, so it stays between
-        // the two instead of crossing both.
+        // the two instead of crossing both, and crosses the columns between in passes of its own.
         let back = rect(last).left < rect(first).left;
         for (k, &e) in bundle.edges.iter().enumerate() {
             let start = rect(first);
@@ -589,8 +590,9 @@ fn route(d: &Drawing, bundles: &[Bundle], rect: &dyn Fn(usize) -> Rect) -> Vec<P
             for &pass in passes {
                 let r = rect(pass);
                 let lane = r.top + LANE / 2 + int(k) * LANE;
-                points.push((r.left, lane));
-                points.push((r.left + r.width, lane));
+                let (entry, exit) = if back { (r.left + r.width, r.left) } else { (r.left, r.left + r.width) };
+                points.push((entry, lane));
+                points.push((exit, lane));
             }
             let end = rect(last);
             let end_x = if back { end.left + end.width + 1 } else { end.left - 1 };

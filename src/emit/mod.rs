@@ -49,6 +49,8 @@ pub(crate) fn emit(plan: &Plan, templates: &Templates) -> anyhow::Result<OutputT
             tree.insert(format!("{}/{name}", es_setup::DIR), text);
         }
     }
+    // Before the targets: a deployed Prometheus mounts the rule file.
+    alerts::emit(plan, &mut tree);
     if plan.targets.contains(&Target::Compose) {
         compose::emit(plan, &mut tree);
     }
@@ -59,7 +61,6 @@ pub(crate) fn emit(plan: &Plan, templates: &Templates) -> anyhow::Result<OutputT
         tree.insert(format!("instrumentation/{}.env", app.service), app_env::render(plan, app, flavor));
     }
     django::emit(plan, &mut tree);
-    alerts::emit(plan, &mut tree);
     provisioning::emit(plan, &mut tree);
     svg::emit(plan, templates, &mut tree)?;
     readme::emit(plan, &mut tree);

@@ -283,8 +283,9 @@ fn kubernetes_section(plan: &Plan, out: &mut String) {
             out,
             "The tail samplers (`{name}`) are a StatefulSet of exactly {n} replicas behind a headless Service of the\n\
              same name: the gateway resolves that name to every ready sampler and sends all spans of a trace to\n\
-             the same one. Change their number only knowing that traces in flight are then routed anew (some\n\
-             are split and decided in parts).\n\n",
+             the same one. With compose they are the services `{name}-1` to `{name}-{n}`, each with a volume of its\n\
+             own, which the gateway lists by name (the `static` resolver). Change their number only knowing that\n\
+             traces in flight are then routed anew (some are split and decided in parts).\n\n",
             name = s.name,
             n = s.replicas
         );

@@ -13,7 +13,7 @@ fn prometheus(c: &PrometheusConfig) -> String {
     // No scrape jobs: metrics arrive over OTLP. Retention lives in the file: Prometheus 3.14
     // deprecates the `--storage.tsdb.retention.*` flags for `storage.tsdb.retention`.
     // https://github.com/prometheus/prometheus/blob/v3.14.0/docs/configuration/configuration.md
-    let value = map([
+    let mut entries = vec![
         ("otlp", map([("promote_resource_attributes", strings(c.promote_resource_attributes.iter().cloned()))])),
         (
             "storage",
@@ -32,8 +32,12 @@ fn prometheus(c: &PrometheusConfig) -> String {
                 ]),
             )]),
         ),
-    ]);
-    document(&value)
+    ];
+    if let Some(file) = &c.rule_file {
+        // otelplan's alerts on the collectors' own metrics (`alerts/` in the tree).
+        entries.push(("rule_files", strings([file.clone()])));
+    }
+    document(&map(entries))
 }
 
 fn loki(c: &LokiConfig) -> String {

@@ -87,13 +87,23 @@ impl Sampling {
         });
         let tail = m.get("tail").and_then(|n| {
             let t = MapView::open(n, "sampling.tail", &["keep_errors", "slower_than_ms", "ratio"], d)?;
-            Some(TailSampling {
+            let tail = TailSampling {
                 keep_errors: t.get("keep_errors").and_then(|n| boolean(n, "sampling.tail.keep_errors", d)),
                 slower_than_ms: t
                     .get("slower_than_ms")
                     .and_then(|n| integer(n, "sampling.tail.slower_than_ms", 1, 3_600_000, d)),
                 ratio: t.get("ratio").and_then(|n| ratio(n, "sampling.tail.ratio", true, d)),
-            })
+            };
+            let keeps_nothing = tail.keep_errors.as_ref().is_some_and(|k| !k.value)
+                && t.get("slower_than_ms").is_none()
+                && tail.ratio.as_ref().is_some_and(|r| r.value == 0.0);
+            if keeps_nothing {
+                d.push(
+                    Diagnostic::warning(n.span, "`sampling.tail` keeps no trace: every trace is dropped")
+                        .hint("keep errors (`keep_errors: true`), slow traces (`slower_than_ms`) or a `ratio` above 0; to send no traces, leave `traces` out of the services' `signals`"),
+                );
+            }
+            Some(tail)
         });
         Some(Sampling { head, tail })
     }
@@ -126,5 +136,30 @@ impl Sampling {
             ratio: t.ratio.as_ref().map_or(DEFAULT_TAIL_RATIO, |v| v.value),
             span,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::source::Source;
+    use crate::test_support::DKP;
+
+    fn warnings(tail: &str) -> Vec<String> {
+        let text = DKP.replacen("services:\n", &format!("sampling:\n  tail: {tail}\nservices:\n"), 1);
+        let (_, warnings) = crate::check(&Source::from_text("t.yaml", &text)).unwrap();
+        warnings.into_iter().filter(|w| w.message.contains("sampling.tail")).map(|w| w.message).collect()
+    }
+
+    #[test]
+    fn a_tail_policy_that_keeps_nothing_is_warned_about() {
+        let w = warnings("{ keep_errors: false, ratio: 0 }");
+        assert_eq!(w, ["`sampling.tail` keeps no trace: every trace is dropped"]);
+        for keeps in [
+            "{ keep_errors: false, ratio: 0.01 }",
+            "{ ratio: 0 }",
+            "{ keep_errors: false, ratio: 0, slower_than_ms: 5 }",
+        ] {
+            assert!(warnings(keeps).is_empty(), "{keeps}");
+        }
     }
 }

@@ -199,11 +199,15 @@ pub(crate) enum ExporterSpec {
         /// Headers sent with every request.
         headers: Vec<(String, HeaderValue)>,
     },
-    /// The `load_balancing` exporter: OTLP/gRPC to every address `hostname` resolves to (DNS,
-    /// re-read as replicas come and go), each trace to one of them by its trace id.
+    /// The `load_balancing` exporter, each trace to one receiver by its trace id, over OTLP/gRPC:
+    /// on Kubernetes to every address `hostname` resolves to (DNS, re-read as replicas come and
+    /// go); with compose to the fixed set of services `members` names
+    /// ([`crate::plan::workload::member_name`]).
     LoadBalancing {
         /// The name that resolves to every receiver, and their OTLP/gRPC port.
         hostname: Addr,
+        /// How many receivers compose runs, each a service of its own.
+        members: u32,
     },
     /// The `elasticsearch` exporter.
     Elasticsearch {

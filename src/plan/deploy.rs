@@ -128,6 +128,8 @@ pub(crate) struct Deployment {
     pub(crate) elasticsearch_setup: Option<EsSetup>,
     /// The configuration otelplan writes for each deployed store that has one.
     pub(crate) store_configs: BTreeMap<BackendKind, StoreConfig>,
+    /// The store the collectors' own metrics land in, where otelplan's alerts apply (`alerts/`).
+    pub(crate) alerts: Option<BackendKind>,
     /// Who may connect to each deployed store without authentication of its own.
     pub(crate) store_ingress: Vec<StoreIngress>,
     /// Grafana, in topology C when a store is deployed.

@@ -354,11 +354,9 @@ mod tests {
     }
 
     #[test]
-    fn edot_lacks_only_the_elasticsearch_receiver_and_kafka() {
+    fn edot_lacks_only_the_elasticsearch_receiver() {
         let d = Distribution::edot().unwrap();
-        // The Kafka receiver and exporter (a buffer's) are left out until their presence in
-        // EDOT 9.5.2's component list is checked: a stack with a buffer on EDOT is refused.
-        assert_eq!(lacking(d), [K::ElasticsearchReceiver, K::KafkaReceiver, K::KafkaExporter]);
+        assert_eq!(lacking(d), [K::ElasticsearchReceiver]);
         assert_eq!(d.default_version, CollectorVersion(9, 5, 2));
         assert_eq!(d.uid, 1000);
         assert!(d.builder_module.is_none(), "EDOT is Elastic's own build: no builder manifest");

@@ -207,7 +207,13 @@ impl<'a> Draft<'a> {
 
     /// Add an edge.
     pub(crate) fn edge(&mut self, from: &NodeId, to: &NodeId, signal: Signal, protocol: Protocol, port: Option<u16>) {
-        self.edges.insert((from.clone(), to.clone(), PlanEdge { signal, protocol, port }));
+        self.edges.insert((from.clone(), to.clone(), PlanEdge { signal, protocol, port, own: false }));
+    }
+
+    /// Add the edge of a collector's own metrics, pushed over OTLP/HTTP.
+    pub(crate) fn own_metrics_edge(&mut self, from: &NodeId, to: &NodeId, port: u16) {
+        let edge = PlanEdge { signal: Signal::Metrics, protocol: Protocol::OtlpHttp, port: Some(port), own: true };
+        self.edges.insert((from.clone(), to.clone(), edge));
     }
 
     /// The signals that reach node `id`.

@@ -52,4 +52,9 @@ pub(crate) struct PlanEdge {
     pub(crate) protocol: Protocol,
     /// The receiving port, when there is one.
     pub(crate) port: Option<u16>,
+    /// A collector's own metrics (its self-telemetry), not the stack's telemetry: such an edge
+    /// may run against the flow (a sampler reports to the gateway that feeds it), so what orders
+    /// the flow (the diagram's columns, compose's start order) leaves it out.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) own: bool,
 }

@@ -18,7 +18,12 @@ pub(crate) struct PrometheusSpec {
     pub(crate) promote_resource_attributes: Vec<String>,
     /// How far behind the newest sample an out-of-order one is still taken (`30m`).
     pub(crate) out_of_order_time_window: String,
+    /// Where it reads otelplan's alert rules, in the container.
+    pub(crate) rule_file: String,
 }
+
+/// Where otelplan writes the Prometheus alert rules on the collectors' own metrics, in the tree.
+pub(crate) const PROMETHEUS_RULES: &str = "alerts/prometheus-rules.yaml";
 
 /// `store_configs.loki` in `data/backends.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +70,9 @@ pub(crate) struct PrometheusConfig {
     pub(crate) retention_days: u32,
     /// Size-based retention, MiB: below the volume, so blocks are deleted before it fills.
     pub(crate) retention_size_mib: u64,
+    /// The alert rules it loads (a path in the container), when the collectors' own metrics
+    /// land in it.
+    pub(crate) rule_file: Option<String>,
 }
 
 /// Loki's configuration file.
@@ -123,8 +131,9 @@ fn retention_days(catalog: &Catalog, kind: BackendKind, signal: Signal) -> anyho
     Ok((days, sizing::store_volume_gib(&data.retention)))
 }
 
-/// The configuration otelplan writes for a deployed `kind`, if it writes one.
-pub(crate) fn plan(catalog: &Catalog, kind: BackendKind) -> anyhow::Result<Option<StoreConfig>> {
+/// The configuration otelplan writes for a deployed `kind`, if it writes one; `alerts`: whether
+/// the collectors' own metrics, which otelplan's alert rules read, land in it.
+pub(crate) fn plan(catalog: &Catalog, kind: BackendKind, alerts: bool) -> anyhow::Result<Option<StoreConfig>> {
     let specs = &catalog.store_configs;
     Ok(match kind {
         BackendKind::Prometheus => {
@@ -134,6 +143,7 @@ pub(crate) fn plan(catalog: &Catalog, kind: BackendKind) -> anyhow::Result<Optio
                 out_of_order_time_window: specs.prometheus.out_of_order_time_window.clone(),
                 retention_days: days,
                 retention_size_mib: sizing::retention_size_mib(volume_gib),
+                rule_file: alerts.then(|| specs.prometheus.rule_file.clone()),
             }))
         }
         BackendKind::Loki => {
@@ -174,7 +184,7 @@ mod tests {
     #[test]
     fn jaeger_keeps_traces_on_its_volume_for_their_retention() {
         let c = Catalog::get().unwrap();
-        let Some(StoreConfig::Jaeger(j)) = plan(c, BackendKind::Jaeger).unwrap() else {
+        let Some(StoreConfig::Jaeger(j)) = plan(c, BackendKind::Jaeger, false).unwrap() else {
             panic!("Jaeger gets a configuration")
         };
         assert_eq!(j.data_dir, c.backend(BackendKind::Jaeger).data.as_ref().unwrap().path);
@@ -185,7 +195,7 @@ mod tests {
     #[test]
     fn loki_deletes_logs_after_its_retention() {
         let c = Catalog::get().unwrap();
-        let Some(StoreConfig::Loki(l)) = plan(c, BackendKind::Loki).unwrap() else {
+        let Some(StoreConfig::Loki(l)) = plan(c, BackendKind::Loki, false).unwrap() else {
             panic!("Loki gets a configuration")
         };
         assert_eq!(l.retention_hours, 7 * 24);
@@ -196,7 +206,7 @@ mod tests {
     #[test]
     fn prometheus_keeps_what_its_volume_holds_and_promotes_identity() {
         let c = Catalog::get().unwrap();
-        let Some(StoreConfig::Prometheus(p)) = plan(c, BackendKind::Prometheus).unwrap() else {
+        let Some(StoreConfig::Prometheus(p)) = plan(c, BackendKind::Prometheus, true).unwrap() else {
             panic!("Prometheus gets a configuration")
         };
         let volume = sizing::store_volume_gib(&c.backend(BackendKind::Prometheus).data.as_ref().unwrap().retention);
@@ -206,5 +216,8 @@ mod tests {
             assert!(p.promote_resource_attributes.iter().any(|a| a == attribute), "{attribute}");
         }
         assert_eq!(p.out_of_order_time_window, "30m");
+        assert_eq!(p.rule_file.as_deref(), Some("/etc/prometheus/rules/otelplan.yaml"), "it loads the alerts");
+        let Some(StoreConfig::Prometheus(p)) = plan(c, BackendKind::Prometheus, false).unwrap() else { panic!() };
+        assert_eq!(p.rule_file, None, "no rules where the collectors' own metrics do not land");
     }
 }

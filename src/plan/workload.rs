@@ -14,6 +14,7 @@ use crate::plan::collector::{CollectorRole, HEALTH_PORT, OTLP_GRPC_PORT, OTLP_HT
 use crate::plan::deploy::{DeployedBackend, Deployment};
 use crate::plan::es_setup::EsSetup;
 use crate::plan::role_spec::Placement;
+use crate::plan::store_config::{PrometheusConfig, StoreConfig, PROMETHEUS_RULES};
 use crate::plan::{sizing, ApmAuth, ApmServerPlan, EsAuth};
 use crate::topology::BackendKind;
 
@@ -195,6 +196,8 @@ pub(crate) struct Workload {
     pub(crate) config: Option<String>,
     /// Where that file is in the tree (a deployed program's; a collector's is its role's).
     pub(crate) config_file: Option<String>,
+    /// More files of the tree it reads, beside its configuration (read-only).
+    pub(crate) files: Vec<MountedFile>,
     /// Health checks.
     pub(crate) probes: Option<Probes>,
     /// A compose healthcheck command (the image has the tool it runs).
@@ -213,6 +216,46 @@ impl Workload {
     pub(crate) fn port(&self, name: &str) -> Option<u16> {
         self.ports.iter().find(|p| p.name == name).map(|p| p.port)
     }
+
+    /// The compose services that run it, with their volumes: itself, or for a fixed set
+    /// (`Replicas::Fixed`, whose senders must know each member) one service per member, each
+    /// with a volume of its own, as a StatefulSet gives each pod its claim.
+    pub(crate) fn compose_members(&self) -> Vec<Member> {
+        let volume = self.storage.as_ref().map(|s| s.volume.clone());
+        match self.replicas {
+            Replicas::Fixed(n) => (1..=n)
+                .map(|i| Member {
+                    service: member_name(&self.name, i),
+                    volume: volume.as_deref().map(|v| member_name(v, i)),
+                })
+                .collect(),
+            _ => vec![Member { service: self.name.clone(), volume }],
+        }
+    }
+}
+
+/// A file of the tree a workload reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct MountedFile {
+    /// Its path in the tree.
+    pub(crate) tree: String,
+    /// Its path in the container.
+    pub(crate) mount: String,
+}
+
+/// One compose service of a workload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Member {
+    /// The service's name.
+    pub(crate) service: String,
+    /// Its named volume, if the workload has storage.
+    pub(crate) volume: Option<String>,
+}
+
+/// The name of member `i` (from 1) of a fixed set called `name`: a compose service, or its
+/// volume.
+pub(crate) fn member_name(name: &str, i: u32) -> String {
+    format!("{name}-{i}")
 }
 
 fn probes(spec: &ProgramSpec) -> Option<Probes> {
@@ -264,6 +307,7 @@ fn program(
         scratch: spec.scratch.clone(),
         config: spec.config.clone(),
         config_file: spec.config_file.clone(),
+        files: Vec::new(),
         probes: probes(spec),
         compose_healthcheck: spec.compose_healthcheck.clone(),
         tls_files: Vec::new(),
@@ -322,6 +366,7 @@ pub(crate) fn collector(
         scratch: Vec::new(),
         config: Some(d.config_path.clone()),
         config_file: None,
+        files: Vec::new(),
         probes: Some(Probes {
             readiness: health.clone(),
             readiness_timeout_seconds: None,
@@ -421,7 +466,14 @@ pub(crate) fn backend(
                 }
             }
         }
-        BackendKind::Jaeger | BackendKind::Prometheus | BackendKind::Loki => {}
+        BackendKind::Prometheus => {
+            if let Some(StoreConfig::Prometheus(PrometheusConfig { rule_file: Some(mount), .. })) =
+                deployment.store_configs.get(&b.kind)
+            {
+                w.files.push(MountedFile { tree: PROMETHEUS_RULES.to_string(), mount: mount.clone() });
+            }
+        }
+        BackendKind::Jaeger | BackendKind::Loki => {}
     }
     w.storage = spec.data.as_ref().map(|data| Storage {
         key: "data",

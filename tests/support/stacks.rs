@@ -100,12 +100,15 @@ pub enum EsAuth {
     Basic(String),
 }
 
+/// `sampling.tail`: `keep_errors`, `slower_than_ms` and the ratio (in thousandths).
+pub type TailSampling = (bool, Option<u32>, u32);
+
 #[derive(Debug, Clone)]
 #[allow(clippy::struct_excessive_bools, reason = "a generated stack file's switches")]
 pub struct Stack {
     pub name: String,
     pub environment: String,
-    pub version: &'static str,
+    pub version: String,
     pub gateway_replicas: u32,
     pub memory: u32,
     pub persistent_queue: bool,
@@ -126,6 +129,12 @@ pub struct Stack {
     pub tenant: Option<String>,
     pub djangos: Vec<Django>,
     pub datastores: Vec<Datastore>,
+    /// `sampling`: the head ratio (in thousandths), and the tail's `keep_errors`,
+    /// `slower_than_ms` and ratio (in thousandths).
+    pub sampling: Option<(Option<u32>, Option<TailSampling>)>,
+    /// `collector.buffer.kafka`: deployed (one short-named broker) or the team's (three), and a
+    /// topic prefix.
+    pub buffer: Option<(bool, Option<String>)>,
 }
 
 pub fn subset(all: &'static [&'static str]) -> impl Strategy<Value = Option<Vec<&'static str>>> {
@@ -184,7 +193,7 @@ prop_compose! {
     pub fn stack()(
         name in label(),
         environment in free_text(6),
-        version in prop::sample::select(vec!["0.130.0", "0.150.0", "0.159.0"]),
+        version in prop::sample::select(vec!["0.130.0", "0.150.0", "0.159.0"]).prop_map(String::from),
         gateway_replicas in 1u32..4,
         memory in prop::sample::select(vec![64u32, 256, 512, 2048]),
         persistent_queue in any::<bool>(),
@@ -200,6 +209,11 @@ prop_compose! {
         tenant in prop::option::of(free_text(4)),
         djangos in prop::collection::vec(django(), 1..4),
         datastores in prop::collection::vec(datastore(), 0..5),
+        sampling in prop::option::of((
+            prop::option::of(1u32..=1000),
+            prop::option::of((any::<bool>(), prop::option::of(1u32..5000), 0u32..=1000)),
+        )),
+        buffer in prop::option::weighted(0.3, (any::<bool>(), prop::option::of("[a-z][a-z0-9]{0,5}[._-]"))),
     ) -> Stack {
         let (es_kind, es_user, es_deploy) = es;
         // A deployed Elasticsearch is a sandbox whose `elastic` user has the password.
@@ -213,7 +227,7 @@ prop_compose! {
             name, environment, version, gateway_replicas, memory, persistent_queue, load, explicit_sizing, targets, namespaces,
             es_auth, es_deploy, apm_auth, apm_deploy, jaeger_port,
             deploy_jaeger: deploys.0, deploy_prometheus: deploys.1, deploy_loki: deploys.2,
-            tenant, djangos, datastores,
+            tenant, djangos, datastores, sampling, buffer,
         }
     }
 }
@@ -244,17 +258,45 @@ impl Stack {
             )
             .unwrap();
         }
+        let buffer = match &self.buffer {
+            None => String::new(),
+            Some((deploy, prefix)) => {
+                let brokers = if *deploy { "[\"kafka:9092\"]" } else { "[kafka-0.example:9092, kafka-1.example:9092]" };
+                let prefix = prefix.as_ref().map(|p| format!(", topic_prefix: {}", q(p))).unwrap_or_default();
+                format!(", buffer: {{ kafka: {{ brokers: {brokers}, deploy: {deploy}{prefix} }} }}")
+            }
+        };
         if self.load.is_none() || self.explicit_sizing {
             writeln!(
                 s,
-                "collector: {{ version: \"{}\", gateway_replicas: {}, memory_limit_mib: {}, persistent_queue: {} }}",
+                "collector: {{ version: \"{}\", gateway_replicas: {}, memory_limit_mib: {}, persistent_queue: {}{buffer} }}",
                 self.version, self.gateway_replicas, self.memory, self.persistent_queue
             )
             .unwrap();
         } else {
-            writeln!(s, "collector: {{ version: \"{}\", persistent_queue: {} }}", self.version, self.persistent_queue)
-                .unwrap();
+            writeln!(
+                s,
+                "collector: {{ version: \"{}\", persistent_queue: {}{buffer} }}",
+                self.version, self.persistent_queue
+            )
+            .unwrap();
         }
+        if let Some((head, tail)) = self.sampling.as_ref().filter(|(h, t)| h.is_some() || t.is_some()) {
+            s.push_str("sampling:\n");
+            if let Some(ratio) = head {
+                writeln!(s, "  head: {{ ratio: {} }}", f64::from(*ratio) / 1000.0).unwrap();
+            }
+            if let Some((keep_errors, slower, ratio)) = tail {
+                let slower = slower.map(|ms| format!(", slower_than_ms: {ms}")).unwrap_or_default();
+                let ratio = f64::from(*ratio) / 1000.0;
+                writeln!(s, "  tail: {{ keep_errors: {keep_errors}{slower}, ratio: {ratio} }}").unwrap();
+            }
+        }
+    }
+
+    /// Whether topology B (no gateway) refuses the stack: tail sampling and a buffer need one.
+    pub fn needs_gateway(&self) -> bool {
+        self.buffer.is_some() || self.sampling.as_ref().is_some_and(|(_, tail)| tail.is_some())
     }
 
     /// The stack file.

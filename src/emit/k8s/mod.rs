@@ -158,8 +158,10 @@ pub(crate) fn emit(plan: &Plan, t: &Templates, tree: &mut OutputTree) -> anyhow:
     for w in &plan.workloads {
         let WorkloadKind::Backend(kind) = w.kind else { continue };
         let Some(b) = deployed(plan, kind) else { continue };
-        if let Some((file, text, generator)) = backend_config_file(plan, w, b, &store_configs) {
-            tree.insert(format!("kubernetes/{file}"), text);
+        if let Some((files, generator)) = backend_config_files(plan, w, b, &store_configs, tree)? {
+            for (file, text) in files {
+                tree.insert(format!("kubernetes/{file}"), text);
+            }
             generators.push(generator);
         }
         let file = format!("{}.yaml", b.name);
@@ -207,22 +209,42 @@ pub(crate) fn emit(plan: &Plan, t: &Templates, tree: &mut OutputTree) -> anyhow:
     patches::app_patches(&cx, tree)
 }
 
-/// A deployed backend's configuration file (its path, its text) and the ConfigMap generated from
-/// it, whose hash suffix rolls the pod when the file changes.
-fn backend_config_file(
+/// A file of the tree: its path and text.
+type TreeFile = (String, String);
+
+/// The ConfigMap key of a file mounted at `mount`: its file name.
+pub(super) fn config_key(mount: &str) -> &str {
+    mount.rsplit('/').next().unwrap_or_default()
+}
+
+/// A deployed backend's configuration file and the other files of the tree it reads (their
+/// paths, their texts, copied under `kubernetes/` for kustomize), and the ConfigMap generated
+/// from them, whose hash suffix rolls the pod when a file changes.
+fn backend_config_files(
     plan: &Plan,
     w: &crate::plan::workload::Workload,
     b: &DeployedBackend,
     store_configs: &BTreeMap<String, String>,
-) -> Option<(String, String, Value)> {
-    let (Some(file), Some(mount)) = (&w.config_file, &w.config) else { return None };
+    tree: &OutputTree,
+) -> anyhow::Result<Option<(Vec<TreeFile>, Value)>> {
+    let (Some(file), Some(mount)) = (&w.config_file, &w.config) else { return Ok(None) };
     let text = match (&plan.apm_server, b.kind) {
         (Some(apm), BackendKind::ApmServer) => apm_server::render(plan, apm, Flavor::Kubernetes),
-        _ => store_configs.get(file)?.clone(),
+        _ => match store_configs.get(file) {
+            Some(text) => text.clone(),
+            None => return Ok(None),
+        },
     };
-    let key = mount.rsplit('/').next().unwrap_or_default();
-    let generator = json!({ "name": backend_config_map(b), "files": [format!("{key}={file}")] });
-    Some((file.clone(), text, generator))
+    let mut files = vec![(file.clone(), text)];
+    let mut entries = vec![format!("{}={file}", config_key(mount))];
+    for f in &w.files {
+        let text = tree.get(&f.tree).ok_or_else(|| {
+            anyhow::anyhow!("`{}` reads {}, which nothing wrote (this is a bug in otelplan)", w.name, f.tree)
+        })?;
+        files.push((f.tree.clone(), text.clone()));
+        entries.push(format!("{}={}", config_key(&f.mount), f.tree));
+    }
+    Ok(Some((files, json!({ "name": backend_config_map(b), "files": entries }))))
 }
 
 fn deployed(plan: &Plan, kind: BackendKind) -> Option<&DeployedBackend> {

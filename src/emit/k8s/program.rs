@@ -22,6 +22,11 @@ fn mounts_and_volumes(w: &Workload, config_map: Option<String>) -> (Vec<Value>, 
     if let Some(path) = &w.config {
         let file = path.rsplit('/').next().unwrap_or_default();
         mounts.push(json!({ "name": "config", "mountPath": path, "subPath": file, "readOnly": true }));
+        // The other files it reads are keys of the same ConfigMap.
+        for f in &w.files {
+            let key = super::config_key(&f.mount);
+            mounts.push(json!({ "name": "config", "mountPath": f.mount, "subPath": key, "readOnly": true }));
+        }
         volumes.push(json!({ "name": "config", "configMap": { "name": config_map.unwrap_or_default() } }));
     }
     if let Some(storage) = &w.storage {

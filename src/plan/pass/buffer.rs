@@ -103,7 +103,7 @@ fn rewire_edges(d: &mut Draft<'_>, signals: &[Signal], deployed: bool, brokers: 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::model::keywords::{Signal, TopologyId};
     use crate::plan::collector::{ComponentKind as K, ExporterSpec, ReceiverSpec};
     use crate::plan::node::RoleKind;

@@ -250,9 +250,12 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
         elasticsearch: s.addr.clone().with_default_scheme(Scheme::Http),
     });
     let grafana = grafana(d, catalog);
+    // Where otelplan's alert rules on the collectors' own metrics apply: the store those land in.
+    let alerts =
+        d.roles.iter().any(|r| r.telemetry.is_some()).then(|| d.sink_of(crate::model::keywords::Signal::Metrics));
     let mut store_configs = BTreeMap::new();
     for b in &backends {
-        if let Some(config) = store_config::plan(catalog, b.kind)? {
+        if let Some(config) = store_config::plan(catalog, b.kind, alerts == Some(b.kind))? {
             store_configs.insert(b.kind, config);
         }
     }
@@ -300,6 +303,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
         kibana,
         elasticsearch_setup,
         store_configs,
+        alerts,
         store_ingress,
         grafana,
         file_logs,

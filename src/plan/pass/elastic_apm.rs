@@ -110,6 +110,19 @@ mod tests {
     }
 
     #[test]
+    fn behind_a_buffer_and_before_tail_sampling_the_ingest_tier_aggregates_every_trace() {
+        let text = crate::plan::pass::sampler::tests::with_tail(&edot(&crate::plan::pass::buffer::tests::buffered("")));
+        let p = plan(&text, TopologyId::D);
+        let role = |kind: RoleKind| p.roles.iter().find(|r| r.role == kind).unwrap();
+        let traces = role(RoleKind::Ingest).pipelines.iter().find(|p| p.signal == Signal::Traces).unwrap();
+        // The connector counts every trace; only then are traces routed to the samplers.
+        let expected = [ComponentId::bare(K::ElasticApmConnector), ComponentId::bare(K::LoadBalancingExporter)];
+        assert_eq!(traces.exporters, expected);
+        assert!(role(RoleKind::Gateway).connectors.is_empty());
+        assert!(role(RoleKind::Sampler).connectors.is_empty(), "sampled traces would undercount");
+    }
+
+    #[test]
     fn without_a_persistent_queue_the_aggregation_stays_in_memory() {
         let text = edot(DKP).replace("persistent_queue: true", "persistent_queue: false");
         let p = plan(&text, TopologyId::D);

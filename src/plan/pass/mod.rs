@@ -15,7 +15,7 @@ mod file_agents;
 mod gateway;
 mod intakes;
 mod node_agent;
-mod sampler;
+pub(crate) mod sampler;
 mod scraper;
 mod self_telemetry;
 mod workloads;

@@ -10,7 +10,6 @@ use crate::model::keywords::Signal;
 use crate::plan::address::Addr;
 use crate::plan::collector::{HeaderValue, SelfTelemetry, OTLP_HTTP_PORT};
 use crate::plan::draft::{backend_id, role_id, Draft};
-use crate::plan::edge::Protocol;
 use crate::plan::node::{NodeId, RoleKind};
 use crate::topology::BackendKind;
 
@@ -57,7 +56,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
         // to the store: like the gateway's loopback, no edge is drawn for a loop the graph (the
         // stack's telemetry paths, which must not cycle) has no use for.
         if role.role != RoleKind::Ingest {
-            d.edge(&role_id(&role.role), &node, Signal::Metrics, Protocol::OtlpHttp, Some(addr.port));
+            d.own_metrics_edge(&role_id(&role.role), &node, addr.port);
         }
         let mut secrets: BTreeSet<_> = role.secrets.iter().cloned().collect();
         secrets.extend(headers.iter().filter_map(|(_, v)| match v {
