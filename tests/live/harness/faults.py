@@ -387,6 +387,7 @@ def fault_overload(dep, res, stores):
     log(f"overload: sustained ~{sustain:.0f} items/s (accepted {accepted_rate:.0f}/s, stored {arrived_rate:.0f}/s); "
         f"sending {rate:.0f}/s for {OVERLOAD:.0f}s")
     wait_quiet(stores, 240)
+    base = loadgen_items(stores)
     exits_before = {n: len(s.unexpected_exits) for n, s in dep.orch.services.items()}
     procs = 3
     ov = loadgen_multi(dep, [*sigs, "--duration", str(OVERLOAD), "--rate", str(rate / 2 / procs), "--concurrency", "4"],
@@ -418,6 +419,17 @@ def fault_overload(dep, res, stores):
                  f"the load generator (3 processes, 2 cores shared with the pipeline) sent {achieved:.0f}/s "
                  f"for a sustained {sustain:.0f}/s")
     # The pipeline recovers: the backlog drains, a fresh batch is accepted and arrives.
+    drain_note = ""
+    if buffered(dep):
+        # Kafka keeps every item the gateway accepted and delivers in order: wait until all of them
+        # arrived (at most LIVE_BUFFER_DRAIN_SECONDS) rather than for a pause, and say how long.
+        want = base + (ov.get("accepted_items") or 0)
+        t0 = time.monotonic()
+        limit = float(os.environ.get("LIVE_BUFFER_DRAIN_SECONDS", "600"))
+        done = wait_until(lambda: loadgen_items(stores) >= want, limit, 5, "the overload's backlog to arrive")
+        took = time.monotonic() - t0
+        drain_note = (f"; the overload's backlog arrived {took:.0f}s after it ended" if done else
+                      f"; {want - loadgen_items(stores)} of the overload's items still not arrived after {took:.0f}s")
     wait_quiet(stores, 240)
     rec = loadgen(dep, ["--prefix", "f4", "--count", "200", "--batch", "100", "--signal", "both", "--deadline", "60"], 90)
     # Fresh data queues behind whatever backlog the overload left (a Kafka buffer keeps it all and
@@ -429,7 +441,7 @@ def fault_overload(dep, res, stores):
                    quiet=max(20, int(backlog_s)))
     sent, arrived, lost, dup = tally(c, 200, signals_here(stores))
     record(res, "4 after the overload: new data accepted and delivered", lost == 0, sent, arrived, lost, dup,
-           note=f"sender: {fmt_sender(rec)}")
+           note=f"sender: {fmt_sender(rec)}{drain_note}")
 
 
 def loadgen_items(stores):
