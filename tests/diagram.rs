@@ -192,28 +192,33 @@ fn box_extents(svg: &str) -> std::collections::BTreeMap<String, (i64, i64)> {
         .collect()
 }
 
+/// The diagram of `stack` in `topology`.
+fn diagram_of(stack: Test, topology: &str) -> String {
+    stack.args(&["diagram", "stack.yaml", "--topology", topology, "-o", "d.svg"]).status(0).run().read("d.svg")
+}
+
+/// Every arrow between boxes (the legend's have no ` → `): its title and its path.
+fn arrows(svg: &str) -> Vec<(&str, &str)> {
+    svg.lines()
+        .filter(|l| l.starts_with("<path d=\"M") && l.contains(" → "))
+        .map(|line| (line.split("<title>").nth(1).unwrap(), attributes(line, "d")[0]))
+        .collect()
+}
+
 #[test]
 fn arrows_stay_between_their_boxes_even_back_to_an_earlier_column() {
     // The sampler tier reports its own metrics to the gateway that feeds it: an arrow from a
     // later column to an earlier one, which must not run across either box.
     for topology in ["A", "C", "D"] {
-        let out = Test::new()
-            .example("sampling.yaml")
-            .args(&["diagram", "stack.yaml", "--topology", topology, "-o", "d.svg"])
-            .status(0)
-            .run();
-        let svg = out.read("d.svg");
+        let svg = diagram_of(Test::new().example("sampling.yaml"), topology);
         let boxes = box_extents(&svg);
         let mut back = 0;
-        // Arrows between boxes (the legend's have no ` → `).
-        for line in svg.lines().filter(|l| l.starts_with("<path d=\"M") && l.contains(" → ")) {
-            let d = attributes(line, "d")[0];
+        for (title, d) in arrows(&svg) {
             let xs: Vec<i64> = d
                 .split(|c: char| c.is_ascii_alphabetic())
                 .filter_map(|p| p.split_whitespace().next().and_then(|x| x.parse().ok()))
                 .collect();
             let (start, end) = (xs[0], *xs.last().unwrap());
-            let title = line.split("<title>").nth(1).unwrap();
             let (from, to) = title.split(':').next().unwrap().split_once(" → ").unwrap();
             let (lo, hi) = (start.min(end), start.max(end));
             for name in [from, to] {
@@ -251,17 +256,11 @@ fn an_arrow_back_across_columns_passes_between_the_boxes_it_crosses() {
         .replacen("collector:\n", "collector:\n  buffer:\n    kafka: { brokers: [\"kafka:9092\"], deploy: true }\n", 1);
     assert!(text.contains("buffer:"), "the example's collector section moved");
     for topology in ["A", "C", "D"] {
-        let out = Test::new()
-            .stack(&text)
-            .args(&["diagram", "stack.yaml", "--topology", topology, "-o", "d.svg"])
-            .status(0)
-            .run();
-        let svg = out.read("d.svg");
+        let svg = diagram_of(Test::new().stack(&text), topology);
         let boxes = box_extents(&svg);
         let mut back = 0;
-        for line in svg.lines().filter(|l| l.starts_with("<path d=\"M") && l.contains(" → ")) {
-            let d = attributes(line, "d")[0];
-            let title = line.split("<title>").nth(1).unwrap().split(':').next().unwrap();
+        for (title, d) in arrows(&svg) {
+            let title = title.split(':').next().unwrap();
             for (a, b) in curves(d) {
                 let (lo, hi) = (a.min(b), a.max(b));
                 for (name, (left, right)) in &boxes {

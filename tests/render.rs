@@ -166,3 +166,32 @@ fn the_kafka_buffer_example_puts_kafka_between_the_gateway_and_the_ingest_tier()
     let password = ingest["exporters"]["elasticsearch"]["password"].as_str();
     assert_eq!(password, Some("${env:OTELCOL_WRITER_PASSWORD}"));
 }
+
+#[test]
+fn a_buffer_on_the_teams_kafka_ships_the_script_that_creates_its_topics() {
+    let stack = std::fs::read_to_string(format!("{}/examples/kafka-buffer.yaml", env!("CARGO_MANIFEST_DIR")))
+        .unwrap()
+        .replace("      deploy: true\n      topic_prefix", "      deploy: false\n      topic_prefix")
+        .replace("[\"kafka:9092\"]", "[\"kafka-0.example.internal:9092\", \"kafka-1.example.internal:9092\"]");
+    assert!(stack.contains("deploy: false") && stack.contains("kafka-1.example"), "the example's buffer moved");
+    let out = Test::new().stack(&stack).args(&["render", "stack.yaml", "-o", "out"]).status(0).run();
+    let script = out.read("out/provisioning/kafka-buffer/topics.sh");
+    let plan = Test::new().stack(&stack).args(&["plan", "stack.yaml", "--format", "json"]).status(0).run();
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let (partitions, minutes) = (&plan["buffer"]["partitions"], plan["buffer"]["retention_minutes"].as_u64().unwrap());
+    for topic in plan["buffer"]["topics"].as_array().unwrap() {
+        let line = format!(
+            "create --topic '{}' --partitions {partitions} --config retention.ms={}",
+            topic.as_str().unwrap(),
+            minutes * 60_000
+        );
+        assert!(script.contains(&line), "{line}\n{script}");
+    }
+    assert!(script.contains("KAFKA_BOOTSTRAP:=kafka-0.example.internal:9092,kafka-1.example.internal:9092"));
+    assert!(script.contains("--if-not-exists"), "idempotent");
+    assert!(out.read("out/README.md").contains("provisioning/kafka-buffer/topics.sh"));
+    // A deployed sandbox creates its topics itself.
+    let deployed =
+        Test::new().example("kafka-buffer.yaml").args(&["render", "stack.yaml", "-o", "out"]).status(0).run();
+    assert!(!deployed.dir.path().join("out/provisioning/kafka-buffer").exists());
+}

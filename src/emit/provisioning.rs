@@ -13,6 +13,7 @@ use crate::emit::OutputTree;
 use crate::model::env_ref::EnvRef;
 use crate::plan::address::Addr;
 use crate::plan::app::percent_encode;
+use crate::plan::buffer::BufferPlan;
 use crate::plan::provision::{Grant, KafkaAcl, KafkaResource, PgLogging};
 use crate::plan::Plan;
 
@@ -279,6 +280,58 @@ fn kafka_acls(datastore: &str, bootstrap: &str, acls: &[KafkaAcl]) -> String {
     out
 }
 
+/// Where the script that creates the buffer's topics goes in the tree.
+pub(crate) const BUFFER_TOPICS: &str = "provisioning/kafka-buffer/topics.sh";
+
+/// The shell script that creates the buffer's topics on a Kafka cluster of the team's, with the
+/// planned partitions and retention; creating them again changes nothing.
+fn buffer_topics(plan: &Plan, b: &BufferPlan) -> String {
+    let (flavor, ns) = (plan.primary, &plan.namespaces);
+    let bootstrap: Vec<String> = b.brokers.iter().map(|a| a.host_port(flavor, ns)).collect();
+    let mut out = format!("#!/bin/sh\n# {HEADER}\n");
+    out.push_str(&comment(
+        "#",
+        &format!(
+            "Creates the topics the gateway writes and the ingest tier (consumer group `{group}`) reads,\n\
+             {partitions} partitions each (one per ingest replica at its most), keeping messages {retention}\n\
+             minutes (twice the outage to survive, at least an hour). The gateway writes with acks=all, so\n\
+             with KAFKA_REPLICATION_FACTOR (default 3) replicas a message is acknowledged once\n\
+             KAFKA_MIN_INSYNC_REPLICAS (default 2) have it. Needs kafka-topics.sh (KAFKA_TOPICS names it) and,\n\
+             when the brokers ask for them, the admin client's settings in KAFKA_ADMIN_CONFIG (a\n\
+             --command-config file). KAFKA_BOOTSTRAP says where the brokers are. A topic that exists is\n\
+             left as it is (check its partitions with --describe).",
+            group = b.group_id,
+            partitions = b.partitions,
+            retention = b.retention_minutes,
+        ),
+    ));
+    out.push_str("set -eu\n");
+    // Broker addresses are host:port, validated: nothing in them the shell reads.
+    let _ = writeln!(out, ": \"${{KAFKA_BOOTSTRAP:={}}}\"", bootstrap.join(","));
+    out.push_str(
+        ": \"${KAFKA_REPLICATION_FACTOR:=3}\"\n\
+         : \"${KAFKA_MIN_INSYNC_REPLICAS:=2}\"\n\
+         if [ -z \"${KAFKA_TOPICS:-}\" ]; then\n  \
+         KAFKA_TOPICS=$(command -v kafka-topics.sh || echo /opt/kafka/bin/kafka-topics.sh)\n\
+         fi\n\
+         create() {\n  \
+         if [ -n \"${KAFKA_ADMIN_CONFIG:-}\" ]; then set -- --command-config \"$KAFKA_ADMIN_CONFIG\" \"$@\"; fi\n  \
+         \"$KAFKA_TOPICS\" --bootstrap-server \"$KAFKA_BOOTSTRAP\" --create --if-not-exists \\\n    \
+         --replication-factor \"$KAFKA_REPLICATION_FACTOR\" --config \"min.insync.replicas=$KAFKA_MIN_INSYNC_REPLICAS\" \"$@\"\n\
+         }\n",
+    );
+    let retention_ms = b.retention_minutes * 60 * 1000;
+    for topic in b.topics.values() {
+        let _ = writeln!(
+            out,
+            "create --topic {} --partitions {} --config retention.ms={retention_ms}",
+            sh(topic),
+            b.partitions
+        );
+    }
+    out
+}
+
 /// The script of one grant.
 fn grant_script(plan: &Plan, datastore: &str, grant: &Grant) -> String {
     let (flavor, ns) = (plan.primary, &plan.namespaces);
@@ -319,6 +372,9 @@ pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
     for access in &plan.deployment.access {
         let path = format!("provisioning/{}/{}", access.datastore, script_name(&access.grant));
         tree.insert(path, grant_script(plan, &access.datastore, &access.grant));
+    }
+    if let Some(b) = plan.buffer.as_ref().filter(|b| !b.deployed) {
+        tree.insert(BUFFER_TOPICS.to_string(), buffer_topics(plan, b));
     }
 }
 

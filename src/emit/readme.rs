@@ -390,9 +390,12 @@ fn buffer_section(plan: &Plan, out: &mut String) {
         )
     } else {
         format!(
-            "Create the topics with {} partitions each before the gateway starts (a broker that creates\n\
-             them itself uses its `num.partitions`), with a retention longer than the outages to survive.",
-            b.partitions
+            "Create the topics before the gateway starts: `{script}` creates them with {} partitions each\n\
+             and a retention of twice the outage to survive (a broker that creates them itself uses its\n\
+             `num.partitions` and default retention). Run it where `kafka-topics.sh` can reach the brokers;\n\
+             its comments name the settings it reads.",
+            b.partitions,
+            script = crate::emit::provisioning::BUFFER_TOPICS,
         )
     };
     let _ = write!(

@@ -12,6 +12,9 @@
                                                  request (method, path, Authorization, body) to FILE, one JSON a line
   check.py es-requests FILE ROLE USER PW ADMIN   the requests monitoring-user.sh made: the role with the receiver's
                                                  privileges, then the user with that role and exactly PW, as ADMIN
+  check.py buffer-topics PLAN DESCRIBE           every topic of a buffer (`otelplan plan --format json`) is in
+                                                 kafka-topics.sh --describe's output with the planned partitions
+                                                 and retention
 
 Exit 1 with a message on stderr when an expectation fails.
 """
@@ -178,6 +181,33 @@ def override(config_path, out, file_path, storage, port):
         yaml.safe_dump(doc, f)
 
 
+def buffer_topics(plan_path, describe_path):
+    with open(plan_path, encoding="utf-8") as f:
+        buffer = json.load(f)["buffer"]
+    found = {}
+    with open(describe_path, encoding="utf-8") as f:
+        described = f.read().splitlines()
+    for line in described:
+        fields = dict(
+            part.split(": ", 1) for part in line.strip().split("\t") if ": " in part
+        )
+        if "PartitionCount" in fields:
+            configs = dict(c.split("=", 1) for c in fields.get("Configs", "").split(",") if "=" in c)
+            found[fields["Topic"]] = (int(fields["PartitionCount"]), configs)
+    retention = str(buffer["retention_minutes"] * 60 * 1000)
+    for topic in buffer["topics"]:
+        if topic not in found:
+            fail(f"topic {topic} was not created: {sorted(found)}")
+        partitions, configs = found[topic]
+        if partitions != buffer["partitions"]:
+            fail(f"topic {topic}: {partitions} partitions, planned {buffer['partitions']}")
+        if configs.get("retention.ms") != retention:
+            fail(f"topic {topic}: retention.ms {configs.get('retention.ms')}, planned {retention}")
+        if configs.get("min.insync.replicas") != "1":
+            fail(f"topic {topic}: min.insync.replicas {configs.get('min.insync.replicas')}, asked 1")
+    print(f"buffer topics: {len(buffer['topics'])} created as planned")
+
+
 def main(argv):
     if len(argv) < 2:
         fail(__doc__)
@@ -200,6 +230,8 @@ def main(argv):
         record_http(*args)
     elif cmd == "es-requests":
         es_requests(*args)
+    elif cmd == "buffer-topics":
+        buffer_topics(*args)
     else:
         fail(f"unknown command {cmd}")
 

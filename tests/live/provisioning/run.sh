@@ -18,7 +18,9 @@
 #   receiver scrapes with no command refused.
 # - kafka: a Kafka 4.4 KRaft broker with StandardAuthorizer, an admin on SASL/PLAIN and an
 #   unauthenticated listener for the receiver; before acls.sh the kafka_metrics receiver sees
-#   only the broker count, after it (run twice) topics, partitions and a consumer group's lag.
+#   only the broker count, after it (run twice) topics, partitions and a consumer group's lag;
+#   a Kafka buffer's topics.sh (run twice) creates its topics with the planned partitions and
+#   retention.
 # - es: monitoring-user.sh against a recording HTTP server, not a real Elasticsearch (see
 #   prove_es): the requests, the privileges and the passwords it sends.
 #
@@ -359,6 +361,12 @@ EOF
 exec "$KAFKA_JAVA" -Xms64m -Xmx256m -Dlog4j2.configurationFile=$k/log4j2.properties -cp "$k/libs/*" org.apache.kafka.tools.AclCommand "\$@"
 EOF
   chmod 755 "$k/kafka-acls.sh"
+  # and kafka-topics.sh, for the buffer's topics script
+  cat >"$k/kafka-topics.sh" <<EOF
+#!/bin/sh
+exec "$KAFKA_JAVA" -Xms64m -Xmx256m -Dlog4j2.configurationFile=$k/log4j2.properties -cp "$k/libs/*" org.apache.kafka.tools.TopicCommand "\$@"
+EOF
+  chmod 755 "$k/kafka-topics.sh"
   chown -R "$RUNUSER" "$k"
   render events "version: 1
 name: prov
@@ -394,6 +402,24 @@ services:
   "${CHECK[@]}" expect-metrics "$WORK/kafka-after.json" 'kafka.brokers{service.name=events}' \
     'kafka.topic.partitions{topic=orders}' 'kafka.partition.current_offset{topic=orders}' \
     'kafka.consumer_group.lag{group=billing,topic=orders}' 'kafka.consumer_group.members{group=billing}'
+  # A Kafka buffer on the team's cluster: topics.sh (run twice) creates the planned topics, with
+  # the partitions and retention `otelplan plan` states.
+  render buffer "version: 1
+name: prov
+topology: D
+targets: [compose]
+collector: { buffer: { kafka: { brokers: [\"127.0.0.1:$admin_port\"], topic_prefix: prov. } } }
+backends: { elasticsearch: { endpoint: \"http://127.0.0.1:9\" } }
+services:
+  web: { kind: django }
+"
+  "$OTELPLAN" plan "$WORK/buffer.yaml" --format json >"$WORK/buffer-plan.json"
+  local create=(bounded 120 env KAFKA_TOPICS="$k/kafka-topics.sh" KAFKA_ADMIN_CONFIG="$k/admin.properties"
+    KAFKA_REPLICATION_FACTOR=1 KAFKA_MIN_INSYNC_REPLICAS=1 sh "$WORK/buffer-tree/provisioning/kafka-buffer/topics.sh")
+  "${create[@]}" >"$WORK/kafka-topics.log" 2>&1
+  "${create[@]}" >>"$WORK/kafka-topics.log" 2>&1
+  "${topics[@]}" --describe --topics-with-overrides >"$WORK/kafka-describe.log" 2>&1
+  "${CHECK[@]}" buffer-topics "$WORK/buffer-plan.json" "$WORK/kafka-describe.log"
   stop_all
   ok kafka $((SECONDS - t0))
 }
