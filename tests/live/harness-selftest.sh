@@ -2,12 +2,15 @@
 # Shows that the live harness can fail: it must report failures
 #   1. for a tree whose gateway exporters point one port off (topology D, plain run), and
 #   2. for a stack with `persistent_queue: false` under fault 2 (topology A, faults 1 and 2): the
-#      gateway killed during a store outage loses what it had queued.
+#      gateway killed during a store outage loses what it had queued;
+#   3. for examples/sampling.yaml whose tail sampler keeps three times its ratio (topology D);
+#   4. for examples/kafka-buffer.yaml when the store does not come back in fault 6 (a 30 s outage).
 # Each run must exit non-zero and its report must hold the expected FAIL rows.
 #
-#   tests/live/harness-selftest.sh [STACK]      (default: examples/dkp.yaml)
+#   tests/live/harness-selftest.sh [STACK]      (default: examples/dkp.yaml, for 1 and 2)
+#   LIVE_SELFTEST_ONLY=3,4 tests/live/harness-selftest.sh    (some of the cases)
 #
-# Last line: `harness self-test: N passed, M failed`; exit 1 on any failure. ~9 min warm.
+# Last line: `harness self-test: N passed, M failed`; exit 1 on any failure. ~20 min warm.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -16,6 +19,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/otelplan-live-selftest.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 passed=0
 failed=0
+want() { [[ ,${LIVE_SELFTEST_ONLY:-1,2,3,4}, == *,$1,* ]]; }
 say() { echo "  $*"; case $1 in ok) passed=$((passed + 1)) ;; *) failed=$((failed + 1)) ;; esac; }
 py=${OTELPLAN_CHECKERS_VENV:-$HOME/.cache/otelplan-checkers/venv}/bin/python
 
@@ -38,13 +42,16 @@ PY
   done
 }
 
+if want 1; then
 echo "== 1. a gateway whose exporters point one port off (topology D)"
 rc=0
 LIVE_ARRIVAL_TIMEOUT=45 "$here/run.sh" "$stack" --topology D --mutate wrong-exporter-port \
   --work "$work/port" --report "$work/port.json" >"$work/port.log" 2>&1 || rc=$?
 tail -n 3 "$work/port.log" | sed 's/^/    /'
 expect "wrong exporter port" "$work/port.json" "$rc" "traces reach" "logs reach" "metrics arrive under service.name"
+fi
 
+if want 2; then
 echo "== 2. persistent_queue: false under fault 2 (topology A)"
 sed 's/persistent_queue: true/persistent_queue: false/' "$stack" >"$work/no-pq.yaml"
 grep -q 'persistent_queue: false' "$work/no-pq.yaml" || { say FAIL "could not write a stack with persistent_queue: false"; }
@@ -53,6 +60,26 @@ rc=0
   --work "$work/pq" --report "$work/pq.json" >"$work/pq.log" 2>&1 || rc=$?
 tail -n 3 "$work/pq.log" | sed 's/^/    /'
 expect "persistent_queue: false" "$work/pq.json" "$rc" "fault 2 gateway SIGKILL"
+fi
+
+if want 3; then
+echo "== 3. a tail sampler that keeps three times its ratio (examples/sampling.yaml, topology D)"
+rc=0
+"$here/run.sh" "$root/examples/sampling.yaml" --topology D --mutate tail-ratio-tripled \
+  --work "$work/tail" --report "$work/tail.json" >"$work/tail.log" 2>&1 || rc=$?
+tail -n 3 "$work/tail.log" | sed 's/^/    /'
+expect "tail ratio tripled" "$work/tail.json" "$rc" "other traces arrive near the ratio"
+fi
+
+if want 4; then
+echo "== 4. fault 6 with a store that does not come back (examples/kafka-buffer.yaml, topology D)"
+rc=0
+LIVE_SELFTEST_STORE_STAYS_DOWN=1 LIVE_BUFFER_OUTAGE_SECONDS=30 LIVE_BUFFER_AFTER_SECONDS=10 \
+  "$here/run.sh" "$root/examples/kafka-buffer.yaml" --topology D --faults --only 6 \
+  --work "$work/buffer" --report "$work/buffer.json" >"$work/buffer.log" 2>&1 || rc=$?
+tail -n 3 "$work/buffer.log" | sed 's/^/    /'
+expect "store stays down" "$work/buffer.json" "$rc" "fault 6 buffer: store down" "consumer lag grew"
+fi
 
 echo "harness self-test: $passed passed, $failed failed"
 [[ $failed -eq 0 && $passed -gt 0 ]]

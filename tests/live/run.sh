@@ -6,7 +6,8 @@
 #   tests/live/run.sh STACK [--topology A|B|C|D] [--faults] [--keep] [--work DIR] [--report FILE.json]
 #   tests/live/run.sh ci          # what CI runs: examples/dkp.yaml in A-D (faults in A and D) and
 #                                 # every other example whose targets include compose (faults
-#                                 # for the Kafka buffer's; EDOT and tail sampling named, not run)
+#                                 # for the Kafka buffer's, with a 2-minute steady outage; tail
+#                                 # sampling with its checks; EDOT named, not run)
 #
 # Without --topology: every topology the stack renders. Needs root, iproute2, Go, Java, Maven,
 # Python 3.11 and the package registries (cold); warm runs use the caches under

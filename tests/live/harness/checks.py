@@ -13,6 +13,9 @@ from stores import Stores
 from util import get_json, http, log, wait_until
 
 PLAIN_REQUESTS = int(os.environ.get("LIVE_PLAIN_REQUESTS", "30"))
+# With tail sampling, each app also gets this many failing and this many slow requests.
+# 20: the chance that the head sampler (0.5 in the example) keeps none of them is one in a million.
+TAIL_REQUESTS = int(os.environ.get("LIVE_TAIL_REQUESTS", "20"))
 
 
 class Result:
@@ -24,6 +27,8 @@ class Result:
         self.faults = []  # dicts: fault, status, sent, delivered, lost, duplicated, note
         self.memory = {}  # service -> (peak bytes, limit bytes)
         self.defects = []
+        self.buffer = None  # fault 6: the Kafka buffer's steady outage (faults.fault_steady_outage)
+        self.sampling = None  # tail sampling: {"store", "rows": [(kind, sent, whole, partial, expected)]}
 
     def add(self, status, name, detail=""):
         self.rows.append((status, name, detail))
@@ -60,7 +65,8 @@ class Result:
     def as_dict(self):
         return {"stack": self.stack, "topology": self.topology, "seconds": round(self.seconds),
                 "rows": self.rows, "delivered": self.delivered, "faults": self.faults,
-                "memory": {k: list(v) for k, v in self.memory.items()}}
+                "memory": {k: list(v) for k, v in self.memory.items()}, "sampling": self.sampling,
+                "buffer": self.buffer}
 
 
 # -- readiness -----------------------------------------------------------------------------------
@@ -83,10 +89,11 @@ def wait_ready(dep, res, stores):
 
 
 # -- traffic -------------------------------------------------------------------------------------
-def drive(dep, app, ids, workers=4):
-    """GET /work/?id=... for each id on an app; returns the answers."""
+def drive(dep, app, ids, workers=4, params=None):
+    """GET /work/?id=... for each id on an app (with `params` added); returns the answers."""
     def one(i):
-        s, body = http("GET", f"http://{dep.addr(app)}:8000/work/?{urllib.parse.urlencode({'id': i})}", timeout=30)
+        q = urllib.parse.urlencode({"id": i, **(params or {})})
+        s, body = http("GET", f"http://{dep.addr(app)}:8000/work/?{q}", timeout=30)
         try:
             return i, s, json.loads(body)
         except ValueError:
@@ -126,20 +133,60 @@ CLIENT_SPANS = {  # datastore kind -> pattern of the client span names its instr
 }
 
 
+def tail_sampling(dep):
+    """The stack's `sampling.tail` with its defaults filled in, or None."""
+    tail = (dep.project.stack.get("sampling") or {}).get("tail")
+    if tail is None or tail is False:
+        return None
+    tail = dict(tail or {})
+    tail["keep_errors"] = tail.get("keep_errors") is not False
+    tail["ratio"] = float(tail["ratio"] if tail.get("ratio") is not None else 0.1)
+    return tail
+
+
+def head_ratio(dep):
+    head = (dep.project.stack.get("sampling") or {}).get("head") or {}
+    return float(head.get("ratio", 1.0))
+
+
+def binomial_bound(n, p, sds=4.0):
+    """How far a count of n draws at p may stray from n*p: `sds` standard deviations (at least 1)."""
+    return max(sds * (n * p * (1 - p)) ** 0.5, 1.0)
+
+
 def plain(dep, res, stores):
     apps = django_services(dep)
     offsets = {c: 0 for c in dep.collectors()}
     ids = {}
     errors = collections.Counter()
+    tail = tail_sampling(dep)
+    # Under tail sampling: app -> test id -> (kind, whether the SDK kept the trace); kind is
+    # "plain", "error" (answered 500, server span status ERROR) or "slow" (longer than the rule).
+    kinds = {}
     for app in apps:
         ids[app] = [f"p-{app}-{n:04d}" for n in range(PLAIN_REQUESTS)]
         answers = drive(dep, app, ids[app])
         bad = [a for a in answers if a[1] != 200]
+        if tail:
+            extra = []
+            if tail["keep_errors"]:
+                extra.append(("error", {"fail": "1"}, 500))
+            if tail.get("slower_than_ms"):
+                extra.append(("slow", {"slow_ms": str(int(tail["slower_than_ms"]) + 300)}, 200))
+            kinds[app] = {i: ("plain", bool(body.get("sampled"))) for i, _, body in answers}
+            for kind, params, want in extra:
+                more = [f"p-{app}-{kind}-{n:04d}" for n in range(TAIL_REQUESTS)]
+                got = drive(dep, app, more, params=params)
+                bad += [a for a in got if a[1] != want]
+                kinds[app].update({i: (kind, bool(body.get("sampled"))) for i, _, body in got})
+                ids[app] += more
+                answers += got
         for _, _, body in answers:
             for call, outcome in (body.get("calls") or {}).items():
                 if str(outcome).startswith("error"):
                     errors[f"{app}->{call}: {outcome[:160]}"] += 1
-        res.check(not bad, f"{app}: {len(answers)} requests answered 200", "",
+        what = "answered 200" if not tail else "answered (200; 500 where asked to fail)"
+        res.check(not bad, f"{app}: {len(answers)} requests {what}", "",
                   f"{len(bad)} failed, e.g. {bad[:1]}")
     res.check(not errors, "the test app reaches every datastore", "",
               "; ".join(f"{k} (x{v})" for k, v in errors.most_common(5)))
@@ -154,7 +201,11 @@ def plain(dep, res, stores):
                 a = arr.get(sig)
                 if a is None:
                     continue
-                if sig in ("traces", "logs"):
+                if sig == "traces" and tail:
+                    # Only the traces both samplers must keep: the SDK's, with an error or slow.
+                    if any(a.ids[sig][i] < 1 for i, (k, kept) in kinds[app].items() if kept and k != "plain"):
+                        return False
+                elif sig in ("traces", "logs"):
                     if any(a.ids[sig][i] < 1 for i in ids[app]):
                         return False
                 elif a.by_service[app]["metrics"] < 1:
@@ -177,7 +228,9 @@ def plain(dep, res, stores):
                 continue
             n = a.by_service[app][sig]
             delivered[sig] = n
-            if sig in ("traces", "logs"):
+            if sig == "traces" and tail:
+                check_app_sampling(dep, res, a, app, kinds[app], tail, stores.for_signal[sig].name)
+            elif sig in ("traces", "logs"):
                 got = [a.ids[sig][i] for i in ids[app]]
                 missing = sum(1 for g in got if g == 0)
                 dup = sum(g - 1 for g in got if g > 1)
@@ -219,6 +272,45 @@ def plain(dep, res, stores):
     check_secrets(dep, res, stores)
     check_env_files(dep, res)
     check_no_drops(dep, res, offsets, " (plain run)")
+
+
+def check_app_sampling(dep, res, a, app, kinds, tail, store):
+    """An app's traces under head and tail sampling: the SDK keeps about the head ratio; a trace it
+    dropped never arrives; every trace it kept with an error or slow arrives; the other traces it
+    kept arrive near the tail ratio (few of them: a loose check, the mix check is the strict one)."""
+    head = head_ratio(dep)
+    total = len(kinds)
+    kept = [i for i, (_, k) in kinds.items() if k]
+    if head < 1:
+        dev = binomial_bound(total, head)
+        res.check(abs(len(kept) - total * head) <= dev,
+                  f"{app}: the SDK keeps about {head:g} of traces (head sampling)",
+                  f"{len(kept)} of {total} requests sampled (expected {total * head:.0f} ± {dev:.0f})")
+    else:
+        res.check(len(kept) == total, f"{app}: the SDK keeps every trace", f"{len(kept)} of {total} sampled")
+    dropped = [i for i, (_, k) in kinds.items() if not k and a.ids["traces"][i] > 0]
+    res.check(not dropped, f"{app}: no trace the SDK dropped reaches {store}",
+              f"{total - len(kept)} dropped by the SDK, none arrived",
+              f"{len(dropped)} arrived, e.g. {dropped[:3]}")
+    for kind in ("error", "slow"):
+        mine = [i for i, (k, s) in kinds.items() if k == kind and s]
+        if not any(k == kind for k, _ in kinds.values()):
+            continue
+        missing = [i for i in mine if a.ids["traces"][i] < 1]
+        rule = "status ERROR" if kind == "error" else f"slower than {tail['slower_than_ms']} ms"
+        if not mine:
+            res.skip(f"{app}: every sampled {kind} trace reaches {store} ({rule})", "the SDK sampled none of them")
+            continue
+        res.check(not missing, f"{app}: every sampled {kind} trace reaches {store} ({rule})",
+                  f"{len(mine)} of {len(mine)}", f"{len(missing)} of {len(mine)} missing, e.g. {missing[:3]}")
+    rest = [i for i, (k, s) in kinds.items() if k == "plain" and s]
+    got = sum(1 for i in rest if a.ids["traces"][i] > 0)
+    dev = binomial_bound(len(rest), tail["ratio"])
+    res.check(abs(got - len(rest) * tail["ratio"]) <= dev,
+              f"{app}: the other sampled traces reach {store} near the tail ratio {tail['ratio']:g}",
+              f"{got} of {len(rest)} (expected {len(rest) * tail['ratio']:.1f} ± {dev:.1f})")
+    dup = sum(v - 1 for i in kinds for v in [a.ids["traces"][i]] if v > 1)
+    res.check(dup == 0, f"{app}: traces arrive once", "", f"{dup} duplicates")
 
 
 def datastore_kinds(dep):
@@ -527,6 +619,12 @@ def run_all(dep, res, faults=False, only=None):
     dep.stores_view = stores
     wait_ready(dep, res, stores)
     plain(dep, res, stores)
+    if tail_sampling(dep):
+        import tailsampling
+
+        offsets = log_offsets(dep)
+        tailsampling.check_mix(dep, res, stores)
+        check_no_drops(dep, res, offsets, " (tail sampling mix)")
     check_processes(dep, res, " (plain run)")
     if faults:
         import faults as faultmod
@@ -565,6 +663,21 @@ def table(res):
         for f in res.faults:
             out.append(f"    {f['fault']:<44} {f['status']:<7} {f.get('sent', ''):>7} {f.get('arrived', ''):>8} "
                        f"{f.get('lost', ''):>6} {f.get('duplicated', ''):>6}  {f.get('note', '')}")
+    if res.buffer:
+        b = res.buffer
+        lags = ", ".join(f"{t:.0f}s: {v}" for t, v in b["lags"]) or "not read"
+        out.append(f"  buffer (fault 6): store down {b['outage_s']}s at {b['rate']:.0f}/s per signal "
+                   f"({', '.join(b['signals'])}): {b['sent']} sent, {b['arrived']} arrived, {b['lost']} lost, "
+                   f"{b['dup']} duplicated; caught up after {b['catch_up_s']}s (bound {b['bound_s']}s)")
+        end = sum(b["lag_end"].values()) if b["lag_end"] else "not read"
+        out.append(f"    Kafka consumer lag (messages) in the outage: {lags}; after catching up: {end}")
+    if res.sampling:
+        sm = res.sampling
+        out.append(f"  tail sampling: {sm['traces']} traces of {sm['spans']} spans sent to the gateway, "
+                   f"counted at {sm['store']} (slow: {sm['slow_ms']} ms; ratio {sm['ratio']:g}):")
+        out.append(f"    {'kind':<8} {'sent':>6} {'whole':>6} {'partial':>8}  expected whole")
+        for kind, sent, whole, partial, expected in sm["rows"]:
+            out.append(f"    {kind:<8} {sent:>6} {whole:>6} {partial:>8}  {expected}")
     if res.memory:
         out.append("  peak resident memory / limit:")
         for svc, (peak, lim) in sorted(res.memory.items()):

@@ -1,5 +1,5 @@
-"""The five faults (--faults), each with a fixed number of uniquely identified spans and log
-records (or PostgreSQL log lines) counted at the store.
+"""The faults (--faults), each with a fixed number of uniquely identified spans and log records
+(or PostgreSQL log lines, or metric data points) counted at the store.
 
 1. the store is down for OUTAGE s while traffic flows, then returns: nothing lost;
 2. during that outage the gateway is killed (SIGKILL) and restarted: with persistent_queue nothing
@@ -9,7 +9,10 @@ records (or PostgreSQL log lines) counted at the store.
    resident memory stays under its container limit, senders get only retryable refusals, nothing
    crashes;
 5. a burst bigger than 4 MiB in one go passes every hop: 20,000 spans with long SQL attributes, and
-   a PostgreSQL log backlog read by a restarted agent.
+   a PostgreSQL log backlog read by a restarted agent;
+6. with a Kafka buffer, instead of 1 and 2: the store down for LIVE_BUFFER_OUTAGE_SECONDS (600)
+   while all three signals flow at a steady rate; nothing lost, the ingest tier caught up within a
+   bound, and the consumer group's lag grown in the outage and back to 0.
 """
 
 import json
@@ -21,7 +24,7 @@ import time
 import urllib.parse
 
 from checks import check_processes, drop_messages, log_offsets, pg_entries, pg_log_lines
-from util import http, log, wait_until
+from util import http, log, parse_duration, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUTAGE = float(os.environ.get("LIVE_OUTAGE_SECONDS", "60"))
@@ -119,15 +122,16 @@ def loadgen_async(dep, args, timeout):
 def id_counts(stores, prefix):
     """signal -> {test id: times it arrived} for ids of one prefix (or of several: a tuple). The
     stand-ins' own counters are read (their dumps stop at 256 MiB, which an overload can reach);
-    Jaeger is queried."""
+    Jaeger is queried. Metric data points count where a stand-in stores them (Prometheus keeps no
+    ids)."""
     from stores import StandinStore
 
     prefixes = prefix if isinstance(prefix, tuple) else (prefix,)
     out = {}
     polled = {}
-    for sig, tag in (("traces", "s"), ("logs", "l")):
+    for sig, tag in (("traces", "s"), ("logs", "l"), ("metrics", "m")):
         st = stores.for_signal.get(sig)
-        if st is None:
+        if st is None or (sig == "metrics" and not isinstance(st, StandinStore)):
             continue
         ps = tuple(f"{p}-{tag}-" for p in prefixes)
         if isinstance(st, StandinStore):
@@ -383,6 +387,7 @@ def fault_overload(dep, res, stores):
     log(f"overload: sustained ~{sustain:.0f} items/s (accepted {accepted_rate:.0f}/s, stored {arrived_rate:.0f}/s); "
         f"sending {rate:.0f}/s for {OVERLOAD:.0f}s")
     wait_quiet(stores, 240)
+    base = loadgen_items(stores)
     exits_before = {n: len(s.unexpected_exits) for n, s in dep.orch.services.items()}
     procs = 3
     ov = loadgen_multi(dep, [*sigs, "--duration", str(OVERLOAD), "--rate", str(rate / 2 / procs), "--concurrency", "4"],
@@ -414,15 +419,29 @@ def fault_overload(dep, res, stores):
                  f"the load generator (3 processes, 2 cores shared with the pipeline) sent {achieved:.0f}/s "
                  f"for a sustained {sustain:.0f}/s")
     # The pipeline recovers: the backlog drains, a fresh batch is accepted and arrives.
+    drain_note = ""
+    if buffered(dep):
+        # Kafka keeps every item the gateway accepted and delivers in order: wait until all of them
+        # arrived (at most LIVE_BUFFER_DRAIN_SECONDS) rather than for a pause, and say how long.
+        want = base + (ov.get("accepted_items") or 0)
+        t0 = time.monotonic()
+        limit = float(os.environ.get("LIVE_BUFFER_DRAIN_SECONDS", "600"))
+        done = wait_until(lambda: loadgen_items(stores) >= want, limit, 5, "the overload's backlog to arrive")
+        took = time.monotonic() - t0
+        drain_note = (f"; the overload's backlog arrived {took:.0f}s after it ended" if done else
+                      f"; {want - loadgen_items(stores)} of the overload's items still not arrived after {took:.0f}s")
     wait_quiet(stores, 240)
     rec = loadgen(dep, ["--prefix", "f4", "--count", "200", "--batch", "100", "--signal", "both", "--deadline", "60"], 90)
     # Fresh data queues behind whatever backlog the overload left (a Kafka buffer keeps it all and
     # delivers in order), so allow twice the time the sustained rate needs for what was sent.
     backlog_s = 2 * (ov.get("sent_items") or 0) / max(sustain, 1)
-    c = settle_ids(stores, "f4", {s: 200 for s in signals_here(stores)}, timeout=max(90, int(backlog_s)))
+    # Not "quiet for 20 s": behind a Kafka backlog one signal's topic may deliver its share long
+    # before another's, and nothing new arrives meanwhile.
+    c = settle_ids(stores, "f4", {s: 200 for s in signals_here(stores)}, timeout=max(90, int(backlog_s)),
+                   quiet=max(20, int(backlog_s)))
     sent, arrived, lost, dup = tally(c, 200, signals_here(stores))
     record(res, "4 after the overload: new data accepted and delivered", lost == 0, sent, arrived, lost, dup,
-           note=f"sender: {fmt_sender(rec)}")
+           note=f"sender: {fmt_sender(rec)}{drain_note}")
 
 
 def loadgen_items(stores):
@@ -490,9 +509,181 @@ def fault_burst(dep, res, stores):
            note="" if r.returncode == 0 else f"psql: {r.stderr[-200:]}")
 
 
+# -- fault 6: the Kafka buffer holds a long outage at a steady rate ------------------------------
+def buffer_broker(dep):
+    """The compose service of the Kafka buffer's first broker, or None (not deployed here)."""
+    kafka = ((dep.project.stack.get("collector") or {}).get("buffer") or {}).get("kafka") or {}
+    for b in kafka.get("brokers") or []:
+        svc = dep.service_for_host(str(b).rsplit(":", 1)[0])
+        if svc and svc in dep.orch.services:
+            return svc, str(b)
+    return None, None
+
+
+def kafka_lag(dep, broker, bootstrap):
+    """{group: lag in messages, summed over its topics and partitions} from Kafka's own
+    kafka-consumer-groups tool (ConsumerGroupCommand) run in the broker's network and mount
+    namespaces, where the advertised host name resolves; None when it cannot be read."""
+    tools = dep.ctx.tools
+    svc = dep.orch.services[broker]
+    if not svc.running() or "KAFKA_JAVA" not in tools:
+        return None
+    argv = ["nsenter", "-t", str(svc.proc.pid), "-n", "-m", "-r", "-w", "--", tools["KAFKA_JAVA"], "-Xmx128m",
+            f"-Dlog4j2.configurationFile={tools['KAFKA_LOG4J']}", "-cp", tools["KAFKA_CLASSPATH"],
+            "org.apache.kafka.tools.consumer.group.ConsumerGroupCommand", "--bootstrap-server", bootstrap,
+            "--describe", "--all-groups"]
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        return None
+    lags = {}
+    header = None
+    for line in r.stdout.splitlines():
+        cols = line.split()
+        if cols[:2] == ["GROUP", "TOPIC"]:
+            header = cols
+            continue
+        if header and len(cols) >= header.index("LAG") + 1:
+            group, lag = cols[0], cols[header.index("LAG")]
+            lags[group] = lags.get(group, 0) + (int(lag) if lag.isdigit() else 0)
+    if header is None:
+        log(f"kafka lag: no answer ({(r.stderr or r.stdout).strip()[-300:]})")
+        return None
+    return lags
+
+
+def ingest_retry_wait(dep):
+    """The longest the ingest tier may wait, once the store is back, before it tries again: its
+    exporter's retry max_interval with configretry's randomization (x1.5; default 0.5)."""
+    import glob
+
+    import yaml
+
+    worst = 30.0
+    for path in glob.glob(os.path.join(dep.project.tree, "collector", "*.yaml")):
+        cfg = yaml.safe_load(open(path)) or {}
+        if not any(str(r).startswith("kafka") for r in (cfg.get("receivers") or {})):
+            continue
+        for exp in (cfg.get("exporters") or {}).values():
+            retry = (exp or {}).get("retry") or (exp or {}).get("retry_on_failure") or {}
+            if retry.get("max_interval"):
+                worst = max(worst, parse_duration(retry["max_interval"]))
+    return 1.5 * worst
+
+
+BUFFER_DRAIN_FLOOR = 1000  # items/s: the least the ingest tier is allowed to drain at (see README)
+
+
+def fault_steady_outage(dep, res, stores):
+    """Fault 6 (a stack with collector.buffer.kafka): the store down for LIVE_BUFFER_OUTAGE_SECONDS
+    while a generator sends all three signals at a steady LIVE_BUFFER_RATE items/s each; then the
+    store returns and steady traffic goes on for BUFFER_AFTER s. Nothing may be lost, and the
+    ingest tier must deliver everything sent during the outage within the bound below; the Kafka
+    consumer group's lag shows where the backlog waited."""
+    outage = float(os.environ.get("LIVE_BUFFER_OUTAGE_SECONDS", "600"))
+    rate = float(os.environ.get("LIVE_BUFFER_RATE", "100"))
+    after_s = float(os.environ.get("LIVE_BUFFER_AFTER_SECONDS", "60"))
+    broker, bootstrap = buffer_broker(dep)
+    sigs = [s for s in ("traces", "logs", "metrics") if s in id_counts(stores, "b0")]
+    flag = "all" if "metrics" in sigs else "both"
+    batch = max(10, int(rate))  # one request per signal a second, as a busy app's exporter sends
+    label = f"6 buffer: store down {outage:.0f}s, steady {rate:.0f}/s per signal"
+    wait_quiet(stores, 120)
+    lag_before = kafka_lag(dep, broker, bootstrap) if broker else None
+    n = int(rate * outage)
+    down = stop_stores(dep, stores)
+    t_down = time.monotonic()
+    t_gen, gen = loadgen_async(dep, ["--prefix", "b1", "--count", str(n), "--batch", str(batch), "--rate", str(rate),
+                                     "--signal", flag, "--concurrency", "2", "--deadline", str(outage + 120)],
+                               outage + 240)
+    lags = []  # (seconds into the outage, total lag)
+    while True:
+        left = t_down + outage - time.monotonic()
+        if left <= 0:
+            break
+        if broker:
+            lag = kafka_lag(dep, broker, bootstrap)
+            if lag is not None:
+                lags.append((time.monotonic() - t_down, sum(lag.values())))
+                log(f"buffer: {lags[-1][0]:.0f}s into the outage, consumer lag {lags[-1][1]} messages")
+        time.sleep(max(0, min(outage / 6, 60, t_down + outage - time.monotonic())))
+    keep_down = os.environ.get("LIVE_SELFTEST_STORE_STAYS_DOWN") == "1"  # harness self-test only
+    if not keep_down:
+        start_stores(dep, stores, down)
+    t_up = time.monotonic()
+    down_s = t_up - t_down
+    t_gen.join(240)
+    backlog = gen.get("accepted_items", 0)
+    # Steady traffic goes on while the ingest tier catches up.
+    m = int(rate * after_s)
+    t_after, after = loadgen_async(dep, ["--prefix", "b2", "--count", str(m), "--batch", str(batch), "--rate",
+                                         str(rate), "--signal", flag, "--concurrency", "2",
+                                         "--deadline", str(after_s + 120)], after_s + 240)
+    # The bound: the ingest tier's longest retry wait, then the backlog at BUFFER_DRAIN_FLOOR, plus
+    # 30 s for the exporter's batching, Kafka's fetches and this harness's polling.
+    retry_wait = ingest_retry_wait(dep)
+    bound = retry_wait + backlog / BUFFER_DRAIN_FLOOR + 30
+    state = {}
+
+    def caught_up():
+        c = id_counts(stores, "b1")
+        got = sum(len(c.get(s, {})) for s in sigs)
+        state["got"] = got
+        return got >= n * len(sigs)
+
+    ok_catch = wait_until(caught_up, 2 * bound, 3, "the ingest tier to deliver the outage's backlog")
+    catch_s = time.monotonic() - t_up if ok_catch else None
+    t_after.join(after_s + 240)
+    settle_ids(stores, ("b1", "b2"), {s: n for s in sigs}, timeout=240, quiet=45)
+    lag_end = None
+    if broker:
+        def lag_zero():
+            state["lag"] = kafka_lag(dep, broker, bootstrap)
+            return state["lag"] is not None and sum(state["lag"].values()) == 0
+
+        wait_until(lag_zero, 120, 5, "the consumer lag to return to 0")
+        lag_end = state.get("lag")
+    c1, c2 = id_counts(stores, "b1"), id_counts(stores, "b2")
+    sent, arrived, lost, dup = tally(c1, n, sigs)
+    sent2, arrived2, lost2, dup2 = tally(c2, m, sigs)
+    gen_rate = backlog / max(gen.get("seconds", outage), 1) / len(sigs)
+    note = (f"{', '.join(sigs)}; sent at {gen_rate:.0f}/s per signal over {gen.get('seconds', 0):.0f}s "
+            f"({fmt_sender(gen)}); then {after_s:.0f}s more at the same rate: {arrived2} of {sent2} arrived")
+    if catch_s is not None:
+        note += f"; caught up {catch_s:.0f}s after the store returned (bound {bound:.0f}s)"
+    else:
+        note += f"; NOT caught up {2 * bound:.0f}s after the store returned: {state.get('got')} of {sent}"
+    record(res, label, lost == 0 and lost2 == 0 and catch_s is not None and catch_s <= bound,
+           sent + sent2, arrived + arrived2, lost + lost2, dup + dup2, note=note)
+    res.buffer = {"outage_s": round(down_s), "rate": rate, "signals": sigs, "sent": sent, "arrived": arrived,
+                  "lost": lost, "dup": dup, "after_sent": sent2, "after_lost": lost2, "catch_up_s": catch_s and round(catch_s),
+                  "bound_s": round(bound), "retry_wait_s": round(retry_wait), "lags": lags,
+                  "lag_before": lag_before, "lag_end": lag_end}
+    if not broker:
+        res.skip("fault 6: the Kafka consumer lag grew in the outage and returned to 0", "no deployed broker")
+    elif not lags or lag_end is None:
+        res.skip("fault 6: the Kafka consumer lag grew in the outage and returned to 0",
+                 "kafka-consumer-groups gave no answer")
+    else:
+        peak = max(v for _, v in lags)
+        grew = len(lags) >= 2 and lags[-1][1] > lags[0][1]
+        res.check(grew and sum(lag_end.values()) == 0,
+                  "fault 6: the Kafka consumer lag grew in the outage and returned to 0",
+                  f"lag {' → '.join(str(v) for _, v in lags)} messages during the outage (peak {peak}), "
+                  f"{sum(lag_end.values())} after; groups {sorted(lag_end)}",
+                  f"lag {[v for _, v in lags]} during the outage, {lag_end} after")
+
+
+def buffered(dep):
+    return bool(((dep.project.stack.get("collector") or {}).get("buffer") or {}).get("kafka"))
+
+
 def run(dep, res, stores, only=None):
-    wanted = set((only or "1,3,4,5").replace("2", "1").split(","))
-    steps = [("1", fault_outage), ("3", fault_agent_kill), ("5", fault_burst), ("4", fault_overload)]
+    # A stack with a Kafka buffer runs the steady long outage (6) instead of the short one (1, 2).
+    default = "6,3,4,5" if buffered(dep) else "1,3,4,5"
+    wanted = set((only or default).replace("2", "1").split(","))
+    steps = [("1", fault_outage), ("6", fault_steady_outage), ("3", fault_agent_kill), ("5", fault_burst),
+             ("4", fault_overload)]
     for key, fn in steps:
         if key not in wanted:
             continue

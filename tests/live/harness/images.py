@@ -264,7 +264,7 @@ class Images:
         # Its data path, where Elasticsearch keeps users, roles and templates (a volume in the tree):
         # what the setup job created is still there when the store restarts.
         argv = [self.tools["STANDINS"], "es", "--listen", f"0.0.0.0:{port}", "--admin-listen", "0.0.0.0:9299",
-                "--data-dir", "/usr/share/elasticsearch/data",
+                "--data-dir", "/usr/share/elasticsearch/data", "--max-ids", "1000000",
                 "--dump", "/lvdump/items.jsonl", "--watch-secrets", ",".join(self.project.secret_values())]
         if security:
             argv += ["--user", "elastic", "--password", env.get("ELASTIC_PASSWORD", "")]

@@ -7,9 +7,18 @@ Runs with the app's virtualenv (opentelemetry-proto). One JSON object on stdout:
 {"sent_items", "accepted_items", "requests", "codes": {code: n}, "retries", "gave_up_items",
  "permanent_items", "seconds"}.
 
-    python loadgen.py --endpoint http://gateway:4318 --signal spans|logs|both --prefix f1 --count 3000
-                      [--batch 200] [--rate ITEMS_PER_S] [--duration S] [--attr-bytes N]
+    python loadgen.py --endpoint http://gateway:4318 --signal spans|logs|metrics|both|all --prefix f1
+                      --count 3000 [--batch 200] [--rate ITEMS_PER_S] [--duration S] [--attr-bytes N]
                       [--header K=V] [--service NAME] [--no-retry] [--concurrency N] [--deadline S]
+
+`--signal all` adds metrics: one gauge data point per id (`live.loadgen.point`, the id in its
+`test.id` attribute). With `--count`, the signals take turns, so `--rate` paces each alike.
+
+`--mix N` sends a known mix of traces for tail sampling instead: N traces of `--spans` spans (a
+root and its children), every span with `test.id` `PREFIX-s-KNNNNNN.J` (K: `e` error, `w` slow,
+`r` the rest; NNNNNN the trace; J the span). Every tenth trace has a child with status ERROR, the
+next one lasts `--slow-ms`, the others 20 ms. Span J of `--batch` traces makes one request, so
+the spans of a trace reach the gateway in separate requests.
 """
 
 import argparse
@@ -23,9 +32,11 @@ import time
 import urllib.parse
 
 from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 from opentelemetry.proto.common.v1 import common_pb2
 from opentelemetry.proto.logs.v1 import logs_pb2
+from opentelemetry.proto.metrics.v1 import metrics_pb2
 from opentelemetry.proto.resource.v1 import resource_pb2
 from opentelemetry.proto.trace.v1 import trace_pb2
 
@@ -71,6 +82,63 @@ def log_request(ids, service, env, pad):
         resource=resource(service, env), scope_logs=[logs_pb2.ScopeLogs(
             scope=common_pb2.InstrumentationScope(name="otelplan-live-loadgen"), log_records=records)])])
     return "/v1/logs", req.SerializeToString()
+
+
+def metric_request(ids, service, env, pad):
+    now = time.time_ns()
+    points = []
+    for k, i in enumerate(ids):
+        attrs = [kv("test.id", i)] if i else [kv("point", str(k))]
+        if pad:
+            attrs.append(kv("note", "z" * pad))
+        points.append(metrics_pb2.NumberDataPoint(time_unix_nano=now, start_time_unix_nano=now, as_int=k,
+                                                  attributes=attrs))
+    metric = metrics_pb2.Metric(name="live.loadgen.point", unit="1", gauge=metrics_pb2.Gauge(data_points=points))
+    req = metrics_service_pb2.ExportMetricsServiceRequest(resource_metrics=[metrics_pb2.ResourceMetrics(
+        resource=resource(service, env), scope_metrics=[metrics_pb2.ScopeMetrics(
+            scope=common_pb2.InstrumentationScope(name="otelplan-live-loadgen"), metrics=[metric])])])
+    return "/v1/metrics", req.SerializeToString()
+
+
+BUILDERS = {"spans": span_request, "logs": log_request, "metrics": metric_request}
+TAGS = {"spans": "s", "logs": "l", "metrics": "m"}
+
+
+def mix_kind(n):
+    """The kind of trace n of a mix: e (an error span), w (slow), r (the rest)."""
+    return "e" if n % 10 == 0 else "w" if n % 10 == 1 else "r"
+
+
+def mix_requests(prefix, first, count, spans, slow_ms, service, env):
+    """The requests of traces first..first+count-1: request j holds span j of each trace."""
+    now = time.time_ns()
+    traces = []
+    for n in range(first, first + count):
+        kind = mix_kind(n)
+        length = slow_ms * 1_000_000 if kind == "w" else 20_000_000
+        start = now - length - 1_000_000
+        traces.append((n, kind, random.randbytes(16), random.randbytes(8), start, length))
+    out = []
+    for j in range(spans):
+        batch = []
+        for n, kind, tid, root_id, start, length in traces:
+            sid = root_id if j == 0 else random.randbytes(8)
+            sp = trace_pb2.Span(trace_id=tid, span_id=sid, name="mix-root" if j == 0 else f"mix-child-{j}",
+                                kind=trace_pb2.Span.SPAN_KIND_SERVER if j == 0 else trace_pb2.Span.SPAN_KIND_INTERNAL,
+                                start_time_unix_nano=start if j == 0 else start + 1000,
+                                end_time_unix_nano=start + length if j == 0 else start + length // 2,
+                                attributes=[kv("test.id", f"{prefix}-s-{kind}{n:06d}.{j}")])
+            if j:
+                sp.parent_span_id = root_id
+            if kind == "e" and j == spans - 1:
+                sp.status.code = trace_pb2.Status.STATUS_CODE_ERROR
+                sp.status.message = "mix error"
+            batch.append(sp)
+        req = trace_service_pb2.ExportTraceServiceRequest(resource_spans=[trace_pb2.ResourceSpans(
+            resource=resource(service, env), scope_spans=[trace_pb2.ScopeSpans(
+                scope=common_pb2.InstrumentationScope(name="otelplan-live-loadgen"), spans=batch)])])
+        out.append(("/v1/traces", req.SerializeToString()))
+    return out
 
 
 class Sender:
@@ -138,7 +206,7 @@ class Sender:
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--endpoint", required=True)
-    ap.add_argument("--signal", default="both", choices=["spans", "logs", "both"])
+    ap.add_argument("--signal", default="both", choices=["spans", "logs", "metrics", "both", "all"])
     ap.add_argument("--prefix", default="")
     ap.add_argument("--count", type=int, default=0, help="items per signal (0: until --duration)")
     ap.add_argument("--batch", type=int, default=200)
@@ -152,27 +220,30 @@ def main():
     ap.add_argument("--concurrency", type=int, default=2)
     ap.add_argument("--deadline", type=float, default=300)
     ap.add_argument("--reuse", action="store_true", help="send one prebuilt payload over and over (no ids)")
+    ap.add_argument("--mix", type=int, default=0, help="send this many traces of a known mix (tail sampling)")
+    ap.add_argument("--spans", type=int, default=3, help="spans per trace of the mix")
+    ap.add_argument("--slow-ms", type=int, default=800, help="how long the mix's slow traces last")
     a = ap.parse_args()
+    if a.mix:
+        return send_mix(a)
     headers = dict(h.split("=", 1) for h in a.header)
     start = time.monotonic()
     sender = Sender(a.endpoint, headers, not a.no_retry, start + a.deadline)
-    signals = ["spans", "logs"] if a.signal == "both" else [a.signal]
+    signals = {"both": ["spans", "logs"], "all": ["spans", "logs", "metrics"]}.get(a.signal, [a.signal])
     stats = {"sent_items": 0, "accepted_items": 0, "gave_up_items": 0, "permanent_items": 0}
     lock = threading.Lock()
     jobs = []
-    for sig in signals:
-        tag = "s" if sig == "spans" else "l"
-        n = a.count
-        if n:
-            ids = [f"{a.prefix}-{tag}-{k:06d}" for k in range(n)]
-            for k in range(0, n, a.batch):
-                jobs.append((sig, ids[k:k + a.batch]))
+    if a.count:
+        # The signals take turns, so that a paced sender sends each at the same steady rate.
+        for k in range(0, a.count, a.batch):
+            for sig in signals:
+                ids = [f"{a.prefix}-{TAGS[sig]}-{x:06d}" for x in range(k, min(k + a.batch, a.count))]
+                jobs.append((sig, ids))
     prebuilt = {}
     if a.reuse or not jobs:
         # A few payloads built once and reused (each with its own trace id), so sending is cheap.
         for sig in signals:
-            prebuilt[sig] = [(span_request if sig == "spans" else log_request)([""] * a.batch, a.service, a.env,
-                                                                               a.attr_bytes) for _ in range(16)]
+            prebuilt[sig] = [BUILDERS[sig]([""] * a.batch, a.service, a.env, a.attr_bytes) for _ in range(16)]
     job_lock = threading.Lock()
     job_iter = iter(jobs)
     interval = (a.batch / a.rate / len(signals)) if a.rate else 0
@@ -197,7 +268,7 @@ def main():
                 if job is None:
                     return
                 sig, ids = job
-                path, body = (span_request if sig == "spans" else log_request)(ids, a.service, a.env, a.attr_bytes)
+                path, body = BUILDERS[sig](ids, a.service, a.env, a.attr_bytes)
                 nitems = len(ids)
             else:
                 if time.monotonic() - start >= a.duration:
@@ -226,6 +297,43 @@ def main():
     stats.update(requests=sender.requests, codes=sender.codes, retries=sender.retries,
                  seconds=round(time.monotonic() - start, 2), latency_max=round(lat[-1], 2),
                  latency_p99=round(lat[int(len(lat) * 0.99) - 1 if len(lat) > 1 else 0], 2))
+    print(json.dumps(stats), flush=True)
+
+
+def send_mix(a):
+    """--mix: the known mix of traces, one chunk of --batch traces at a time per worker (its
+    requests in order: span 0 of each trace, then span 1, ...)."""
+    headers = dict(h.split("=", 1) for h in a.header)
+    start = time.monotonic()
+    sender = Sender(a.endpoint, headers, not a.no_retry, start + a.deadline)
+    chunks = iter(range(0, a.mix, a.batch))
+    lock = threading.Lock()
+    stats = {"sent_items": 0, "accepted_items": 0, "gave_up_items": 0, "permanent_items": 0,
+             "traces": {"e": 0, "w": 0, "r": 0}}
+    for n in range(a.mix):
+        stats["traces"][mix_kind(n)] += 1
+
+    def worker():
+        while True:
+            with lock:
+                first = next(chunks, None)
+            if first is None:
+                return
+            count = min(a.batch, a.mix - first)
+            for path, body in mix_requests(a.prefix, first, count, a.spans, a.slow_ms, a.service, a.env):
+                outcome = sender.send(path, body)
+                with lock:
+                    stats["sent_items"] += count
+                    key = {"ok": "accepted_items", "permanent": "permanent_items"}.get(outcome, "gave_up_items")
+                    stats[key] += count
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(a.concurrency)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(a.deadline + 60)
+    stats.update(requests=sender.requests, codes=sender.codes, retries=sender.retries,
+                 seconds=round(time.monotonic() - start, 2))
     print(json.dumps(stats), flush=True)
 
 

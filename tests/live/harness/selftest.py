@@ -23,7 +23,20 @@ def wrong_exporter_port(tree):
             f.write(head + sep + body + sep2 + rest)
 
 
-MUTATIONS = {"wrong-exporter-port": wrong_exporter_port}
+def tail_ratio_tripled(tree):
+    """The tail sampler keeps three times the stack's share of the other traces."""
+    d = os.path.join(tree, "collector")
+    for fn in os.listdir(d):
+        p = os.path.join(d, fn)
+        text = open(p).read()
+        new = re.sub(r"(sampling_percentage: )([0-9.]+)", lambda m: m.group(1) + str(min(float(m.group(2)) * 3, 100.0)),
+                     text)
+        if new != text:
+            with open(p, "w") as f:
+                f.write(new)
+
+
+MUTATIONS = {"wrong-exporter-port": wrong_exporter_port, "tail-ratio-tripled": tail_ratio_tripled}
 
 
 def mutation(name):

@@ -3,17 +3,23 @@
 GET /work/?id=ID: one request that touches every datastore the service is given (PostgreSQL,
 Redis, Elasticsearch, Kafka, from LIVE_* variables), tags its server span with `test.id`, logs one
 WARNING record carrying `test.id` and counts the request in a metric. The answer says what each
-datastore call did, so the harness can tell a broken datastore from a broken pipeline.
+datastore call did, so the harness can tell a broken datastore from a broken pipeline, and whether
+the SDK's sampler kept the request's trace (`sampled`).
+
+For tail sampling, `&slow_ms=N` makes the request last at least N ms and `&fail=1` ends it with a
+500 and an ERROR status on its server span.
 """
 
 import logging
 import os
 import threading
+import time
 import traceback
 from urllib.parse import urlparse
 
 from django.http import JsonResponse
 from opentelemetry import metrics, trace
+from opentelemetry.trace import Status, StatusCode
 
 log = logging.getLogger("livesite")
 requests_counter = metrics.get_meter("livesite").create_counter("live.requests", unit="{request}")
@@ -95,8 +101,16 @@ def work(request):
             traceback.print_exc()
     log.warning("live request %s", test_id, extra={"test.id": test_id})
     requests_counter.add(1, {"live.service": SERVICE})
-    ctx = trace.get_current_span().get_span_context()
+    span = trace.get_current_span()
+    ctx = span.get_span_context()
     result["trace_id"] = format(ctx.trace_id, "032x")
+    result["sampled"] = bool(ctx.trace_flags.sampled)
+    slow_ms = int(request.GET.get("slow_ms") or 0)
+    if slow_ms:
+        time.sleep(slow_ms / 1000)
+    if request.GET.get("fail"):
+        span.set_status(Status(StatusCode.ERROR, "live test failure"))
+        return JsonResponse(result, status=500)
     return JsonResponse(result)
 
 
