@@ -619,6 +619,7 @@ def run_all(dep, res, faults=False, only=None):
     dep.stores_view = stores
     wait_ready(dep, res, stores)
     plain(dep, res, stores)
+    check_alert_rules(dep, res, stores)
     if tail_sampling(dep):
         import tailsampling
 
@@ -700,3 +701,28 @@ def summary(results):
         out.append(f"  {r.stack:<16} {r.topology:<4} {r.passed:>6} {r.failed:>6} {r.skipped:>4} {faults:>14} "
                    f"{lost if r.faults else '-':>7} {dup if r.faults else '-':>6} {r.seconds:>5.0f}s")
     return "\n".join(out)
+
+
+def check_alert_rules(dep, res, stores):
+    """A deployed Prometheus loads the alert rules the tree ships (`rule_files` in its
+    prometheus.yml, the rule file mounted by the compose file): every alert is loaded and healthy."""
+    rules_path = os.path.join(dep.project.tree, "alerts", "prometheus-rules.yaml")
+    config_path = os.path.join(dep.project.tree, "prometheus", "prometheus.yml")
+    if not (os.path.exists(rules_path) and os.path.exists(config_path)):
+        return
+    import yaml
+
+    with open(config_path) as f:
+        if not (yaml.safe_load(f) or {}).get("rule_files"):
+            return
+    with open(rules_path) as f:
+        wanted = {r["alert"] for g in yaml.safe_load(f)["groups"] for r in g["rules"] if "alert" in r}
+    for st in stores.all.values():
+        if st.kind != "prometheus":
+            continue
+        data = get_json(st.base() + "/api/v1/rules", timeout=30) or {}
+        loaded = {r["name"]: r.get("health") for g in (data.get("data") or {}).get("groups") or []
+                  for r in g.get("rules") or []}
+        missing = sorted(wanted - set(loaded))
+        res.check(not missing, f"{st.name}: loads the tree's {len(wanted)} alert rules (alerts/prometheus-rules.yaml)",
+                  ", ".join(sorted(wanted)), f"not loaded: {', '.join(missing)}; loaded: {sorted(loaded)}")
