@@ -42,12 +42,17 @@ PY
   done
 }
 
+live() { # live KEY STACK ARGS...: run.sh on STACK into $work/KEY{,.json,.log}; its exit code in rc
+  local key=$1 stack=$2
+  shift 2
+  rc=0
+  "$here/run.sh" "$stack" "$@" --work "$work/$key" --report "$work/$key.json" >"$work/$key.log" 2>&1 || rc=$?
+  tail -n 3 "$work/$key.log" | sed 's/^/    /'
+}
+
 if want 1; then
 echo "== 1. a gateway whose exporters point one port off (topology D)"
-rc=0
-LIVE_ARRIVAL_TIMEOUT=45 "$here/run.sh" "$stack" --topology D --mutate wrong-exporter-port \
-  --work "$work/port" --report "$work/port.json" >"$work/port.log" 2>&1 || rc=$?
-tail -n 3 "$work/port.log" | sed 's/^/    /'
+LIVE_ARRIVAL_TIMEOUT=45 live port "$stack" --topology D --mutate wrong-exporter-port
 expect "wrong exporter port" "$work/port.json" "$rc" "traces reach" "logs reach" "metrics arrive under service.name"
 fi
 
@@ -55,29 +60,20 @@ if want 2; then
 echo "== 2. persistent_queue: false under fault 2 (topology A)"
 sed 's/persistent_queue: true/persistent_queue: false/' "$stack" >"$work/no-pq.yaml"
 grep -q 'persistent_queue: false' "$work/no-pq.yaml" || { say FAIL "could not write a stack with persistent_queue: false"; }
-rc=0
-"$here/run.sh" "$work/no-pq.yaml" --topology A --faults --only 1 \
-  --work "$work/pq" --report "$work/pq.json" >"$work/pq.log" 2>&1 || rc=$?
-tail -n 3 "$work/pq.log" | sed 's/^/    /'
+live pq "$work/no-pq.yaml" --topology A --faults --only 1
 expect "persistent_queue: false" "$work/pq.json" "$rc" "fault 2 gateway SIGKILL"
 fi
 
 if want 3; then
 echo "== 3. a tail sampler that keeps three times its ratio (examples/sampling.yaml, topology D)"
-rc=0
-"$here/run.sh" "$root/examples/sampling.yaml" --topology D --mutate tail-ratio-tripled \
-  --work "$work/tail" --report "$work/tail.json" >"$work/tail.log" 2>&1 || rc=$?
-tail -n 3 "$work/tail.log" | sed 's/^/    /'
+live tail "$root/examples/sampling.yaml" --topology D --mutate tail-ratio-tripled
 expect "tail ratio tripled" "$work/tail.json" "$rc" "other traces arrive near the ratio"
 fi
 
 if want 4; then
 echo "== 4. fault 6 with a store that does not come back (examples/kafka-buffer.yaml, topology D)"
-rc=0
 LIVE_SELFTEST_STORE_STAYS_DOWN=1 LIVE_BUFFER_OUTAGE_SECONDS=30 LIVE_BUFFER_AFTER_SECONDS=10 \
-  "$here/run.sh" "$root/examples/kafka-buffer.yaml" --topology D --faults --only 6 \
-  --work "$work/buffer" --report "$work/buffer.json" >"$work/buffer.log" 2>&1 || rc=$?
-tail -n 3 "$work/buffer.log" | sed 's/^/    /'
+  live buffer "$root/examples/kafka-buffer.yaml" --topology D --faults --only 6
 expect "store stays down" "$work/buffer.json" "$rc" "fault 6 buffer: store down" "consumer lag grew"
 fi
 
