@@ -246,6 +246,21 @@ fn kafka_resource(resource: KafkaResource) -> &'static str {
     }
 }
 
+/// A shell function `name` that runs the Kafka tool `tool` (found on the PATH, in the image's
+/// /opt/kafka/bin, or where `var` says) against `$KAFKA_BOOTSTRAP` with `args` and its own
+/// arguments, with the admin client's settings from `$KAFKA_ADMIN_CONFIG` when given.
+fn kafka_tool_function(name: &str, var: &str, tool: &str, args: &str) -> String {
+    format!(
+        "if [ -z \"${{{var}:-}}\" ]; then\n  \
+         {var}=$(command -v {tool} || echo /opt/kafka/bin/{tool})\n\
+         fi\n\
+         {name}() {{\n  \
+         if [ -n \"${{KAFKA_ADMIN_CONFIG:-}}\" ]; then set -- --command-config \"$KAFKA_ADMIN_CONFIG\" \"$@\"; fi\n  \
+         \"${var}\" --bootstrap-server \"$KAFKA_BOOTSTRAP\" {args} \"$@\"\n\
+         }}\n"
+    )
+}
+
 /// The shell script that adds the Kafka ACLs.
 fn kafka_acls(datastore: &str, bootstrap: &str, acls: &[KafkaAcl]) -> String {
     let mut out = format!("#!/bin/sh\n# {HEADER}\n");
@@ -263,16 +278,13 @@ fn kafka_acls(datastore: &str, bootstrap: &str, acls: &[KafkaAcl]) -> String {
     ));
     out.push_str("set -eu\n");
     let _ = writeln!(out, ": \"${{KAFKA_BOOTSTRAP:={bootstrap}}}\"");
-    out.push_str(
-        ": \"${KAFKA_MONITOR_PRINCIPAL:=User:ANONYMOUS}\"\n\
-         if [ -z \"${KAFKA_ACLS:-}\" ]; then\n  \
-         KAFKA_ACLS=$(command -v kafka-acls.sh || echo /opt/kafka/bin/kafka-acls.sh)\n\
-         fi\n\
-         allow() {\n  \
-         if [ -n \"${KAFKA_ADMIN_CONFIG:-}\" ]; then set -- --command-config \"$KAFKA_ADMIN_CONFIG\" \"$@\"; fi\n  \
-         \"$KAFKA_ACLS\" --bootstrap-server \"$KAFKA_BOOTSTRAP\" --add --allow-principal \"$KAFKA_MONITOR_PRINCIPAL\" \"$@\"\n\
-         }\n",
-    );
+    out.push_str(": \"${KAFKA_MONITOR_PRINCIPAL:=User:ANONYMOUS}\"\n");
+    out.push_str(&kafka_tool_function(
+        "allow",
+        "KAFKA_ACLS",
+        "kafka-acls.sh",
+        "--add --allow-principal \"$KAFKA_MONITOR_PRINCIPAL\"",
+    ));
     for acl in acls {
         let operations: Vec<String> = acl.operations.iter().map(|o| format!("--operation {o}")).collect();
         let _ = writeln!(out, "allow {} {}", kafka_resource(acl.resource), operations.join(" "));
@@ -308,18 +320,13 @@ fn buffer_topics(plan: &Plan, b: &BufferPlan) -> String {
     out.push_str("set -eu\n");
     // Broker addresses are host:port, validated: nothing in them the shell reads.
     let _ = writeln!(out, ": \"${{KAFKA_BOOTSTRAP:={}}}\"", bootstrap.join(","));
-    out.push_str(
-        ": \"${KAFKA_REPLICATION_FACTOR:=3}\"\n\
-         : \"${KAFKA_MIN_INSYNC_REPLICAS:=2}\"\n\
-         if [ -z \"${KAFKA_TOPICS:-}\" ]; then\n  \
-         KAFKA_TOPICS=$(command -v kafka-topics.sh || echo /opt/kafka/bin/kafka-topics.sh)\n\
-         fi\n\
-         create() {\n  \
-         if [ -n \"${KAFKA_ADMIN_CONFIG:-}\" ]; then set -- --command-config \"$KAFKA_ADMIN_CONFIG\" \"$@\"; fi\n  \
-         \"$KAFKA_TOPICS\" --bootstrap-server \"$KAFKA_BOOTSTRAP\" --create --if-not-exists \\\n    \
-         --replication-factor \"$KAFKA_REPLICATION_FACTOR\" --config \"min.insync.replicas=$KAFKA_MIN_INSYNC_REPLICAS\" \"$@\"\n\
-         }\n",
-    );
+    out.push_str(": \"${KAFKA_REPLICATION_FACTOR:=3}\"\n: \"${KAFKA_MIN_INSYNC_REPLICAS:=2}\"\n");
+    out.push_str(&kafka_tool_function(
+        "create",
+        "KAFKA_TOPICS",
+        "kafka-topics.sh",
+        "--create --if-not-exists \\\n    --replication-factor \"$KAFKA_REPLICATION_FACTOR\" --config \"min.insync.replicas=$KAFKA_MIN_INSYNC_REPLICAS\"",
+    ));
     let retention_ms = b.retention_minutes * 60 * 1000;
     for topic in b.topics.values() {
         let _ = writeln!(
