@@ -705,7 +705,7 @@ def summary(results):
 
 def check_alert_rules(dep, res, stores):
     """A deployed Prometheus loads the alert rules the tree ships (`rule_files` in its
-    prometheus.yml, the rule file mounted by the compose file): every alert is loaded and healthy."""
+    prometheus.yml, the rule file mounted by the compose file): every alert is loaded, none with an evaluation error."""
     rules_path = os.path.join(dep.project.tree, "alerts", "prometheus-rules.yaml")
     config_path = os.path.join(dep.project.tree, "prometheus", "prometheus.yml")
     if not (os.path.exists(rules_path) and os.path.exists(config_path)):
@@ -724,5 +724,6 @@ def check_alert_rules(dep, res, stores):
         loaded = {r["name"]: r.get("health") for g in (data.get("data") or {}).get("groups") or []
                   for r in g.get("rules") or []}
         missing = sorted(wanted - set(loaded))
+        missing += sorted(f"{n} (health: err)" for n in wanted & set(loaded) if loaded[n] == "err")
         res.check(not missing, f"{st.name}: loads the tree's {len(wanted)} alert rules (alerts/prometheus-rules.yaml)",
                   ", ".join(sorted(wanted)), f"not loaded: {', '.join(missing)}; loaded: {sorted(loaded)}")
