@@ -193,8 +193,14 @@ fn is_store(node: &PlanNode) -> bool {
     matches!(node.kind, NodeKind::Backend { store: true, .. })
 }
 
+/// Whether an edge carries the stack's `signal` (a collector's own metrics are not the stack's
+/// telemetry: they may run against the flow and say nothing of its hops or failure points).
+fn carries_flow(e: PlanEdge, signal: Signal) -> bool {
+    e.signal == signal && !e.own
+}
+
 fn carries(g: &Graph, n: NodeIndex, dir: Direction, signal: Signal) -> bool {
-    g.edges_directed(n, dir).any(|e| e.weight().signal == signal)
+    g.edges_directed(n, dir).any(|e| carries_flow(*e.weight(), signal))
 }
 
 /// The sources of `signal`: Django services and datastores that send it.
@@ -215,7 +221,7 @@ pub(crate) fn must_pass(g: &Graph, signal: Signal) -> BTreeMap<NodeIndex, Vec<No
     // One reversed edge per pair of nodes, in edge order; a set finds repeats (`update_edge`
     // would search the edges of a node with thousands of senders for each of them).
     let mut pairs: BTreeSet<(NodeIndex, NodeIndex)> = BTreeSet::new();
-    for e in g.edge_references().filter(|e| e.weight().signal == signal) {
+    for e in g.edge_references().filter(|e| carries_flow(*e.weight(), signal)) {
         if pairs.insert((e.target(), e.source())) {
             reversed.add_edge(e.target(), e.source(), ());
         }
@@ -245,7 +251,7 @@ pub(crate) fn must_pass(g: &Graph, signal: Signal) -> BTreeMap<NodeIndex, Vec<No
 /// form a cycle (a bug in the planner).
 pub(crate) fn depths(g: &Graph, signal: Signal) -> anyhow::Result<Vec<Option<usize>>> {
     let mut indegree: Vec<Option<usize>> = vec![None; g.node_count()];
-    for e in g.edge_references().filter(|e| e.weight().signal == signal) {
+    for e in g.edge_references().filter(|e| carries_flow(*e.weight(), signal)) {
         if let Some(d) = indegree.get_mut(e.target().index()) {
             *d.get_or_insert(0) += 1;
         }
@@ -260,7 +266,7 @@ pub(crate) fn depths(g: &Graph, signal: Signal) -> anyhow::Result<Vec<Option<usi
     while let Some(n) = ready.pop() {
         seen += 1;
         let here = depth.get(n.index()).copied().flatten().unwrap_or(0);
-        for e in g.edges_directed(n, Direction::Outgoing).filter(|e| e.weight().signal == signal) {
+        for e in g.edges_directed(n, Direction::Outgoing).filter(|e| carries_flow(*e.weight(), signal)) {
             let t = e.target().index();
             if let Some(d) = depth.get_mut(t) {
                 let d = d.get_or_insert(0);
@@ -303,7 +309,7 @@ pub(crate) fn signal_figures(g: &Graph, signal: Signal) -> anyhow::Result<Signal
             app_spofs = app_spofs.max(chain.iter().filter(|n| g[**n].replicas <= 1).count());
             let first: BTreeSet<NodeIndex> = g
                 .edges_directed(*source, Direction::Outgoing)
-                .filter(|e| e.weight().signal == signal)
+                .filter(|e| carries_flow(*e.weight(), signal))
                 .map(|e| e.target())
                 .collect();
             apps_unbuffered |= first.len() == 1

@@ -52,12 +52,7 @@ pub(super) fn run(d: &mut Draft<'_>) -> anyhow::Result<()> {
             role.telemetry = Some(SelfTelemetry { endpoint: own, headers: Vec::new(), delta });
             continue;
         }
-        // The ingest tier's own metrics go through the gateway and the buffer back to it, and on
-        // to the store: like the gateway's loopback, no edge is drawn for a loop the graph (the
-        // stack's telemetry paths, which must not cycle) has no use for.
-        if role.role != RoleKind::Ingest {
-            d.own_metrics_edge(&role_id(&role.role), &node, addr.port);
-        }
+        d.own_metrics_edge(&role_id(&role.role), &node, addr.port);
         let mut secrets: BTreeSet<_> = role.secrets.iter().cloned().collect();
         secrets.extend(headers.iter().filter_map(|(_, v)| match v {
             HeaderValue::Secret { env, .. } => Some(env.clone()),
@@ -87,5 +82,15 @@ mod tests {
                 assert_eq!(t.delta, delta, "{id:?} {}", role.name);
             }
         }
+    }
+
+    #[test]
+    fn the_ingest_tiers_own_metrics_run_back_to_the_gateway_without_making_the_flow_cycle() {
+        let p = plan(&crate::plan::pass::buffer::tests::buffered(""), TopologyId::D);
+        let edges = p.edges();
+        assert!(edges.iter().any(|e| e.from == "dkp-ingest" && e.to == "dkp-gateway"), "{edges:?}");
+        // gateway → kafka → ingest → gateway carries metrics, yet the flow's figures have no cycle.
+        let metrics = crate::analysis::figures::depths(&p.graph, crate::model::keywords::Signal::Metrics);
+        assert!(metrics.is_ok(), "{metrics:?}");
     }
 }
