@@ -153,7 +153,16 @@ fn the_kafka_buffer_example_puts_kafka_between_the_gateway_and_the_ingest_tier()
     assert_eq!(receiver["metrics"]["topics"][0].as_str(), Some("shop.otlp.metrics"));
     assert_eq!(receiver["message_marking"]["after"].as_bool(), Some(true));
     assert_eq!(receiver["message_marking"]["on_error"].as_bool(), Some(false));
-    assert_eq!(ingest["exporters"]["elasticsearch"]["sending_queue"]["wait_for_result"].as_bool(), Some(true));
+    let queue = &ingest["exporters"]["elasticsearch"]["sending_queue"];
+    assert_eq!(queue["wait_for_result"].as_bool(), Some(true));
+    // The receiver waits for each message's result, one message per partition at a time: a queue
+    // that waited for its batch to fill would hold every message a flush timeout.
+    assert_eq!(queue["batch"]["min_size"].as_u64(), Some(0), "{queue:?}");
+    // A fetch is held decompressed until exported: small, so memory_limiter never refuses all of it.
+    assert!(receiver["max_fetch_size"].as_u64().is_some_and(|b| b <= 256 * 1024), "{receiver:?}");
+    assert!(receiver["max_partition_fetch_size"].as_u64() <= receiver["max_fetch_size"].as_u64());
+    // A memory_limiter refusal lasts one heap check; the receiver retries after no longer.
+    assert_eq!(receiver["error_backoff"]["initial_interval"], ingest["processors"]["memory_limiter"]["check_interval"]);
     // The deployed Kafka: a StatefulSet with a claim and a Service, and a compose service.
     let k8s = out.read("out/kubernetes/kafka.yaml");
     assert!(k8s.contains("kind: \"StatefulSet\"") && k8s.contains("kind: Service"), "{k8s}");

@@ -152,6 +152,23 @@ pub(crate) fn collector_resources(spec: &RoleSpec, container_mib: u32) -> Resour
 pub(crate) const RETRY_INITIAL_SECONDS: u32 = 5;
 /// The longest wait between two tries: after an outage, sending resumes at most this late.
 pub(crate) const RETRY_MAX_SECONDS: u32 = 30;
+/// How often `memory_limiter` measures the heap: a refusal lasts at least this long.
+pub(crate) const MEMORY_CHECK_SECONDS: u32 = 1;
+/// The ingest tier's kafka receiver retries a message its pipeline refused after this many
+/// seconds, doubling up to [`RETRY_MAX_SECONDS`]. Its exporters wait for their result and retry
+/// on their own, so what it retries is a `memory_limiter` refusal, which lasts one heap check:
+/// while one partition waits, the receiver fetches for none (`consume` in
+/// receiver/kafkareceiver@v0.152.0 `consumer_franz.go` waits for every partition of a poll).
+pub(crate) const KAFKA_BACKOFF_INITIAL_SECONDS: u32 = MEMORY_CHECK_SECONDS;
+/// The most compressed bytes the ingest tier's kafka receiver fetches at once, in all and per
+/// partition (the receiver's default is 1 MiB). The receiver holds a whole fetch, decompressed,
+/// until every message in it is exported, and `memory_limiter` cannot free it: with lz4 and
+/// repetitive telemetry a 1 MiB fetch held over 400 MiB, so a 512 MiB replica refused every
+/// message it had fetched and drained nothing (real collector 0.152.0 and Kafka 4.4, 2.4 M spans
+/// and log records of the live harness's overload). At 256 KiB the same backlog drained at
+/// 40,000 items/s with 342 MiB resident, and a less compressible one as fast as at 1 MiB with
+/// half the memory. The broker still returns a larger record batch whole, so nothing is stuck.
+pub(crate) const KAFKA_FETCH_MAX_BYTES: u32 = 256 * 1024;
 /// The elasticsearch exporter's own retries: 1 s doubling to a minute, 1440 tries (about a day).
 pub(crate) const ES_RETRY_INITIAL_SECONDS: u32 = 1;
 /// Its longest wait between two tries.
