@@ -168,6 +168,8 @@ pub(crate) const KAFKA_BACKOFF_INITIAL_SECONDS: u32 = MEMORY_CHECK_SECONDS;
 /// and log records of the live harness's overload). At 256 KiB the same backlog drained at
 /// 40,000 items/s with 342 MiB resident, and a less compressible one as fast as at 1 MiB with
 /// half the memory. The broker still returns a larger record batch whole, so nothing is stuck.
+/// The gateway compresses with lz4, which expands at most about 255 times: a fetch stays under
+/// 64 MiB decompressed however repetitive the data, within a 512 MiB replica's limiter.
 pub(crate) const KAFKA_FETCH_MAX_BYTES: u32 = 256 * 1024;
 /// The elasticsearch exporter's own retries: 1 s doubling to a minute, 1440 tries (about a day).
 pub(crate) const ES_RETRY_INITIAL_SECONDS: u32 = 1;
