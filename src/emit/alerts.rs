@@ -20,7 +20,7 @@ pub(crate) const ELASTICSEARCH_QUERIES: &str = "alerts/README.md";
 struct Alert {
     name: &'static str,
     summary: &'static str,
-    promql: &'static str,
+    promql: Promql,
     /// ES|QL after `FROM … | WHERE @timestamp > NOW() - 5 minutes`; `{m}` is the prefix of a
     /// metric field, `{svc}` the service name field.
     esql: &'static str,
@@ -34,7 +34,7 @@ const ALERTS: [Alert; 4] = [
     Alert {
         name: "OtelCollectorExportFailing",
         summary: "a collector fails to send telemetry it has given up retrying: it is lost",
-        promql: "sum by (job, exporter) (rate({__name__=~\"otelcol_exporter_send_failed_.+_total\"}[5m])) > 0",
+        promql: Promql::Counters { family: "otelcol_exporter_send_failed", by: "job, exporter" },
         esql: "| STATS lost = MAX({m}otelcol_exporter_send_failed_spans) - MIN({m}otelcol_exporter_send_failed_spans) BY {svc}\n| WHERE lost > 0",
         hold: "5m",
         severity: "critical",
@@ -42,7 +42,7 @@ const ALERTS: [Alert; 4] = [
     Alert {
         name: "OtelCollectorQueueFull",
         summary: "a collector's queue is full and refuses new telemetry",
-        promql: "sum by (job, exporter) (rate({__name__=~\"otelcol_exporter_enqueue_failed_.+_total\"}[5m])) > 0",
+        promql: Promql::Counters { family: "otelcol_exporter_enqueue_failed", by: "job, exporter" },
         esql: "| STATS refused = MAX({m}otelcol_exporter_enqueue_failed_spans) - MIN({m}otelcol_exporter_enqueue_failed_spans) BY {svc}\n| WHERE refused > 0",
         hold: "5m",
         severity: "critical",
@@ -50,7 +50,7 @@ const ALERTS: [Alert; 4] = [
     Alert {
         name: "OtelCollectorBacklog",
         summary: "a collector's queue is more than half full: its store is slow or away",
-        promql: "max by (job, exporter) (otelcol_exporter_queue_size / otelcol_exporter_queue_capacity) > 0.5",
+        promql: Promql::Expr("max by (job, exporter) (otelcol_exporter_queue_size / otelcol_exporter_queue_capacity) > 0.5"),
         esql: "| EVAL used = {m}otelcol_exporter_queue_size / {m}otelcol_exporter_queue_capacity\n| STATS used = MAX(used) BY {svc}\n| WHERE used > 0.5",
         hold: "15m",
         severity: "warning",
@@ -58,12 +58,41 @@ const ALERTS: [Alert; 4] = [
     Alert {
         name: "OtelCollectorRefusing",
         summary: "a collector refuses telemetry from its senders (memory limit or full queue)",
-        promql: "sum by (job, receiver) (rate({__name__=~\"otelcol_receiver_refused_.+_total\"}[5m])) > 0",
+        promql: Promql::Counters { family: "otelcol_receiver_refused", by: "job, receiver" },
         esql: "| STATS refused = MAX({m}otelcol_receiver_refused_spans) - MIN({m}otelcol_receiver_refused_spans) BY {svc}\n| WHERE refused > 0",
         hold: "5m",
         severity: "warning",
     },
 ];
+
+/// A rule's `PromQL`.
+enum Promql {
+    /// Written as is.
+    Expr(&'static str),
+    /// A counter the collector keeps per signal (`<family>_spans_total`, `…_metric_points_total`,
+    /// `…_log_records_total`) rising for any signal. Each signal is summed on its own and the
+    /// terms joined with `or`: one `rate` over a `__name__` regex drops the names, so once two
+    /// signals' counters share their labels (a component losing data on two signals, exactly when
+    /// the alert matters) Prometheus fails the rule ("vector cannot contain metrics with the same
+    /// labelset"; seen with Prometheus 3.16 in the live harness).
+    Counters { family: &'static str, by: &'static str },
+}
+
+/// The per-signal counters' suffixes, as Prometheus names them from OTLP.
+const SIGNAL_COUNTERS: [&str; 3] = ["spans", "metric_points", "log_records"];
+
+impl Promql {
+    fn text(&self) -> String {
+        match self {
+            Promql::Expr(e) => (*e).to_string(),
+            Promql::Counters { family, by } => SIGNAL_COUNTERS
+                .iter()
+                .map(|signal| format!("sum by ({by}) (rate({family}_{signal}_total[5m])) > 0"))
+                .collect::<Vec<_>>()
+                .join(" or "),
+        }
+    }
+}
 
 fn prometheus_rules() -> String {
     let rules: Vec<Value> = ALERTS
@@ -71,7 +100,7 @@ fn prometheus_rules() -> String {
         .map(|a| {
             map([
                 ("alert", s(a.name)),
-                ("expr", s(a.promql)),
+                ("expr", s(a.promql.text())),
                 ("for", s(a.hold)),
                 ("labels", map([("severity", s(a.severity))])),
                 ("annotations", map([("summary", s(a.summary))])),
@@ -124,5 +153,28 @@ pub(crate) fn emit(plan: &Plan, tree: &mut OutputTree) {
             tree.insert(ELASTICSEARCH_QUERIES.to_string(), elasticsearch_queries(plan, false));
         }
         Some(BackendKind::Jaeger | BackendKind::Loki) | None => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every rate is taken over one metric: a `__name__` regex under `rate` fails evaluation as
+    /// soon as two signals' counters share their labels.
+    #[test]
+    fn each_rate_reads_one_metric() {
+        for alert in &ALERTS {
+            let expr = alert.promql.text();
+            assert!(!expr.contains("__name__"), "{}: {expr}", alert.name);
+            for term in expr.split(" or ") {
+                assert_eq!(term.matches("rate(").count(), term.matches("_total[5m])").count(), "{term}");
+            }
+            if let Promql::Counters { family, .. } = alert.promql {
+                for signal in SIGNAL_COUNTERS {
+                    assert!(expr.contains(&format!("rate({family}_{signal}_total[5m])")), "{expr}");
+                }
+            }
+        }
     }
 }
